@@ -1,0 +1,46 @@
+package helpdesk
+
+import "time"
+
+// Address is one mailbox address from a header, already decoded (RFC 2047).
+type Address struct {
+	Name  string
+	Email string // lower-cased
+}
+
+// Attachment is a file part of an incoming or outgoing message.
+type Attachment struct {
+	Filename    string // sanitised: no path, no control characters
+	ContentType string // media type only, e.g. "image/png"
+	ContentID   string // without angle brackets; set for inline cid: parts
+	Inline      bool
+	Data        []byte
+}
+
+// IncomingMessage is one customer email, parsed into plain values by the
+// fetcher. Ingest stores it; nothing here depends on IMAP.
+type IncomingMessage struct {
+	MessageID   string   // without angle brackets; empty when the mail has none
+	InReplyTo   string   // without angle brackets
+	References  []string // without angle brackets, oldest first
+	From        Address
+	ReplyTo     []Address
+	To          []Address
+	Cc          []Address
+	Subject     string
+	Date        time.Time // zero when missing or unparsable
+	Text        string    // plain-text body (UTF-8); derived from HTML when only HTML was sent
+	HTML        string    // HTML body (UTF-8), unsanitised; sanitised on display
+	Attachments []Attachment
+
+	// AutoReply marks auto-replies, bounces and bulk mail (RFC 3834
+	// Auto-Submitted, Precedence, X-Autoreply, DSN multipart/report):
+	// nothing may answer or notify on them.
+	AutoReply  bool
+	AutoReason string // why AutoReply is set, e.g. "auto-submitted: auto-replied"
+
+	// DedupKey identifies the message within a mailbox regardless of the
+	// folder or UID it was found under (see DedupKey in dedup.go).
+	DedupKey string
+	Raw      []byte // the message exactly as fetched
+}
