@@ -1,0 +1,53 @@
+package helpdesk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// A fence is a per-mailbox number kept in the database that only grows.
+// A fetch reads Fence()+1, takes the lease with it, then ClaimFence; every
+// write it makes afterwards passes the fence and is refused with ErrFenced
+// once a newer holder has claimed a higher one. A holder paused past its
+// lease therefore cannot write when it wakes up.
+
+// Fence returns a mailbox's current fence.
+func (s *Store) Fence(ctx context.Context, mailboxID int64) (int64, error) {
+	var f int64
+	err := s.db.GetContext(ctx, &f, s.db.Rebind(`SELECT fence FROM mailbox_fences WHERE mailbox_id = ?`), mailboxID)
+	if err != nil {
+		return 0, fmt.Errorf("read fence of mailbox %d: %w", mailboxID, err)
+	}
+	return f, nil
+}
+
+// ClaimFence makes fence the mailbox's current one. It fails with ErrFenced
+// when the current fence is already as high: someone else claimed it first.
+func (s *Store) ClaimFence(ctx context.Context, mailboxID, fence int64) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE mailbox_fences SET fence = ?, claimed_at = ?
+		WHERE mailbox_id = ? AND fence < ?`), fence, now(), mailboxID, fence)
+	if err != nil {
+		return fmt.Errorf("claim fence %d of mailbox %d: %w", fence, mailboxID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("claim fence %d of mailbox %d: %w", fence, mailboxID, ErrFenced)
+	}
+	return nil
+}
+
+// checkFence is the first statement of every fetch write transaction. The
+// row it touches stays locked until commit (PostgreSQL) or the whole
+// database is (SQLite), so a newer claim cannot slip in between the check
+// and the commit.
+func (s *Store) checkFence(ctx context.Context, tx *sqlx.Tx, mailboxID, fence int64) error {
+	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE mailbox_fences SET fence = fence WHERE mailbox_id = ? AND fence = ?`), mailboxID, fence)
+	if err != nil {
+		return fmt.Errorf("check fence: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 && s.fencing {
+		return fmt.Errorf("write with fence %d to mailbox %d: %w", fence, mailboxID, ErrFenced)
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package helpdesk
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// FetchState is where fetching of one folder of a mailbox stands.
+type FetchState struct {
+	MailboxID     int64      `db:"mailbox_id" json:"mailbox_id"`
+	Folder        string     `db:"folder" json:"folder"`
+	UIDValidity   uint32     `db:"uidvalidity" json:"uidvalidity"`
+	LastUID       uint32     `db:"last_uid" json:"last_uid"`
+	Fence         int64      `db:"fence" json:"fence"`
+	LastRunAt     *time.Time `db:"last_run_at" json:"last_run_at"`
+	LastSuccessAt *time.Time `db:"last_success_at" json:"last_success_at"`
+	LastError     string     `db:"last_error" json:"last_error"`
+	Failures      int        `db:"failures" json:"failures"`
+}
+
+const fetchStateColumns = `mailbox_id, folder, uidvalidity, last_uid, fence, last_run_at, last_success_at, last_error, failures`
+
+// FetchState returns a folder's state; a folder never fetched has a zero state.
+func (s *Store) FetchState(ctx context.Context, mailboxID int64, folder string) (FetchState, error) {
+	st := FetchState{MailboxID: mailboxID, Folder: folder}
+	err := s.db.GetContext(ctx, &st, s.db.Rebind(`SELECT `+fetchStateColumns+` FROM fetch_state
+		WHERE mailbox_id = ? AND folder = ?`), mailboxID, folder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read fetch state of mailbox %d folder %q: %w", mailboxID, folder, err)
+	}
+	return st, nil
+}
+
+// FetchStates returns the state of every fetched folder of a mailbox.
+func (s *Store) FetchStates(ctx context.Context, mailboxID int64) ([]FetchState, error) {
+	var sts []FetchState
+	err := s.db.SelectContext(ctx, &sts, s.db.Rebind(`SELECT `+fetchStateColumns+` FROM fetch_state
+		WHERE mailbox_id = ? ORDER BY folder`), mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("read fetch states of mailbox %d: %w", mailboxID, err)
+	}
+	return sts, nil
+}
+
+// SaveFetchProgress records that every UID up to lastUID under uidvalidity
+// has been dealt with (stored, found duplicate or quarantined).
+func (s *Store) SaveFetchProgress(ctx context.Context, fence, mailboxID int64, folder string, uidvalidity, lastUID uint32) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_state (mailbox_id, folder, uidvalidity, last_uid, fence)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+				last_uid = excluded.last_uid, fence = excluded.fence`),
+			mailboxID, folder, uidvalidity, lastUID, fence)
+		if err != nil {
+			return fmt.Errorf("save fetch progress: %w", err)
+		}
+		return nil
+	})
+}
+
+// RecordFetchResult notes the end of a run over a folder: success resets
+// the failure count, an error increments it.
+func (s *Store) RecordFetchResult(ctx context.Context, fence, mailboxID int64, folder string, runErr error) error {
+	t := now()
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
+			return err
+		}
+		var err error
+		if runErr == nil {
+			_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_success_at, last_error, failures)
+				VALUES (?, ?, ?, ?, ?, '', 0)
+				ON CONFLICT (mailbox_id, folder) DO UPDATE SET fence = excluded.fence, last_run_at = excluded.last_run_at,
+					last_success_at = excluded.last_success_at, last_error = '', failures = 0`),
+				mailboxID, folder, fence, t, t)
+		} else {
+			_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_error, failures)
+				VALUES (?, ?, ?, ?, ?, 1)
+				ON CONFLICT (mailbox_id, folder) DO UPDATE SET fence = excluded.fence, last_run_at = excluded.last_run_at,
+					last_error = excluded.last_error, failures = fetch_state.failures + 1`),
+				mailboxID, folder, fence, t, truncate(runErr.Error(), 2000))
+		}
+		if err != nil {
+			return fmt.Errorf("record fetch result: %w", err)
+		}
+		return nil
+	})
+}
+
+// MailboxFailures is the highest consecutive-failure count over the
+// mailbox's folders (what backoff and alerts go by).
+func (s *Store) MailboxFailures(ctx context.Context, mailboxID int64) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COALESCE(MAX(failures), 0) FROM fetch_state WHERE mailbox_id = ?`), mailboxID)
+	if err != nil {
+		return 0, fmt.Errorf("read failures of mailbox %d: %w", mailboxID, err)
+	}
+	return n, nil
+}
+
+// FetchRun is one run of the fetcher over a mailbox.
+type FetchRun struct {
+	ID          int64      `db:"id" json:"id"`
+	MailboxID   int64      `db:"mailbox_id" json:"mailbox_id"`
+	Trigger     string     `db:"trigger" json:"trigger"` // schedule, manual, idle, cli
+	Fence       int64      `db:"fence" json:"fence"`
+	Holder      string     `db:"holder" json:"holder"`
+	StartedAt   time.Time  `db:"started_at" json:"started_at"`
+	FinishedAt  *time.Time `db:"finished_at" json:"finished_at"`
+	New         int        `db:"new" json:"new"`
+	Duplicates  int        `db:"duplicates" json:"duplicates"`
+	Quarantined int        `db:"quarantined" json:"quarantined"`
+	Error       string     `db:"error" json:"error"`
+}
+
+// StartRun records the start of a run (fenced).
+func (s *Store) StartRun(ctx context.Context, fence, mailboxID int64, trigger, holder string) (int64, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO fetch_runs (mailbox_id, trigger, fence, holder, started_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`), mailboxID, trigger, fence, holder, now())
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start fetch run: %w", err)
+	}
+	return id, nil
+}
+
+// FinishRun records a run's counts and error (fenced: a holder that lost
+// its lease leaves its run unfinished, which the status page shows).
+func (s *Store) FinishRun(ctx context.Context, fence int64, run FetchRun) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.checkFence(ctx, tx, run.MailboxID, fence); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fetch_runs SET finished_at = ?, new = ?, duplicates = ?,
+			quarantined = ?, error = ? WHERE id = ?`),
+			now(), run.New, run.Duplicates, run.Quarantined, truncate(run.Error, 2000), run.ID)
+		if err != nil {
+			return fmt.Errorf("finish fetch run %d: %w", run.ID, err)
+		}
+		return nil
+	})
+}
+
+// RecentRuns lists a mailbox's latest runs, newest first.
+func (s *Store) RecentRuns(ctx context.Context, mailboxID int64, limit int) ([]FetchRun, error) {
+	var runs []FetchRun
+	err := s.db.SelectContext(ctx, &runs, s.db.Rebind(`SELECT id, mailbox_id, trigger, fence, holder, started_at,
+		finished_at, new, duplicates, quarantined, error FROM fetch_runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT ?`), mailboxID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs of mailbox %d: %w", mailboxID, err)
+	}
+	return runs, nil
+}
+
+// RequestFetch records an admin's "fetch now"; the fetch service runs it.
+// Asking again while a request is open adds nothing.
+func (s *Store) RequestFetch(ctx context.Context, mailboxID int64, requestedBy string) error {
+	if _, err := s.Mailbox(ctx, mailboxID); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var open int
+		if err := tx.GetContext(ctx, &open, tx.Rebind(`SELECT COUNT(*) FROM fetch_requests WHERE mailbox_id = ? AND done_at IS NULL`), mailboxID); err != nil {
+			return fmt.Errorf("read fetch requests: %w", err)
+		}
+		if open > 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_requests (mailbox_id, requested_by, requested_at) VALUES (?, ?, ?)`),
+			mailboxID, truncate(requestedBy, 200), now())
+		if err != nil {
+			return fmt.Errorf("insert fetch request: %w", err)
+		}
+		return nil
+	})
+}
+
+// RequestedMailboxes lists mailboxes with an open fetch request.
+func (s *Store) RequestedMailboxes(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT mailbox_id FROM fetch_requests WHERE done_at IS NULL`); err != nil {
+		return nil, fmt.Errorf("list fetch requests: %w", err)
+	}
+	return ids, nil
+}
+
+// CompleteFetchRequests closes the open requests of a mailbox made before a
+// run started; that run served them.
+func (s *Store) CompleteFetchRequests(ctx context.Context, mailboxID int64, runStarted time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE fetch_requests SET done_at = ? WHERE mailbox_id = ? AND done_at IS NULL AND requested_at <= ?`),
+		now(), mailboxID, runStarted.UTC())
+	if err != nil {
+		return fmt.Errorf("complete fetch requests of mailbox %d: %w", mailboxID, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,105 @@
+package helpdesk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Lookups for the fetcher's header-only phase, which decides which bodies
+// are worth downloading.
+
+// SeenUIDs returns which of these UIDs the ledger already has.
+func (s *Store) SeenUIDs(ctx context.Context, mailboxID int64, folder string, uidvalidity uint32, uids []uint32) (map[uint32]bool, error) {
+	seen := map[uint32]bool{}
+	if len(uids) == 0 {
+		return seen, nil
+	}
+	q, args, err := sqlx.In(`SELECT uid FROM fetch_ledger WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid IN (?)`,
+		mailboxID, folder, uidvalidity, uids)
+	if err != nil {
+		return nil, err
+	}
+	var found []uint32
+	if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("look up seen UIDs: %w", err)
+	}
+	for _, u := range found {
+		seen[u] = true
+	}
+	return seen, nil
+}
+
+// StoredDedupKeys returns which of these dedup keys already have a stored
+// message in the mailbox.
+func (s *Store) StoredDedupKeys(ctx context.Context, mailboxID int64, keys []string) (map[string]bool, error) {
+	stored := map[string]bool{}
+	if len(keys) == 0 {
+		return stored, nil
+	}
+	q, args, err := sqlx.In(`SELECT dedup_key FROM fetch_ledger WHERE mailbox_id = ? AND outcome = 'new' AND dedup_key IN (?)`, mailboxID, keys)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("look up dedup keys: %w", err)
+	}
+	for _, k := range found {
+		stored[k] = true
+	}
+	return stored, nil
+}
+
+// Duplicate is a message found, before download, to be one already stored.
+type Duplicate struct {
+	UID      uint32
+	DedupKey string
+}
+
+// RecordDuplicates writes ledger rows for messages found to be copies of
+// stored ones, in one transaction.
+func (s *Store) RecordDuplicates(ctx context.Context, fence, mailboxID int64, folder string, uidvalidity uint32, dups []Duplicate) error {
+	if len(dups) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
+			return err
+		}
+		for _, d := range dups {
+			src := MessageSource{MailboxID: mailboxID, Folder: folder, UIDValidity: uidvalidity, UID: d.UID, Fence: fence}
+			threadID, _, err := storedThreadFor(ctx, tx, mailboxID, d.DedupKey)
+			if err != nil {
+				return err
+			}
+			if _, seen, err := ledgerEntry(ctx, tx, src); err != nil {
+				return err
+			} else if seen {
+				continue
+			}
+			if err := writeLedger(ctx, tx, src, d.DedupKey, OutcomeDuplicate, threadID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LedgerCounts tallies a mailbox's ledger by outcome (tests and status).
+func (s *Store) LedgerCounts(ctx context.Context, mailboxID int64) (map[Outcome]int, error) {
+	var rows []struct {
+		Outcome Outcome `db:"outcome"`
+		N       int     `db:"n"`
+	}
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT outcome, COUNT(*) AS n FROM fetch_ledger WHERE mailbox_id = ? GROUP BY outcome`), mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("count ledger: %w", err)
+	}
+	counts := map[Outcome]int{}
+	for _, r := range rows {
+		counts[r.Outcome] = r.N
+	}
+	return counts, nil
+}

@@ -1,0 +1,109 @@
+package helpdesk
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// QuarantinedMessage is a message that could not be stored as a
+// conversation: unparsable or over the size limit. Its raw bytes are kept
+// (only the header when it was too large to download) and it can be retried.
+type QuarantinedMessage struct {
+	ID          int64     `db:"id" json:"id"`
+	MailboxID   int64     `db:"mailbox_id" json:"mailbox_id"`
+	Folder      string    `db:"folder" json:"folder"`
+	UIDValidity uint32    `db:"uidvalidity" json:"uidvalidity"`
+	UID         uint32    `db:"uid" json:"uid"`
+	Reason      string    `db:"reason" json:"reason"`
+	Size        int64     `db:"size" json:"size"`
+	RawComplete bool      `db:"raw_complete" json:"raw_complete"`
+	RawID       int64     `db:"raw_id" json:"-"`
+	Status      string    `db:"status" json:"status"` // held, retry, resolved
+	CreatedAt   time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+}
+
+const quarantineColumns = `id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at`
+
+// Quarantine keeps a message that cannot be ingested, with the reason, and
+// records it in the ledger so later runs move past it. size is the size on
+// the server; raw holds all of it when complete, else just its header.
+func (s *Store) Quarantine(ctx context.Context, src MessageSource, raw []byte, size int64, complete bool, reason string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.checkFence(ctx, tx, src.MailboxID, src.Fence); err != nil {
+			return err
+		}
+		if src.QuarantineID != 0 {
+			return holdQuarantine(ctx, tx, src.QuarantineID, reason)
+		}
+		if _, seen, err := ledgerEntry(ctx, tx, src); err != nil || seen {
+			return err
+		}
+		rawID, err := storeRaw(ctx, tx, raw)
+		if err != nil {
+			return err
+		}
+		t := now()
+		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO quarantine
+			(mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`),
+			src.MailboxID, src.Folder, src.UIDValidity, src.UID, truncate(reason, 2000), size, complete, rawID, t, t)
+		if err != nil {
+			return fmt.Errorf("insert quarantine: %w", err)
+		}
+		return writeLedger(ctx, tx, src, fmt.Sprintf("quarantine:%d:%d", src.UIDValidity, src.UID), OutcomeQuarantined, 0)
+	})
+}
+
+func holdQuarantine(ctx context.Context, tx *sqlx.Tx, id int64, reason string) error {
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?`),
+		truncate(reason, 2000), now(), id)
+	if err != nil {
+		return fmt.Errorf("hold quarantined message %d: %w", id, err)
+	}
+	return nil
+}
+
+func resolveQuarantine(ctx context.Context, tx *sqlx.Tx, id, threadID int64) error {
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?`),
+		threadID, now(), id)
+	if err != nil {
+		return fmt.Errorf("resolve quarantined message %d: %w", id, err)
+	}
+	return nil
+}
+
+// Quarantined lists held and retrying messages; mailboxID 0 means all.
+func (s *Store) Quarantined(ctx context.Context, mailboxID int64) ([]QuarantinedMessage, error) {
+	var qs []QuarantinedMessage
+	err := s.db.SelectContext(ctx, &qs, s.db.Rebind(`SELECT `+quarantineColumns+` FROM quarantine
+		WHERE status <> 'resolved' AND (? = 0 OR mailbox_id = ?) ORDER BY id DESC LIMIT 500`), mailboxID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine: %w", err)
+	}
+	return qs, nil
+}
+
+// RetryQuarantined asks the fetch service to try a quarantined message
+// again on the mailbox's next run.
+func (s *Store) RetryQuarantined(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'`), now(), id)
+	if err != nil {
+		return fmt.Errorf("retry quarantined message %d: %w", id, err)
+	}
+	return expectOneRow(res)
+}
+
+// QuarantinedForRetry lists a mailbox's messages an admin asked to retry.
+func (s *Store) QuarantinedForRetry(ctx context.Context, mailboxID int64) ([]QuarantinedMessage, error) {
+	var qs []QuarantinedMessage
+	err := s.db.SelectContext(ctx, &qs, s.db.Rebind(`SELECT `+quarantineColumns+` FROM quarantine
+		WHERE mailbox_id = ? AND status = 'retry' ORDER BY id`), mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine retries: %w", err)
+	}
+	return qs, nil
+}

@@ -1,0 +1,40 @@
+package helpdesk
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// storeRaw keeps a message's exact bytes, gzipped, and returns the row id.
+func storeRaw(ctx context.Context, tx *sqlx.Tx, raw []byte) (int64, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw.Write(raw)
+	if err := zw.Close(); err != nil {
+		return 0, fmt.Errorf("compress raw message: %w", err)
+	}
+	var id int64
+	err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO raw_messages (size, gzipped) VALUES (?, ?) RETURNING id`), len(raw), buf.Bytes())
+	if err != nil {
+		return 0, fmt.Errorf("store raw message: %w", err)
+	}
+	return id, nil
+}
+
+// RawMessage returns a stored message's original bytes.
+func (s *Store) RawMessage(ctx context.Context, id int64) ([]byte, error) {
+	var gz []byte
+	if err := s.db.GetContext(ctx, &gz, s.db.Rebind(`SELECT gzipped FROM raw_messages WHERE id = ?`), id); err != nil {
+		return nil, fmt.Errorf("read raw message %d: %w", id, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("decompress raw message %d: %w", id, err)
+	}
+	return io.ReadAll(zr)
+}
