@@ -1,0 +1,57 @@
+// Package teststore gives tests a migrated helpdesk.Store on a fresh
+// database: a SQLite file in a temp dir, or a new database on the private
+// PostgreSQL cluster of internal/testserver.
+package teststore
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/testserver"
+)
+
+// Dialects are the databases every storage test runs on.
+var Dialects = []string{"sqlite", "postgres"}
+
+// SecretKey is the secret key of test stores.
+const SecretKey = "test-secret-key-0123456789"
+
+// URL returns a HELPDESK_DATABASE_URL for a fresh, empty database.
+func URL(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return "sqlite:" + filepath.Join(t.TempDir(), "helpdesk.db")
+	case "postgres":
+		return testserver.PostgresURL(t)
+	}
+	t.Fatalf("unknown dialect %q", dialect)
+	return ""
+}
+
+// Open returns a migrated store on a fresh database, closed at cleanup.
+func Open(t testing.TB, dialect string) *helpdesk.Store {
+	t.Helper()
+	return OpenURL(t, URL(t, dialect), helpdesk.Options{})
+}
+
+// OpenURL opens and migrates the store at url with the test secret key.
+func OpenURL(t testing.TB, url string, opts helpdesk.Options) *helpdesk.Store {
+	t.Helper()
+	secrets, err := helpdesk.NewSecrets(SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Secrets = secrets
+	s, err := helpdesk.Open(context.Background(), url, opts)
+	if err != nil {
+		t.Fatalf("open store %s: %v", url, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
