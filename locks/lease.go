@@ -1,0 +1,311 @@
+package locks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+var (
+	// ErrHeld means another process holds the mailbox. Obtain's error is then
+	// a *HeldError; LockDataDir's error wraps it too.
+	ErrHeld = errors.New("locks: held by another process")
+	// ErrLost is wrapped by Lease.Err when the lease ended before Release.
+	ErrLost = errors.New("locks: lease lost")
+	// ErrReleased is Lease.Err after Release of a lease that was not lost.
+	ErrReleased = errors.New("locks: lease released")
+)
+
+// errNotHeld is what a backend answers when the key is gone or belongs to
+// someone else: the lease is lost and retrying cannot bring it back.
+var errNotHeld = errors.New("not held")
+
+// Locker hands out per-mailbox leases.
+type Locker interface {
+	// Obtain takes the mailbox's lease without waiting. When another process holds it,
+	// the error wraps ErrHeld and is a *HeldError carrying the holder's Holder (may be nil if unknown).
+	Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, error)
+}
+
+// Holder describes who holds a lease. It is stored with the lock so that
+// admins and a refused "fetch" can name the holder.
+type Holder struct {
+	Host       string    `json:"host"`
+	PID        int       `json:"pid"`
+	Instance   string    `json:"instance"`
+	AcquiredAt time.Time `json:"acquired_at"`
+	TTLMillis  int64     `json:"ttl_ms"`
+	Fence      int64     `json:"fence"`
+}
+
+func (h Holder) String() string {
+	return fmt.Sprintf("%s pid %d (instance %s, fence %d, since %s)",
+		h.Host, h.PID, h.Instance, h.Fence, h.AcquiredAt.Format(time.RFC3339))
+}
+
+// HeldError is Obtain's error when another process holds the mailbox.
+type HeldError struct {
+	MailboxID int64
+	Holder    *Holder // nil when the holder could not be read
+}
+
+func (e *HeldError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("locks: mailbox %d is held by another process", e.MailboxID)
+	}
+	return fmt.Sprintf("locks: mailbox %d is held by %s", e.MailboxID, e.Holder)
+}
+
+func (e *HeldError) Unwrap() error { return ErrHeld }
+
+// Options configure a Locker.
+type Options struct {
+	TTL      time.Duration // lease lifetime without renewal; default 30s
+	Host     string        // default os.Hostname()
+	PID      int           // default os.Getpid()
+	Instance string        // default a random hex string, distinct per Locker
+	Metrics  *Metrics      // optional
+}
+
+const defaultTTL = 30 * time.Second
+
+func (o Options) withDefaults() Options {
+	if o.TTL <= 0 {
+		o.TTL = defaultTTL
+	}
+	if o.Host == "" {
+		o.Host, _ = os.Hostname()
+	}
+	if o.PID == 0 {
+		o.PID = os.Getpid()
+	}
+	if o.Instance == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b) // never fails since Go 1.24
+		o.Instance = hex.EncodeToString(b)
+	}
+	return o
+}
+
+// timing derives the heartbeat schedule from the TTL.
+type timing struct {
+	ttl            time.Duration
+	interval       time.Duration // between renewals: three chances per TTL
+	callTimeout    time.Duration // one renewal call; a slow answer is a failed one
+	retryBackoff   time.Duration // pause before retrying a failed renewal
+	maxRetries     int           // quick retries before falling back to interval
+	margin         time.Duration // we give up this much before the server's expiry
+	releaseTimeout time.Duration
+}
+
+func timingFor(ttl time.Duration) timing {
+	return timing{
+		ttl:            ttl,
+		interval:       ttl / 3,
+		callTimeout:    ttl / 6,
+		retryBackoff:   ttl / 20,
+		maxRetries:     3,
+		margin:         ttl / 10,
+		releaseTimeout: min(ttl, 2*time.Second),
+	}
+}
+
+// leaseBackend is the store-specific part of a lease.
+type leaseBackend interface {
+	refresh(ctx context.Context) error // errNotHeld when the lease is not ours any more
+	release(ctx context.Context) error // errNotHeld when there was nothing of ours to delete
+}
+
+// Lease is a held mailbox lock. It renews itself in the background; its
+// Context is cancelled the moment it can no longer be trusted, so a fetch
+// running under that context stops writing (invariant 3).
+type Lease struct {
+	mailboxID int64
+	holder    Holder
+	backend   leaseBackend
+	timing    timing
+	metrics   *Metrics
+
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	hbCtx  context.Context // the heartbeat's; ends on Release or loss
+	hbStop context.CancelFunc
+	done   chan struct{} // closed when the heartbeat goroutine returns
+
+	releaseOnce sync.Once
+
+	mu         sync.Mutex
+	err        error       // loss reason or ErrReleased; nil while held
+	lastErr    error       // last failed renewal, for the loss message
+	deadlineAt time.Time   // local deadline, monotonic
+	deadline   *time.Timer // fires lose at deadlineAt
+}
+
+// newLease starts the heartbeat of a lease acquired by a call sent at sent.
+// The server started its TTL after sent, so sent+TTL-margin is a safe local
+// deadline whatever the network delay was.
+func newLease(parent context.Context, mailboxID int64, h Holder, b leaseBackend, t timing, m *Metrics, sent time.Time) *Lease {
+	l := &Lease{
+		mailboxID: mailboxID,
+		holder:    h,
+		backend:   b,
+		timing:    t,
+		metrics:   m,
+		parent:    parent,
+		done:      make(chan struct{}),
+	}
+	l.ctx, l.cancel = context.WithCancelCause(parent)
+	l.hbCtx, l.hbStop = context.WithCancel(context.WithoutCancel(parent))
+	l.mu.Lock()
+	l.deadlineAt = sent.Add(t.ttl - t.margin)
+	l.deadline = time.AfterFunc(time.Until(l.deadlineAt), l.deadlinePassed)
+	l.mu.Unlock()
+	go l.heartbeat()
+	return l
+}
+
+// Context is cancelled at once when the lease is lost (a renewal answers
+// "not held", or the local deadline passes without a successful renewal),
+// when it is released, or when the ctx given to Obtain is done. Only the
+// first two end the lease itself: after the caller's ctx is done the lease
+// still renews until Release.
+func (l *Lease) Context() context.Context { return l.ctx }
+
+// MailboxID is the mailbox the lease is for.
+func (l *Lease) MailboxID() int64 { return l.mailboxID }
+
+// Fence is the fencing number given to Obtain.
+func (l *Lease) Fence() int64 { return l.holder.Fence }
+
+// Holder is what was stored with the lock.
+func (l *Lease) Holder() Holder { return l.holder }
+
+// Err says why the lease ended: an error wrapping ErrLost, or ErrReleased.
+// It is nil while the lease is held, even if the caller's ctx is done.
+func (l *Lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Release cancels Context, stops the heartbeat and deletes the lock if it is
+// still ours. It is idempotent and works when the caller's ctx is already
+// cancelled (shutdown is when leases get released). A failed delete is not
+// reported: the key then expires by itself within the TTL.
+func (l *Lease) Release() {
+	l.releaseOnce.Do(func() {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = ErrReleased
+		}
+		l.deadline.Stop()
+		l.mu.Unlock()
+		// Stop the holder's work before anyone else can take the lock.
+		l.cancel(ErrReleased)
+		l.hbStop()
+		<-l.done
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(l.parent), l.timing.releaseTimeout)
+		defer cancel()
+		_ = l.backend.release(ctx)
+	})
+}
+
+func (l *Lease) heartbeat() {
+	defer close(l.done)
+	t := time.NewTimer(l.timing.interval)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-l.hbCtx.Done():
+			return
+		case <-t.C:
+		}
+		err := l.renew()
+		switch {
+		case err == nil:
+			failures = 0
+			t.Reset(l.timing.interval)
+		case errors.Is(err, errNotHeld):
+			l.lose(fmt.Errorf("%w: mailbox %d: renewal found the lock deleted or taken over", ErrLost, l.mailboxID))
+			return
+		case l.hbCtx.Err() != nil:
+			return // released or lost while the call was in flight
+		default:
+			// A transient failure: retry soon, a bounded number of times,
+			// then at the normal pace. The local deadline ends the lease if
+			// none gets through.
+			l.mu.Lock()
+			l.lastErr = err
+			l.mu.Unlock()
+			failures++
+			if failures <= l.timing.maxRetries {
+				t.Reset(l.timing.retryBackoff)
+			} else {
+				failures = 0
+				t.Reset(l.timing.interval)
+			}
+		}
+	}
+}
+
+// renew makes one renewal call and, on success, moves the local deadline.
+func (l *Lease) renew() error {
+	sent := time.Now()
+	l.mu.Lock()
+	left := l.deadlineAt.Sub(sent)
+	l.mu.Unlock()
+	// An answer that comes after the local deadline is useless.
+	timeout := min(l.timing.callTimeout, left)
+	if timeout <= 0 {
+		return context.DeadlineExceeded
+	}
+	ctx, cancel := context.WithTimeout(l.hbCtx, timeout)
+	err := l.backend.refresh(ctx)
+	cancel()
+	l.metrics.refreshed(time.Since(sent))
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil || !l.deadline.Stop() {
+		// Lost or released meanwhile (or the deadline is firing right now):
+		// a late success revives nothing.
+		return nil
+	}
+	l.deadlineAt = sent.Add(l.timing.ttl - l.timing.margin)
+	l.deadline.Reset(time.Until(l.deadlineAt))
+	return nil
+}
+
+func (l *Lease) deadlinePassed() {
+	l.mu.Lock()
+	last := l.lastErr
+	l.mu.Unlock()
+	err := fmt.Errorf("%w: mailbox %d: no successful renewal before the local deadline", ErrLost, l.mailboxID)
+	if last != nil {
+		err = fmt.Errorf("%w (last error: %v)", err, last)
+	}
+	l.lose(err)
+}
+
+// lose ends the lease once; later calls and a concurrent Release are no-ops.
+func (l *Lease) lose(err error) {
+	l.mu.Lock()
+	if l.err != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.err = err
+	l.mu.Unlock()
+	l.cancel(err)
+	l.hbStop()
+	l.metrics.lost()
+}

@@ -1,0 +1,131 @@
+package locks
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Local is the in-process Locker of the embedded default (one process per
+// data directory, see LockDataDir). It keeps Redis's semantics: a lease
+// expires TTL after its last renewal, renewal and release only touch the
+// holder's own entry, and an expired entry counts as absent.
+type Local struct {
+	opts   Options
+	timing timing
+
+	mu   sync.Mutex
+	held map[string]*localEntry // by Key(mailboxID)
+}
+
+// localEntry is one acquisition; its pointer plays the role of the token.
+type localEntry struct {
+	holder    Holder
+	renewedAt time.Time // wall clock, for LastHeartbeat
+	expires   time.Time // monotonic
+}
+
+func (e *localEntry) live(now time.Time) bool { return now.Before(e.expires) }
+
+// NewLocal returns an empty in-process Locker.
+func NewLocal(opts Options) *Local {
+	opts = opts.withDefaults()
+	return &Local{opts: opts, timing: timingFor(opts.TTL), held: make(map[string]*localEntry)}
+}
+
+// Obtain implements Locker.
+func (l *Local) Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, error) {
+	b, h, sent, err := l.acquire(ctx, mailboxID, fence)
+	if err != nil {
+		return nil, err
+	}
+	l.opts.Metrics.acquired()
+	return newLease(ctx, mailboxID, h, b, l.timing, l.opts.Metrics, sent), nil
+}
+
+func (l *Local) acquire(ctx context.Context, mailboxID, fence int64) (*localLease, Holder, time.Time, error) {
+	now := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, Holder{}, now, err
+	}
+	key := Key(mailboxID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.held[key]; e != nil && e.live(now) {
+		l.opts.Metrics.notObtained()
+		h := e.holder
+		return nil, Holder{}, now, &HeldError{MailboxID: mailboxID, Holder: &h}
+	}
+	e := &localEntry{
+		holder: Holder{
+			Host:       l.opts.Host,
+			PID:        l.opts.PID,
+			Instance:   l.opts.Instance,
+			AcquiredAt: now.UTC(),
+			TTLMillis:  l.opts.TTL.Milliseconds(),
+			Fence:      fence,
+		},
+		renewedAt: now.UTC(),
+		expires:   now.Add(l.opts.TTL),
+	}
+	l.held[key] = e
+	return &localLease{owner: l, key: key, entry: e}, e.holder, now, nil
+}
+
+// Inspector returns a read-only view of this Locker's leases.
+func (l *Local) Inspector() Inspector { return &localInspector{locks: l} }
+
+type localLease struct {
+	owner *Local
+	key   string
+	entry *localEntry
+}
+
+func (ll *localLease) refresh(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := time.Now()
+	l := ll.owner
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[ll.key] != ll.entry || !ll.entry.live(now) {
+		return errNotHeld
+	}
+	ll.entry.renewedAt = now.UTC()
+	ll.entry.expires = now.Add(l.opts.TTL)
+	return nil
+}
+
+func (ll *localLease) release(context.Context) error {
+	l := ll.owner
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[ll.key] != ll.entry {
+		return errNotHeld
+	}
+	delete(l.held, ll.key)
+	return nil
+}
+
+// localInspector only reads; an expired entry is reported idle and left in
+// place (the next Obtain replaces it), as with Redis.
+type localInspector struct {
+	locks *Local
+}
+
+func (i *localInspector) Inspect(ctx context.Context, mailboxID int64) (State, error) {
+	if err := ctx.Err(); err != nil {
+		return State{}, err
+	}
+	now := time.Now()
+	l := i.locks
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.held[Key(mailboxID)]
+	if e == nil || !e.live(now) {
+		return State{}, nil
+	}
+	h := e.holder
+	return State{Held: true, Holder: &h, LastHeartbeat: e.renewedAt, TTLLeft: e.expires.Sub(now)}, nil
+}
