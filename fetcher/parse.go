@@ -1,0 +1,209 @@
+package fetcher
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // registers charsets with go-message
+	"github.com/emersion/go-message/mail"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Bounds that keep parsing linear and memory-bounded on hostile input.
+const (
+	maxMultipartDepth = 16   // deeper multiparts are kept as one opaque attachment
+	maxParts          = 1000 // MIME nodes visited per message; the raw keeps the rest
+	maxReferences     = 100  // the root and the newest IDs are what threading needs
+	maxIDBytes        = 998  // longest Message-ID kept: RFC 5322 line length, fits a DB index
+)
+
+// ErrUnparsableMessage is wrapped by every error of ParseMessage: the
+// message cannot be a conversation and goes to quarantine with its raw kept.
+var ErrUnparsableMessage = errors.New("unparsable message")
+
+// ParseMessage turns one raw RFC 822 message into the plain value Ingest stores.
+// An error means the message cannot be stored as a conversation and goes to quarantine (raw kept).
+//
+// Only a message without a readable header is an error. Everything else is
+// tolerated and kept: unknown charsets become UTF-8 with invalid bytes
+// replaced, broken parts are skipped or kept as raw "part-N.bin"
+// attachments, bad dates become the zero time. A message without From is
+// returned with an empty From; the caller decides what to do with it.
+// Raw and the Data of attachments may share memory with raw.
+func ParseMessage(raw []byte) (*helpdesk.IncomingMessage, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf("%w: empty input", ErrUnparsableMessage)
+	}
+	h, body, err := readTopHeader(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnparsableMessage, err)
+	}
+	msg := &helpdesk.IncomingMessage{Raw: raw}
+	fillHeaderFields(msg, h)
+	msg.DedupKey, _ = helpdesk.DedupKey(h.Get("Message-Id"), h.Get("From"), h.Get("Date"), h.Get("Subject"), body)
+
+	w := bodyWalker{msg: msg}
+	w.walk(h.Header.Header, body, 0)
+	if msg.Text == "" && msg.HTML != "" {
+		msg.Text = htmlToText(msg.HTML)
+	}
+	msg.AutoReply, msg.AutoReason = detectAutoReply(h, msg.From)
+	return msg, nil
+}
+
+// readTopHeader parses the message header with go-message and returns the
+// body: every byte after the blank line that ends the header.
+func readTopHeader(raw []byte) (mail.Header, []byte, error) {
+	headerStart := skipMboxFromLine(raw)
+	bodyStart, found := headerEnd(raw[headerStart:])
+	bodyStart += headerStart
+	headerBytes := raw[headerStart:bodyStart]
+	if !found {
+		// A header without a blank line after it: accepted when it ends
+		// cleanly, as a message with an empty body.
+		headerBytes = append(bytes.Clone(headerBytes), "\r\n\r\n"...)
+	}
+	e, err := message.Read(bytes.NewReader(headerBytes))
+	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		return mail.Header{}, nil, fmt.Errorf("read header: %w", err)
+	}
+	h := mail.Header{Header: e.Header}
+	if !found && !looksLikeMailHeader(h) {
+		return mail.Header{}, nil, errors.New("no header/body separator")
+	}
+	return h, raw[bodyStart:], nil
+}
+
+// skipMboxFromLine returns the offset after an mbox "From " envelope line,
+// which is not a header field and would make the header unreadable.
+func skipMboxFromLine(raw []byte) int {
+	if !bytes.HasPrefix(raw, []byte("From ")) {
+		return 0
+	}
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// headerEnd returns the offset just after the first empty line (CRLF or LF),
+// i.e. where the body starts, and whether there was such a line.
+func headerEnd(b []byte) (int, bool) {
+	pos := 0
+	for pos < len(b) {
+		if b[pos] == '\n' {
+			return pos + 1, true
+		}
+		if b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
+			return pos + 2, true
+		}
+		nl := bytes.IndexByte(b[pos:], '\n')
+		if nl < 0 {
+			break
+		}
+		pos += nl + 1
+	}
+	return len(b), false
+}
+
+// looksLikeMailHeader tells a body-less message from arbitrary bytes that
+// happen to contain colons.
+func looksLikeMailHeader(h mail.Header) bool {
+	for _, k := range []string{"From", "To", "Subject", "Date", "Message-Id"} {
+		if h.Has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func fillHeaderFields(msg *helpdesk.IncomingMessage, h mail.Header) {
+	msg.MessageID = firstID(parseMsgIDs(h, "Message-Id"))
+	msg.InReplyTo = firstID(parseMsgIDs(h, "In-Reply-To"))
+	msg.References = limitReferences(parseMsgIDs(h, "References"))
+	if from := parseAddressList(h, "From"); len(from) > 0 {
+		msg.From = from[0]
+	}
+	msg.ReplyTo = parseAddressList(h, "Reply-To")
+	msg.To = parseAddressList(h, "To")
+	msg.Cc = parseAddressList(h, "Cc")
+	msg.Subject = cleanHeaderText(h.Get("Subject"))
+	if d, err := h.Date(); err == nil {
+		msg.Date = d
+	}
+}
+
+// parseMsgIDs reads a list of message identifiers without angle brackets,
+// falling back to a lenient scan when the header does not follow RFC 5322.
+func parseMsgIDs(h mail.Header, key string) []string {
+	v := h.Get(key)
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	ids, err := h.MsgIDList(key)
+	if err != nil || len(ids) == 0 {
+		ids = lenientMsgIDs(v)
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if id = cleanID(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// lenientMsgIDs takes what is between each pair of angle brackets, or the
+// whitespace-separated words when there are no brackets at all.
+func lenientMsgIDs(v string) []string {
+	var ids []string
+	for rest := v; ; {
+		open := strings.IndexByte(rest, '<')
+		if open < 0 {
+			break
+		}
+		rest = rest[open+1:]
+		id, after, closed := strings.Cut(rest, ">")
+		ids = append(ids, id)
+		if !closed {
+			break
+		}
+		rest = after
+	}
+	if len(ids) == 0 {
+		ids = strings.Fields(v)
+	}
+	return ids
+}
+
+// cleanID removes what cannot be part of an identifier (space, controls,
+// brackets, invalid UTF-8) and caps its length.
+func cleanID(id string) string {
+	id = strings.ToValidUTF8(id, "")
+	id = strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f || r == '<' || r == '>' {
+			return -1
+		}
+		return r
+	}, id)
+	return truncateUTF8(id, maxIDBytes)
+}
+
+func firstID(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[0]
+}
+
+// limitReferences keeps the thread root and the newest references.
+func limitReferences(ids []string) []string {
+	if len(ids) <= maxReferences {
+		return ids
+	}
+	return append(ids[:1:1], ids[len(ids)-maxReferences+1:]...)
+}
