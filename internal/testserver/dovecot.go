@@ -179,6 +179,10 @@ service imap-login {
 }
 service anvil {
   chroot =
+  # No auth penalty: repeated failed logins are not slowed down.
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 `, dir, sslConf, port, tlsPort, uid, gid)
 }

@@ -143,15 +143,44 @@ func (p *proc) kill() {
 	}
 	p.signal(syscall.SIGKILL)
 	<-p.done
-	// Children that were reparented keep the group alive for a moment;
-	// make sure none survive.
-	for i := 0; i < 100; i++ {
-		if err := syscall.Kill(-p.cmd.Process.Pid, 0); errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	// Children that were reparented to init may still be dying; wait
+	// until none of the group runs (zombies count as gone: they hold no
+	// sockets or files, and init reaps them when it gets to it).
+	pgid := p.cmd.Process.Pid
+	for i := 0; i < 200 && groupAlive(pgid); i++ {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// groupAlive reports whether a process of group pgid is still running.
+func groupAlive(pgid int) bool {
+	if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may contain spaces.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) >= 3 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }
 
 // stop asks the process group to end with sig and falls back to SIGKILL
