@@ -382,8 +382,26 @@ func (d *Dovecot) Append(t testing.TB, user, folder string, raw []byte) uint32 {
 	return uint32(data.UID)
 }
 
-// appendBatch is how many messages go into one MULTIAPPEND command.
-const appendBatch = 500
+// A MULTIAPPEND command carries at most appendBatch messages and, unless it
+// is a single message, at most appendBatchBytes.
+const (
+	appendBatch      = 500
+	appendBatchBytes = 32 << 20
+)
+
+// appendBatches splits msgs into [start, end) ranges for MULTIAPPEND.
+func appendBatches(msgs [][]byte) [][2]int {
+	var out [][2]int
+	start, size := 0, 0
+	for i, m := range msgs {
+		if i > start && (i-start == appendBatch || size+len(m) > appendBatchBytes) {
+			out = append(out, [2]int{start, i})
+			start, size = i, 0
+		}
+		size += len(m)
+	}
+	return append(out, [2]int{start, len(msgs)})
+}
 
 // AppendMany stores msgs, in order, in user's folder (created if missing) and
 // returns their UIDs. It uses one connection, MULTIAPPEND (RFC 3502) with
@@ -425,13 +443,12 @@ func (d *Dovecot) appendMany(user, pass, folder string, msgs [][]byte) ([]uint32
 	// Write every batch from one goroutine while this one reads the
 	// answers, so the server never waits for a round trip.
 	mbox := imapQuote(encodeMailboxName(folder))
-	nbatch := (len(msgs) + appendBatch - 1) / appendBatch
+	batches := appendBatches(msgs)
 	werr := make(chan error, 1)
 	go func() {
-		for b := 0; b < nbatch; b++ {
+		for b, r := range batches {
 			fmt.Fprintf(w, "A%d APPEND %s", b, mbox)
-			end := min((b+1)*appendBatch, len(msgs))
-			for _, m := range msgs[b*appendBatch : end] {
+			for _, m := range msgs[r[0]:r[1]] {
 				fmt.Fprintf(w, " {%d+}\r\n", len(m))
 				w.Write(m)
 			}
@@ -443,7 +460,7 @@ func (d *Dovecot) appendMany(user, pass, folder string, msgs [][]byte) ([]uint32
 		werr <- w.Flush()
 	}()
 	uids := make([]uint32, 0, len(msgs))
-	for b := 0; b < nbatch; b++ {
+	for b := range batches {
 		line, err := readTagged(r, "A"+strconv.Itoa(b))
 		if err != nil {
 			conn.Close() // unblock the writer

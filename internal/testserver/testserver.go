@@ -1,13 +1,28 @@
 // Package testserver starts real servers privately for tests: Dovecot
-// (IMAP), PostgreSQL, an in-process SMTP sink, and finds Chromium.
+// (IMAP, optionally with TLS), PostgreSQL, Redis, an in-process SMTP sink,
+// and finds Chromium.
 //
 // Every server listens on a free 127.0.0.1 port, keeps its files in its own
 // temporary directory and belongs to the test that started it: the test can
-// kill and restart it, and cleanup stops it and removes its files even when
-// the test fails. Child processes also get SIGKILL from the kernel if the test
-// binary dies (Pdeathsig), so a crashed or timed-out test leaves nothing behind.
+// Kill it (SIGKILL, like a crash) and Restart it on the same port with the
+// same data, and cleanup stops it and removes its files even when the test
+// fails (printing the tail of the server's log if it did). Server processes
+// also get SIGKILL from the kernel when the test binary dies (Pdeathsig), so
+// a crashed or timed-out test leaves no process behind.
 //
-// Packages that call PostgresURL must run their tests through Main:
+//	d := testserver.StartDovecot(t)      // or StartDovecotTLS
+//	d.AddUser(t, "support", "secret")
+//	uid := d.Append(t, "support", "INBOX", raw)
+//	d.AppendMany(t, "support", "INBOX", msgs) // thousands per second
+//	c := d.Dial(t, "support")               // logged-in go-imap client
+//
+//	url := testserver.PostgresURL(t)      // fresh database, shared cluster
+//	pg := testserver.StartPostgres(t)     // own cluster, for Kill/Restart
+//
+//	s := testserver.StartSMTP(t)          // s.Messages(), s.FailRate(0.5)
+//
+// Packages that call PostgresURL must run their tests through Main, which
+// stops the shared cluster after the tests:
 //
 //	func TestMain(m *testing.M) { testserver.Main(m) }
 package testserver

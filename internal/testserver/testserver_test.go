@@ -366,3 +366,17 @@ func TestParseAppendUID(t *testing.T) {
 		t.Errorf("got %v, %v", got, err)
 	}
 }
+
+func TestAppendBatches(t *testing.T) {
+	big := make([]byte, 20<<20)
+	small := []byte("x")
+	msgs := [][]byte{big, big, small, big}
+	for i := 0; i < 1001; i++ {
+		msgs = append(msgs, small)
+	}
+	got := appendBatches(msgs)
+	want := [][2]int{{0, 1}, {1, 3}, {3, 503}, {503, 1003}, {1003, 1005}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("appendBatches = %v, want %v", got, want)
+	}
+}
