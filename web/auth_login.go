@@ -1,0 +1,180 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+type loginData struct {
+	Email     string
+	Next      string
+	LoginCSRF string
+	Error     string
+	Fields    map[string]string
+}
+
+func (s *Server) loginForm(c echo.Context) error {
+	next := safeNext(c.QueryParam("next"))
+	if currentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+	return s.renderLogin(c, http.StatusOK, loginData{Next: next})
+}
+
+func (s *Server) renderLogin(c echo.Context, status int, d loginData) error {
+	d.LoginCSRF = s.issueLoginCSRF(c)
+	return s.render(c, status, "login.html", "Sign in", d)
+}
+
+func (s *Server) login(c echo.Context) error {
+	ctx := c.Request().Context()
+	d := loginData{Email: c.FormValue("email"), Next: safeNext(c.FormValue("next"))}
+	if !s.checkLoginCSRF(c) {
+		d.Email = ""
+		d.Error = "The form expired. Please sign in again."
+		return s.renderLogin(c, http.StatusForbidden, d)
+	}
+	password := c.FormValue("password")
+	fields := map[string]string{}
+	if len(d.Email) > 254 || !utf8.ValidString(d.Email) || strings.TrimSpace(d.Email) == "" {
+		fields["email"] = "enter the e-mail address you sign in with (at most 254 characters)"
+	}
+	if password == "" || len(password) > 1024 {
+		fields["password"] = "enter your password (at most 1024 characters)"
+	}
+	if len(fields) > 0 {
+		if len(d.Email) > 254 || !utf8.ValidString(d.Email) {
+			d.Email = ""
+		}
+		d.Fields = fields
+		s.metrics.logins.WithLabelValues("invalid").Inc()
+		return s.renderLogin(c, http.StatusUnprocessableEntity, d)
+	}
+	ip := c.RealIP()
+	email := strings.ToLower(strings.TrimSpace(d.Email))
+	if wait := s.limiter.blocked(time.Now(), "ip:"+ip, "email:"+email); wait > 0 {
+		s.metrics.logins.WithLabelValues("limited").Inc()
+		s.log.Warn("web: login rate limited", "ip", ip, "email", email)
+		c.Response().Header().Set(echo.HeaderRetryAfter, itoa(int64(wait/time.Second)+1))
+		d.Error = "Too many failed sign-ins. Wait a few minutes and try again."
+		return s.renderLogin(c, http.StatusTooManyRequests, d)
+	}
+	u, err := s.cfg.Store.Authenticate(ctx, email, password)
+	if errors.Is(err, helpdesk.ErrBadCredentials) {
+		s.limiter.fail(time.Now(), "ip:"+ip, "email:"+email)
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		s.log.Info("web: login failed", "ip", ip, "email", email)
+		d.Error = "Wrong e-mail address or password."
+		return s.renderLogin(c, http.StatusUnauthorized, d)
+	}
+	if err != nil {
+		return err
+	}
+	token, sess, err := s.cfg.Store.CreateSession(ctx, u.ID, s.cfg.SessionTTL)
+	if err != nil {
+		return err
+	}
+	s.limiter.reset("email:" + email)
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.log.Info("web: signed in", "user_id", u.ID, "ip", ip)
+	s.setSessionCookie(c, token, sess.ExpiresAt)
+	s.clearLoginCSRF(c)
+	next := d.Next
+	if next == "/" && u.IsAdmin() {
+		next = "/admin/status"
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		if err := s.cfg.Store.DeleteSession(c.Request().Context(), ck.Value); err != nil {
+			return err
+		}
+	}
+	s.clearSessionCookie(c)
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if next == "" || len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\r\n\t") || strings.HasPrefix(next, "/login") {
+		return "/"
+	}
+	return next
+}
+
+// loginLimiter counts failed sign-ins per key (client address, e-mail
+// address) in a fixed window; a key at the limit is refused until its
+// window ends, even with the right password.
+type loginLimiter struct {
+	limit  int
+	window time.Duration
+
+	mu       sync.Mutex
+	failures map[string]*failureWindow
+}
+
+type failureWindow struct {
+	start time.Time
+	n     int
+}
+
+func newLoginLimiter(limit int, window time.Duration) *loginLimiter {
+	return &loginLimiter{limit: limit, window: window, failures: map[string]*failureWindow{}}
+}
+
+// blocked returns how long until the first of keys that is at its limit
+// may try again; 0 when none is.
+func (l *loginLimiter) blocked(now time.Time, keys ...string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var wait time.Duration
+	for _, k := range keys {
+		w := l.failures[k]
+		if w == nil {
+			continue
+		}
+		if end := w.start.Add(l.window); !now.Before(end) {
+			delete(l.failures, k)
+		} else if w.n >= l.limit {
+			wait = max(wait, end.Sub(now))
+		}
+	}
+	return wait
+}
+
+func (l *loginLimiter) fail(now time.Time, keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) > 100_000 { // bound memory under a spray of addresses
+		for k, w := range l.failures {
+			if !now.Before(w.start.Add(l.window)) {
+				delete(l.failures, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		w := l.failures[k]
+		if w == nil || !now.Before(w.start.Add(l.window)) {
+			w = &failureWindow{start: now}
+			l.failures[k] = w
+		}
+		w.n++
+	}
+}
+
+func (l *loginLimiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, key)
+}

@@ -1,0 +1,318 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Templates: templates/layout.html defines "layout", which every page
+// runs; each other file defines the page's "content" block (and may use
+// the partials in templates/_*.html). A page is rendered by its file name.
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// page is what every template gets.
+type page struct {
+	Title  string
+	User   *helpdesk.User
+	CSRF   string // for the forms of this page: {{template "csrf" .}}
+	Notice string // a fixed confirmation message chosen by ?notice=
+	Path   string // the request path, for nav highlighting
+	Data   any    // the page's own data
+}
+
+// notices are the confirmations a redirect can ask for with ?notice=KEY;
+// a fixed list, so a link cannot put text of its own on a page.
+var notices = map[string]string{
+	"created":         "Mailbox created.",
+	"saved":           "Changes saved.",
+	"enabled":         "Fetching enabled.",
+	"disabled":        "Fetching disabled.",
+	"fetch-requested": "Fetch requested: the fetch service runs it shortly.",
+	"retry-requested": "The message will be retried on the mailbox's next fetch.",
+	"user-created":    "User created.",
+	"access-saved":    "Mailbox access saved.",
+}
+
+var templateFuncs = template.FuncMap{
+	"time": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return "—"
+			}
+			return v.UTC().Format("2006-01-02 15:04:05 UTC")
+		case *time.Time:
+			if v == nil || v.IsZero() {
+				return "—"
+			}
+			return v.UTC().Format("2006-01-02 15:04:05 UTC")
+		}
+		return "—"
+	},
+	"isotime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+	"ago": func(t any) string {
+		var v time.Time
+		switch x := t.(type) {
+		case time.Time:
+			v = x
+		case *time.Time:
+			if x != nil {
+				v = *x
+			}
+		}
+		if v.IsZero() {
+			return ""
+		}
+		return humanDuration(time.Since(v)) + " ago"
+	},
+	"duration": humanDuration,
+	"runtime": func(r helpdesk.FetchRun) string {
+		if r.FinishedAt == nil {
+			return "running or unfinished"
+		}
+		return humanDuration(r.FinishedAt.Sub(r.StartedAt))
+	},
+	"contains": func(list []int64, v int64) bool {
+		for _, x := range list {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	},
+	"join": strings.Join,
+}
+
+// humanDuration prints d coarsely: 350ms, 12.3s, 4m5s, 3h2m, 2d4h.
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// mustParseTemplates parses every page with the layout and the partials.
+func mustParseTemplates() map[string]*template.Template {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	var partials []string
+	for _, n := range names {
+		if strings.HasPrefix(path.Base(n), "_") {
+			partials = append(partials, n)
+		}
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" || strings.HasPrefix(base, "_") {
+			continue
+		}
+		files := append([]string{"templates/layout.html"}, partials...)
+		files = append(files, n)
+		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, files...)
+		if err != nil {
+			panic(fmt.Sprintf("web: template %s: %v", base, err))
+		}
+		pages[base] = t
+	}
+	return pages
+}
+
+// render writes a page in the layout with the given status.
+func (s *Server) render(c echo.Context, status int, name, title string, data any) error {
+	t := s.pages[name]
+	if t == nil {
+		return fmt.Errorf("web: no template %q", name)
+	}
+	p := page{
+		Title:  title,
+		User:   currentUser(c),
+		CSRF:   csrfToken(c),
+		Notice: notices[c.QueryParam("notice")],
+		Path:   c.Request().URL.Path,
+		Data:   data,
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// fieldError is bad input found while parsing a request, before the
+// domain sees it: a path parameter that is not an ID, a number field that
+// is not a number.
+type fieldError struct {
+	status int // 400 for path/query parameters, 422 for form and JSON fields
+	fields map[string]string
+}
+
+func (e *fieldError) Error() string {
+	var parts []string
+	for k, v := range e.fields {
+		parts = append(parts, k+": "+v)
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// statusOf maps an error to its HTTP status. It is the one place where
+// helpdesk's sentinel errors become status codes.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	var fe *fieldError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.As(err, &fe):
+		return fe.status
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, helpdesk.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, helpdesk.ErrInvalid):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, helpdesk.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, helpdesk.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, helpdesk.ErrBadCredentials):
+		return http.StatusUnauthorized
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// errorFields lists the fields an error names, if any.
+func errorFields(err error) map[string]string {
+	var ve *helpdesk.ValidationError
+	var fe *fieldError
+	switch {
+	case errors.As(err, &fe):
+		return fe.fields
+	case errors.As(err, &ve):
+		return ve.Fields
+	}
+	return nil
+}
+
+// publicMessage is what the client is told; internal errors stay in the log.
+func publicMessage(err error, status int) string {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		if m, ok := he.Message.(string); ok {
+			return m
+		}
+	}
+	if status >= 500 && status != http.StatusGatewayTimeout {
+		return http.StatusText(status)
+	}
+	if fe := errorFields(err); fe != nil {
+		return "invalid input"
+	}
+	if errors.Is(err, helpdesk.ErrNotFound) {
+		return "not found"
+	}
+	return strings.TrimSpace(err.Error())
+}
+
+type errorData struct {
+	Status  int
+	Message string
+	Fields  map[string]string
+}
+
+// handleError answers every error a handler returns: JSON under /api/,
+// a page otherwise. Server errors are logged here, once.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := statusOf(err)
+	msg := publicMessage(err, status)
+	if status >= 500 {
+		s.log.Error("web: request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", status, "err", err)
+	}
+	var werr error
+	switch {
+	case c.Request().Method == http.MethodHead:
+		werr = c.NoContent(status)
+	case strings.HasPrefix(c.Request().URL.Path, "/api/"):
+		body := map[string]any{"error": msg}
+		if f := errorFields(err); f != nil {
+			body["fields"] = f
+		}
+		werr = c.JSON(status, body)
+	case strings.HasPrefix(c.Request().URL.Path, "/static/"), c.Request().URL.Path == "/metrics",
+		c.Request().URL.Path == "/healthz", c.Request().URL.Path == "/readyz":
+		werr = c.String(status, msg+"\n")
+	default:
+		werr = s.render(c, status, "error.html", http.StatusText(status), errorData{Status: status, Message: msg, Fields: errorFields(err)})
+	}
+	if werr != nil {
+		s.log.Error("web: write error response", "err", werr)
+	}
+}
+
+// static serves the embedded stylesheet and script.
+func (s *Server) static(c echo.Context) error {
+	name := strings.TrimPrefix(c.Param("*"), "/")
+	if name == "" || strings.Contains(name, "..") {
+		return echo.ErrNotFound
+	}
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	ct := "application/octet-stream"
+	switch path.Ext(name) {
+	case ".css":
+		ct = "text/css; charset=utf-8"
+	case ".js":
+		ct = "text/javascript; charset=utf-8"
+	case ".svg":
+		ct = "image/svg+xml"
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=300")
+	return c.Blob(http.StatusOK, ct, b)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

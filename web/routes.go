@@ -1,0 +1,110 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// role is who may call a route.
+type role int
+
+const (
+	rolePublic  role = iota // anyone, signed in or not
+	roleAnyUser             // any signed-in user: agent or admin
+	roleAdmin               // admins only
+)
+
+func (r role) String() string {
+	return [...]string{"public", "any user", "admin"}[r]
+}
+
+// kind says how a route authenticates and answers errors.
+type kind int
+
+const (
+	kindPage kind = iota // HTML; session cookie; CSRF token on every state change
+	kindAPI              // JSON under /api/v1; Authorization: Bearer TOKEN
+	kindOps              // plain text/JSON for machines: health, readiness, metrics, static files
+)
+
+func (k kind) String() string {
+	return [...]string{"page", "api", "ops"}[k]
+}
+
+// route is one row of the route table.
+type route struct {
+	method  string
+	path    string // echo syntax: /admin/mailboxes/:id
+	handler echo.HandlerFunc
+	role    role
+	kind    kind
+}
+
+// routes is THE route table: every path the server answers is here, with
+// who may call it. The authorization test walks this table, so a route
+// added here is tested for anonymous, agent and admin callers at once.
+//
+// The agent workspace (conversations) adds its rows here, and its pages in
+// templates/conversation*.html on layout.html.
+func (s *Server) routes() []route {
+	return []route{
+		// Operations.
+		{http.MethodGet, "/healthz", s.healthz, rolePublic, kindOps},
+		{http.MethodGet, "/readyz", s.readyz, rolePublic, kindOps},
+		{http.MethodGet, "/metrics", s.metricsHandler, rolePublic, kindOps},
+		{http.MethodGet, "/static/*", s.static, rolePublic, kindOps},
+
+		// Signing in and out.
+		{http.MethodGet, "/login", s.loginForm, rolePublic, kindPage},
+		{http.MethodPost, "/login", s.login, rolePublic, kindPage},
+		{http.MethodPost, "/logout", s.logout, roleAnyUser, kindPage},
+
+		// Agent workspace. Placeholder: the conversations list replaces it.
+		{http.MethodGet, "/", s.home, roleAnyUser, kindPage},
+
+		// Admin pages.
+		{http.MethodGet, "/admin/status", s.adminStatus, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/mailboxes", s.adminMailboxes, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/mailboxes/new", s.adminMailboxNew, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/mailboxes", s.adminMailboxCreate, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/mailboxes/:id", s.adminMailbox, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/mailboxes/:id/edit", s.adminMailboxEdit, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/mailboxes/:id", s.adminMailboxUpdate, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/mailboxes/:id/enabled", s.adminMailboxEnabled, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/mailboxes/:id/fetch", s.adminMailboxFetch, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/mailboxes/:id/test", s.adminMailboxTest, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/quarantine/:id/retry", s.adminQuarantineRetry, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/users", s.adminUsers, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/users", s.adminUserCreate, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/users/:id/mailboxes", s.adminUserMailboxes, roleAdmin, kindPage},
+
+		// JSON API.
+		{http.MethodGet, "/api/v1/mailboxes", s.apiMailboxes, roleAdmin, kindAPI},
+		{http.MethodGet, "/api/v1/mailboxes/:id/status", s.apiMailboxStatus, roleAdmin, kindAPI},
+		{http.MethodPost, "/api/v1/mailboxes/:id/fetch", s.apiMailboxFetch, roleAdmin, kindAPI},
+	}
+}
+
+// buildEcho registers the route table with its middleware.
+func (s *Server) buildEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	if s.cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	e.Pre(s.recoverPanics)
+	e.Use(s.securityHeaders, s.limitBody)
+	s.routeTable = s.routes()
+	for _, r := range s.routeTable {
+		mw := []echo.MiddlewareFunc{s.observe(r)}
+		mw = append(mw, s.authenticate(r)...)
+		e.Add(r.method, r.path, r.handler, mw...)
+	}
+	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	return e
+}

@@ -1,0 +1,39 @@
+// Auto-refresh: an element with data-refresh="SECONDS" is reloaded from
+// the same URL every SECONDS while the tab is visible and no form field in
+// it has focus. No framework, no build step.
+(function () {
+  "use strict";
+  function refresh(el) {
+    if (document.hidden) return;
+    var a = document.activeElement;
+    if (a && el.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (r.redirected || !r.ok) throw new Error("status " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById(el.id);
+        if (fresh) el.replaceWith(fresh), start(fresh);
+      })
+      .catch(function () {
+        var s = el.querySelector("[data-refresh-state]");
+        if (s) s.textContent = "refresh failed; retrying";
+        start(el);
+      });
+  }
+  function start(el) {
+    var secs = parseInt(el.getAttribute("data-refresh"), 10);
+    if (!(secs > 0)) return;
+    window.setTimeout(function () { refresh(el); }, secs * 1000);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-refresh][id]").forEach(start);
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (e) {
+        if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
+      });
+    });
+  });
+})();
