@@ -44,6 +44,7 @@ type IngestResult struct {
 // bytes, and its ledger row. Ingesting the same message again, under the
 // same UID or another one, is a no-op that reports a duplicate.
 func (s *Store) Ingest(ctx context.Context, src MessageSource, msg *IncomingMessage) (IngestResult, error) {
+	cleanText(msg)
 	if msg.DedupKey == "" {
 		msg.DedupKey = "raw:" + fmt.Sprintf("%x", sha256.Sum256(msg.Raw))
 	}
@@ -111,6 +112,9 @@ func (s *Store) ingestTx(ctx context.Context, tx *sqlx.Tx, src MessageSource, ms
 		return IngestResult{}, err
 	}
 	if err := writeLedger(ctx, tx, src, msg.DedupKey, OutcomeNew, threadID); err != nil {
+		return IngestResult{}, err
+	}
+	if err := s.enqueueCustomerMailNotifications(ctx, tx, src.MailboxID, convID, threadID, isNewConversation, msg); err != nil {
 		return IngestResult{}, err
 	}
 	if src.QuarantineID != 0 {
@@ -283,4 +287,29 @@ func subjectOrDefault(s string) string {
 
 func preview(text string) string {
 	return truncate(strings.Join(strings.Fields(text), " "), 200)
+}
+
+// cleanText makes the text fields storable in both databases: PostgreSQL
+// refuses NUL bytes and invalid UTF-8 in text columns.
+func cleanText(msg *IncomingMessage) {
+	fields := []*string{&msg.Subject, &msg.Text, &msg.HTML, &msg.From.Name, &msg.From.Email, &msg.MessageID, &msg.InReplyTo}
+	for i := range msg.References {
+		fields = append(fields, &msg.References[i])
+	}
+	for _, list := range [][]Address{msg.To, msg.Cc, msg.ReplyTo} {
+		for i := range list {
+			fields = append(fields, &list[i].Name, &list[i].Email)
+		}
+	}
+	for i := range msg.Attachments {
+		a := &msg.Attachments[i]
+		fields = append(fields, &a.Filename, &a.ContentType, &a.ContentID)
+	}
+	for _, f := range fields {
+		*f = storable(*f)
+	}
+}
+
+func storable(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }

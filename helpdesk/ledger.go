@@ -10,23 +10,26 @@ import (
 // Lookups for the fetcher's header-only phase, which decides which bodies
 // are worth downloading.
 
-// SeenUIDs returns which of these UIDs the ledger already has.
-func (s *Store) SeenUIDs(ctx context.Context, mailboxID int64, folder string, uidvalidity uint32, uids []uint32) (map[uint32]bool, error) {
-	seen := map[uint32]bool{}
+// SeenUIDs returns what became of those of these UIDs the ledger has.
+func (s *Store) SeenUIDs(ctx context.Context, mailboxID int64, folder string, uidvalidity uint32, uids []uint32) (map[uint32]Outcome, error) {
+	seen := map[uint32]Outcome{}
 	if len(uids) == 0 {
 		return seen, nil
 	}
-	q, args, err := sqlx.In(`SELECT uid FROM fetch_ledger WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid IN (?)`,
+	q, args, err := sqlx.In(`SELECT uid, outcome FROM fetch_ledger WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid IN (?)`,
 		mailboxID, folder, uidvalidity, uids)
 	if err != nil {
 		return nil, err
 	}
-	var found []uint32
+	var found []struct {
+		UID     uint32  `db:"uid"`
+		Outcome Outcome `db:"outcome"`
+	}
 	if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("look up seen UIDs: %w", err)
 	}
-	for _, u := range found {
-		seen[u] = true
+	for _, f := range found {
+		seen[f.UID] = f.Outcome
 	}
 	return seen, nil
 }

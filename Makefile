@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`.
+GO ?= go
+BIN := bin/helpdesk
+# Packages under test; PostgreSQL, Redis, Dovecot and Chromium are started
+# privately by the tests themselves (see internal/testserver).
+PKGS := ./...
+
+.PHONY: build run test test-short bench fuzz lint tools clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/helpdesk
+
+# The embedded default: SQLite under ./data, in-process locks, a demo
+# mailbox on an in-process IMAP server, the web UI on 127.0.0.1:8080.
+run: build
+	./$(BIN) demo
+
+# The whole suite, with the race detector. Fuzz targets run their seed
+# corpus here; `make fuzz` explores further.
+test: build
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	HELPDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+test-short: build
+	HELPDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -short -count=1 $(PKGS)
+
+# Benchmarks print each figure beside its reference, measured in the same run.
+bench: build
+	HELPDESK_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m $(PKGS)
+
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME) ./fetcher/
+
+lint:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+# What the tests need on a fresh Debian machine (run as root).
+tools:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		redis-server postgresql dovecot-imapd chromium ca-certificates git make
+
+clean:
+	rm -rf bin

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usageError{"migrate takes no arguments"}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database is up to date")
+	return nil
+}

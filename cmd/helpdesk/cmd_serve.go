@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/helpdesk/helpdesk/fetcher"
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/web"
+)
+
+var allRoles = []string{"web", "fetcher", "notifier"}
+
+func cmdServe(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := newFlagSet("serve")
+	rolesFlag := fs.String("roles", strings.Join(allRoles, ","), "comma-separated roles: web, fetcher, notifier")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	roles, err := parseRoles(*rolesFlag)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return serve(ctx, cfg, store, roles, logger)
+}
+
+func parseRoles(s string) (map[string]bool, error) {
+	roles := map[string]bool{}
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		switch r {
+		case "web", "fetcher", "notifier":
+			roles[r] = true
+		case "":
+		default:
+			return nil, usageError{fmt.Sprintf("serve: unknown role %q (want web, fetcher, notifier)", r)}
+		}
+	}
+	if len(roles) == 0 {
+		return nil, usageError{"serve: --roles is empty"}
+	}
+	return roles, nil
+}
+
+// service is a long-running part of the process.
+type service interface {
+	Start(ctx context.Context) error
+	Stop()
+}
+
+// serve starts the services of the given roles and stops them, in order,
+// when ctx ends: HTTP first, then the fetchers (releasing their leases),
+// then the notifier; the caller closes Redis and the database after.
+func serve(ctx context.Context, cfg config, store *helpdesk.Store, roles map[string]bool, logger *slog.Logger) error {
+	deps, err := newLockDeps(ctx, cfg, roles["fetcher"])
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(deps.metrics.Collectors()...)
+
+	var started []service
+	startService := func(name string, s service) error {
+		if err := s.Start(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		started = append(started, s)
+		logger.Info("started", "service", name)
+		return nil
+	}
+	defer func() {
+		for _, s := range started {
+			s.Stop()
+		}
+	}()
+
+	if roles["web"] {
+		srv := web.New(web.Config{
+			Store:     store,
+			Inspector: deps.inspector,
+			Registry:  registry,
+			Listen:    cfg.Listen,
+			Logger:    logger,
+			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
+				return fetcher.TestConnection(ctx, m, password, nil)
+			},
+		})
+		if err := startService("web on "+cfg.Listen, srv); err != nil {
+			return err
+		}
+	}
+	if roles["fetcher"] {
+		metrics := fetcher.NewMetrics()
+		registry.MustRegister(metrics.Collectors()...)
+		f := fetcher.New(store, fetcher.Config{Holder: deps.holder, Logger: logger, Metrics: metrics})
+		svc := fetcher.NewService(f, deps.locker, deps.inspector, fetcher.ServiceConfig{Logger: logger})
+		if err := startService("fetcher", svc); err != nil {
+			return err
+		}
+	}
+	if roles["notifier"] {
+		if err := startService("notifier", newNotifier(store, cfg, logger, registry)); err != nil {
+			return err
+		}
+	}
+	logger.Info("helpdesk is running", "pid", os.Getpid(), "database", store.Dialect(), "redis", cfg.RedisURL != "")
+	<-ctx.Done()
+	logger.Info("shutting down")
+	shutdownStarted := time.Now()
+	for _, s := range started {
+		s.Stop()
+	}
+	started = nil
+	logger.Info("stopped", "took", time.Since(shutdownStarted).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// config is the process configuration, from the environment.
+type config struct {
+	DatabaseURL string
+	RedisURL    string
+	Listen      string
+	SecretKey   string
+	SMTPURL     string
+	DataDir     string // where the SQLite file, the secret key and the fetch lock live
+	LockTTL     time.Duration
+	// UnsafeDisableFencing is only for the fault tests' control run.
+	UnsafeDisableFencing bool
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		DatabaseURL: envOr("HELPDESK_DATABASE_URL", "sqlite:./data/helpdesk.db"),
+		RedisURL:    os.Getenv("HELPDESK_REDIS_URL"),
+		Listen:      envOr("HELPDESK_LISTEN", "127.0.0.1:8080"),
+		SecretKey:   os.Getenv("HELPDESK_SECRET_KEY"),
+		SMTPURL:     os.Getenv("HELPDESK_SMTP_URL"),
+		DataDir:     os.Getenv("HELPDESK_DATA_DIR"),
+
+		UnsafeDisableFencing: os.Getenv("HELPDESK_UNSAFE_DISABLE_FENCING") == "1",
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+		if path, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok {
+			c.DataDir = filepath.Dir(strings.TrimPrefix(path, "//"))
+		}
+	}
+	if v := os.Getenv("HELPDESK_LOCK_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 500*time.Millisecond {
+			return c, fmt.Errorf("HELPDESK_LOCK_TTL %q: want a duration of at least 500ms, e.g. 30s", v)
+		}
+		c.LockTTL = d
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return c, fmt.Errorf("HELPDESK_REDIS_URL %q: want redis://host:port/db", c.RedisURL)
+	}
+	if c.SMTPURL != "" && !strings.HasPrefix(c.SMTPURL, "smtp://") && !strings.HasPrefix(c.SMTPURL, "smtps://") {
+		return c, fmt.Errorf("HELPDESK_SMTP_URL: want smtp://user:pass@host:port or smtps://...")
+	}
+	return c, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// secretKey returns HELPDESK_SECRET_KEY, or the key generated into the data
+// directory on first run.
+func (c config) secretKey() (string, error) {
+	if c.SecretKey != "" {
+		return c.SecretKey, nil
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read secret key: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	buf := make([]byte, 32)
+	rand.Read(buf)
+	key := hex.EncodeToString(buf)
+	// O_EXCL: two first runs at once agree on one key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.secretKey()
+	}
+	if err != nil {
+		return "", fmt.Errorf("write secret key: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		return "", fmt.Errorf("write secret key: %w", err)
+	}
+	return key, nil
+}
+
+// openStore opens the database; unless migrating, it refuses an old schema.
+func openStore(ctx context.Context, c config, migrating bool) (*helpdesk.Store, error) {
+	key, err := c.secretKey()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := helpdesk.NewSecrets(key)
+	if err != nil {
+		return nil, err
+	}
+	store, err := helpdesk.Open(ctx, c.DatabaseURL, helpdesk.Options{Secrets: secrets, DisableFencing: c.UnsafeDisableFencing})
+	if err != nil {
+		return nil, err
+	}
+	if !migrating {
+		if err := store.CheckSchema(ctx); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	return store, nil
+}

@@ -1,0 +1,354 @@
+// Package fetcher gets mail in: IMAP sessions, UID/UIDVALIDITY tracking,
+// the per-mailbox fetch run, the service that schedules runs under a lease,
+// and MIME parsing into helpdesk.IncomingMessage.
+package fetcher
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Session is one logged-in IMAP connection to a mailbox's account. A
+// cancelled context closes the connection at once: go-imap has no other way
+// to abort a command, and a fetch that lost its lease must stop now.
+type Session struct {
+	c        *imapclient.Client
+	stop     func() bool
+	newMail  chan struct{} // signalled when the server reports EXISTS
+	selected string
+}
+
+// Dial connects with the mailbox's security setting and logs in.
+// tlsConfig may be nil (system roots, server name from the host).
+func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *tls.Config) (*Session, error) {
+	s := &Session{newMail: make(chan struct{}, 1)}
+	opts := &imapclient.Options{
+		TLSConfig:   tlsFor(m, tlsConfig),
+		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
+		Dialer:      &net.Dialer{Timeout: 15 * time.Second},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
+				if data.NumMessages != nil {
+					s.signalNewMail()
+				}
+			},
+		},
+	}
+	addr := net.JoinHostPort(m.IMAPHost, strconv.Itoa(m.IMAPPort))
+	var (
+		c   *imapclient.Client
+		err error
+	)
+	switch m.IMAPSecurity {
+	case "tls":
+		c, err = imapclient.DialTLS(addr, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(addr, opts)
+	case "none":
+		c, err = imapclient.DialInsecure(addr, opts)
+	default:
+		return nil, fmt.Errorf("unknown IMAP security %q", m.IMAPSecurity)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (%s): %w", addr, m.IMAPSecurity, err)
+	}
+	s.c = c
+	s.stop = context.AfterFunc(ctx, func() { c.Close() })
+	if err := c.Login(m.IMAPUser, password).Wait(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("log in to %s as %s: %w", addr, m.IMAPUser, serverAnswer(err))
+	}
+	return s, nil
+}
+
+func tlsFor(m *helpdesk.Mailbox, base *tls.Config) *tls.Config {
+	cfg := &tls.Config{}
+	if base != nil {
+		cfg = base.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = m.IMAPHost
+	}
+	return cfg
+}
+
+// serverAnswer makes an IMAP NO/BAD answer readable with the server's own words.
+func serverAnswer(err error) error {
+	var imapErr *imap.Error
+	if errors.As(err, &imapErr) {
+		return fmt.Errorf("server answered %s: %w", imapErr.Type, err)
+	}
+	return err
+}
+
+// Close logs out politely when it can and closes the connection.
+func (s *Session) Close() {
+	s.stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.c.Logout().Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	s.c.Close()
+}
+
+// Closed is closed when the connection is gone.
+func (s *Session) Closed() <-chan struct{} { return s.c.Closed() }
+
+func (s *Session) signalNewMail() {
+	select {
+	case s.newMail <- struct{}{}:
+	default:
+	}
+}
+
+// Folder is a selected folder's identity and size.
+type Folder struct {
+	Name        string
+	UIDValidity uint32
+	UIDNext     uint32
+	Messages    uint32
+}
+
+// Select opens a folder read-write (flags and moves need it).
+func (s *Session) Select(name string) (Folder, error) {
+	data, err := s.c.Select(name, nil).Wait()
+	if err != nil {
+		return Folder{}, fmt.Errorf("select %q: %w", name, serverAnswer(err))
+	}
+	s.selected = name
+	return Folder{Name: name, UIDValidity: data.UIDValidity, UIDNext: uint32(data.UIDNext), Messages: data.NumMessages}, nil
+}
+
+// UIDsAfter lists the folder's UIDs above last (and, for a first import,
+// of mail received since the given day), ascending.
+func (s *Session) UIDsAfter(last uint32, since *time.Time) ([]uint32, error) {
+	var set imap.UIDSet
+	set.AddRange(imap.UID(last+1), 0) // last+1:*
+	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{set}}
+	if since != nil {
+		criteria.Since = *since
+	}
+	data, err := s.c.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("search UIDs after %d: %w", last, serverAnswer(err))
+	}
+	var uids []uint32
+	for _, u := range data.AllUIDs() {
+		// "n:*" always matches the last message, even below n.
+		if uint32(u) > last {
+			uids = append(uids, uint32(u))
+		}
+	}
+	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	return uids, nil
+}
+
+// Envelope is what the header-only phase learns about a message.
+type Envelope struct {
+	UID      uint32
+	Size     int64
+	DedupKey string // "" when the key needs the body (no Message-ID)
+}
+
+// Envelopes fetches UID, size and the dedup header fields of these UIDs,
+// without downloading bodies or setting \Seen.
+func (s *Session) Envelopes(uids []uint32) ([]Envelope, error) {
+	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: helpdesk.DedupHeaders, Peek: true}
+	msgs, err := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch headers: %w", serverAnswer(err))
+	}
+	envs := make([]Envelope, 0, len(msgs))
+	for _, m := range msgs {
+		env := Envelope{UID: uint32(m.UID), Size: m.RFC822Size}
+		env.DedupKey = dedupKeyFromHeader(m.FindBodySection(section))
+		envs = append(envs, env)
+	}
+	sort.Slice(envs, func(i, j int) bool { return envs[i].UID < envs[j].UID })
+	return envs, nil
+}
+
+// dedupKeyFromHeader computes the dedup key from header fields alone, or ""
+// when the message has no Message-ID and the key needs its body.
+func dedupKeyFromHeader(raw []byte) string {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(raw, '\r', '\n'))))
+	if err != nil {
+		return ""
+	}
+	key, needBody := helpdesk.DedupKey(h.Get("Message-Id"), h.Get("From"), h.Get("Date"), h.Get("Subject"), nil)
+	if needBody {
+		return ""
+	}
+	return key
+}
+
+// Header downloads just the header of one message (for quarantining one
+// too large to download).
+func (s *Session) Header(uid uint32) ([]byte, error) {
+	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+	msgs, err := s.c.Fetch(uidSet([]uint32{uid}), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch header of uid %d: %w", uid, serverAnswer(err))
+	}
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("uid %d is gone from the folder", uid)
+	}
+	return msgs[0].FindBodySection(section), nil
+}
+
+// Bodies streams BODY.PEEK[] of these UIDs to fn, one message at a time, in
+// the order the server sends them. fn's error stops the stream.
+func (s *Session) Bodies(uids []uint32, fn func(uid uint32, raw []byte) error) error {
+	section := &imap.FetchItemBodySection{Peek: true}
+	cmd := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	defer cmd.Close()
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var (
+			uid uint32
+			raw []byte
+		)
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch item := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(item.UID)
+			case imapclient.FetchItemDataBodySection:
+				b, err := io.ReadAll(item.Literal)
+				if err != nil {
+					return fmt.Errorf("read message body: %w", err)
+				}
+				raw = b
+			}
+		}
+		if uid == 0 || raw == nil {
+			continue // a FETCH response for flags only, e.g. set by another client
+		}
+		if err := fn(uid, raw); err != nil {
+			return err
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("fetch bodies: %w", serverAnswer(err))
+	}
+	return nil
+}
+
+// MarkSeen sets \Seen on messages already committed.
+func (s *Session) MarkSeen(uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	err := s.c.Store(uidSet(uids), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+	if err != nil {
+		return fmt.Errorf("mark seen: %w", serverAnswer(err))
+	}
+	return nil
+}
+
+// Move moves messages already committed to another folder.
+func (s *Session) Move(uids []uint32, folder string) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if _, err := s.c.Move(uidSet(uids), folder).Wait(); err != nil {
+		return fmt.Errorf("move to %q: %w", folder, serverAnswer(err))
+	}
+	return nil
+}
+
+// CanIdle reports IDLE support.
+func (s *Session) CanIdle() bool { return s.c.Caps().Has(imap.CapIdle) }
+
+// Why an IDLE ended.
+const (
+	IdleNewMail = "idle"     // the server reported new mail
+	IdleWoken   = "manual"   // wake was signalled (a fetch request)
+	IdleTimeout = "schedule" // max passed: the interval's scheduled run is due
+	IdleStopped = "stopped"  // ctx ended or the connection dropped
+)
+
+// Idle waits in IDLE on the selected folder until the server reports new
+// mail, max passes, wake is signalled, ctx ends or the connection drops,
+// and says which (IdleNewMail, IdleWoken, IdleTimeout or IdleStopped).
+func (s *Session) Idle(ctx context.Context, max time.Duration, wake <-chan struct{}) (string, error) {
+	// Mail reported before IDLE began still counts.
+	select {
+	case <-s.newMail:
+		return IdleNewMail, nil
+	default:
+	}
+	idle, err := s.c.Idle()
+	if err != nil {
+		return "", fmt.Errorf("start IDLE: %w", serverAnswer(err))
+	}
+	timer := time.NewTimer(max)
+	defer timer.Stop()
+	var why string
+	select {
+	case <-s.newMail:
+		why = IdleNewMail
+	case <-wake:
+		why = IdleWoken
+	case <-timer.C:
+		why = IdleTimeout
+	case <-ctx.Done():
+		why = IdleStopped
+	case <-s.c.Closed():
+		why = IdleStopped
+	}
+	if err := idle.Close(); err != nil {
+		return why, fmt.Errorf("stop IDLE: %w", err)
+	}
+	if err := idle.Wait(); err != nil {
+		return why, fmt.Errorf("IDLE: %w", serverAnswer(err))
+	}
+	return why, nil
+}
+
+func uidSet(uids []uint32) imap.UIDSet {
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	return set
+}
+
+// TestConnection runs the fetcher's own dial, login and select of every
+// folder: what "Test connection" on the admin page shows, with the server's
+// exact answer on failure.
+func TestConnection(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *tls.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := Dial(ctx, m, password, tlsConfig)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	for _, f := range m.Folders {
+		if _, err := s.Select(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package fetcher
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/helpdesk/helpdesk/locks"
+)
+
+// stopGrace is how long a stopping run may take to finish its current
+// message before its connection is closed.
+const stopGrace = 4 * time.Second
+
+// RunLeased is the one way a fetch runs, for the schedule, "fetch now",
+// IDLE and the CLI alike: take the mailbox's lease with the next fence,
+// claim that fence in the database, run, release.
+//
+// When ctx ends the run stops gracefully: the current message is committed,
+// then the lease is released. Losing the lease stops it at once. An error
+// wrapping locks.ErrHeld means another process is fetching the mailbox.
+func (f *Fetcher) RunLeased(ctx context.Context, locker locks.Locker, job Job) (Summary, error) {
+	return f.withLease(ctx, locker, job.MailboxID, func(leaseCtx context.Context, fence int64) (Summary, error) {
+		job.Fence = fence
+		return f.Run(leaseCtx, ctx.Done(), job)
+	})
+}
+
+// withLease runs fn under the mailbox's lease and a freshly claimed fence.
+// fn's context ends when the lease is lost, or stopGrace after ctx ends.
+func (f *Fetcher) withLease(ctx context.Context, locker locks.Locker, mailboxID int64, fn func(context.Context, int64) (Summary, error)) (Summary, error) {
+	sum := Summary{MailboxID: mailboxID}
+	current, err := f.store.Fence(ctx, mailboxID)
+	if err != nil {
+		return sum, err
+	}
+	fence := current + 1
+	// The lease must outlive ctx so that a graceful stop can still commit
+	// and release; it is released below in any case.
+	lease, err := locker.Obtain(context.WithoutCancel(ctx), mailboxID, fence)
+	if err != nil {
+		return sum, err
+	}
+	defer lease.Release()
+	if err := f.store.ClaimFence(ctx, mailboxID, fence); err != nil {
+		// Someone claimed this fence between our read and our lease: they
+		// hold (or held) the mailbox; try again later.
+		return sum, fmt.Errorf("%w: %w", locks.ErrHeld, err)
+	}
+	runCtx, cancel := context.WithCancel(lease.Context())
+	defer cancel()
+	stopHard := context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })
+	defer stopHard()
+	return fn(runCtx, fence)
+}
