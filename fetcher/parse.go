@@ -33,7 +33,7 @@ var ErrUnparsableMessage = errors.New("unparsable message")
 // replaced, broken parts are skipped or kept as raw "part-N.bin"
 // attachments, bad dates become the zero time. A message without From is
 // returned with an empty From; the caller decides what to do with it.
-// Raw and the Data of attachments may share memory with raw.
+// Raw is the input slice itself; nothing else shares memory with it.
 func ParseMessage(raw []byte) (*helpdesk.IncomingMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("%w: empty input", ErrUnparsableMessage)

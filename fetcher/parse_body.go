@@ -78,8 +78,17 @@ func (w *bodyWalker) leaf(h textproto.Header, ct contentType, body []byte) {
 	case !ok:
 		w.keepUndecodable(body)
 	default:
-		w.msg.Attachments = append(w.msg.Attachments, newAttachment(h, ct, disp, data))
+		w.msg.Attachments = append(w.msg.Attachments, newAttachment(h, ct, disp, ownedBytes(data, body)))
 	}
+}
+
+// ownedBytes copies data when it is the undecoded body, a slice of the raw
+// message, so that an attachment does not pin or share the raw buffer.
+func ownedBytes(data, body []byte) []byte {
+	if len(data) > 0 && len(body) > 0 && &data[0] == &body[0] {
+		return bytes.Clone(data)
+	}
+	return data
 }
 
 // keepUndecodable stores the raw bytes of a part we cannot interpret, so
@@ -110,7 +119,7 @@ func newAttachment(h textproto.Header, ct contentType, disp contentDisposition, 
 		ContentType: mediaType,
 		ContentID:   contentID,
 		Inline:      disp.kind == "inline" || disp.kind == "" && contentID != "",
-		Data:        bytes.Clone(data), // may alias the raw message
+		Data:        data,
 	}
 }
 

@@ -44,8 +44,14 @@ func htmlToText(src string) string {
 	}
 }
 
+// isHiddenElement lists elements whose content is not text for the reader;
+// the tokenizer returns the content of most of them as raw markup.
 func isHiddenElement(tag string) bool {
-	return tag == "script" || tag == "style" || tag == "title" || tag == "template"
+	switch tag {
+	case "script", "style", "title", "template", "noscript", "iframe", "noembed", "noframes":
+		return true
+	}
+	return false
 }
 
 func adjustDepth(d int, start bool) int {
