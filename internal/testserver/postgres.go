@@ -273,7 +273,9 @@ func (pg *Postgres) Restart(t testing.TB) {
 		if err = pg.start(); err == nil {
 			return
 		}
-		if !strings.Contains(logTail(pg.logPath, 10), "already in use") {
+		// "already in use": the port, or shared memory of a backend
+		// that is still exiting.
+		if tail := logTail(pg.logPath, 5); !strings.Contains(tail, "already in use") && !strings.Contains(tail, "still in use") {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

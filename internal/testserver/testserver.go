@@ -29,6 +29,7 @@ package testserver
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -36,7 +37,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -150,35 +150,49 @@ func (p *proc) signal(sig syscall.Signal) {
 	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 }
 
-// kill sends SIGKILL to the process group and waits until the leader is
-// reaped. Killing an exited process is a no-op.
+// kill sends SIGKILL to the process, its process group and all its
+// descendants (PostgreSQL backends make themselves group leaders), and
+// waits until none of them runs. Killing an exited process is a no-op.
 func (p *proc) kill() {
 	if p == nil {
 		return
 	}
-	p.signal(syscall.SIGKILL)
+	pid := p.cmd.Process.Pid
+	if p.exited() && !anyAlive(pid, nil) {
+		return // reaped, group empty: the ids may belong to others now
+	}
+	// Stop the leader first so it cannot fork while its tree is listed.
+	_ = syscall.Kill(-pid, syscall.SIGSTOP)
+	tree := descendants(pid)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for _, c := range tree {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
 	<-p.done
-	// Children that were reparented to init may still be dying; wait
-	// until none of the group runs (zombies count as gone: they hold no
-	// sockets or files, and init reaps them when it gets to it).
-	pgid := p.cmd.Process.Pid
-	for i := 0; i < 200 && groupAlive(pgid); i++ {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	// Orphans reparented to init may still be dying; wait until none of
+	// them runs. Zombies count as gone: they hold no sockets, files or
+	// shared memory, and init reaps them when it gets to it.
+	for i := 0; i < 400 && anyAlive(pid, tree); i++ {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-// groupAlive reports whether a process of group pgid is still running.
-func groupAlive(pgid int) bool {
-	if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
+// procStat is what kill needs from /proc/PID/stat.
+type procStat struct {
+	pid, ppid, pgid int
+	state           byte
+}
+
+func readProcs() []procStat {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return true
+		return nil
 	}
+	var out []procStat
 	for _, e := range ents {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
@@ -186,12 +200,49 @@ func groupAlive(pgid int) bool {
 			continue
 		}
 		// pid (comm) state ppid pgrp ...; comm may contain spaces.
-		i := strings.LastIndexByte(string(b), ')')
+		i := bytes.LastIndexByte(b, ')')
 		if i < 0 {
 			continue
 		}
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) >= 3 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+		if len(f) < 3 || f[0] == "" {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		pgid, _ := strconv.Atoi(f[2])
+		out = append(out, procStat{pid: pid, ppid: ppid, pgid: pgid, state: f[0][0]})
+	}
+	return out
+}
+
+// descendants lists the pids of all descendants of pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	for _, ps := range readProcs() {
+		children[ps.ppid] = append(children[ps.ppid], ps.pid)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// anyAlive reports whether a process of group pgid, or one of pids, still
+// runs (is neither gone nor a zombie).
+func anyAlive(pgid int, pids []int) bool {
+	want := map[int]bool{}
+	for _, p := range pids {
+		want[p] = true
+	}
+	for _, ps := range readProcs() {
+		if (ps.pgid == pgid || want[ps.pid]) && ps.state != 'Z' && ps.state != 'X' {
 			return true
 		}
 	}
@@ -204,7 +255,9 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 	if p == nil {
 		return
 	}
-	p.signal(sig)
+	if !p.exited() {
+		p.signal(sig)
+	}
 	select {
 	case <-p.done:
 	case <-time.After(grace):
