@@ -47,7 +47,12 @@ func LockDataDir(dir string) (release func() error, err error) {
 		once.Do(func() {
 			// Empty the file first so nobody reads our pid after we let go.
 			_ = f.Truncate(0)
-			rerr = f.Close()
+			// Unlock explicitly: a child forked meanwhile shares the open
+			// file until its exec, and Close alone would leave it locked.
+			rerr = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			if err := f.Close(); rerr == nil {
+				rerr = err
+			}
 		})
 		return rerr
 	}, nil

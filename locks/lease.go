@@ -305,7 +305,7 @@ func (l *Lease) lose(err error) {
 	}
 	l.err = err
 	l.mu.Unlock()
+	l.metrics.lost() // before cancel, so whoever sees Done sees the count
 	l.cancel(err)
 	l.hbStop()
-	l.metrics.lost()
 }
