@@ -1,0 +1,24 @@
+package helpdesk
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// NotifyAssignedForTest runs notifyAssignedTx in a transaction of its own,
+// for the tests of package helpdesk_test.
+func (s *Store) NotifyAssignedForTest(ctx context.Context, convID, assigneeID, byUserID int64) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return notifyAssignedTx(ctx, tx, convID, assigneeID, byUserID) })
+}
+
+// EnqueueForTest enqueues one mail in a transaction of its own.
+func (s *Store) EnqueueForTest(ctx context.Context, m OutboundMail) (string, error) {
+	var id string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		id, err = enqueueTx(ctx, tx, m)
+		return err
+	})
+	return id, err
+}
