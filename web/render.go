@@ -41,6 +41,10 @@ type page struct {
 
 // notices are the confirmations a redirect can ask for with ?notice=KEY;
 // a fixed list, so a link cannot put text of its own on a page.
+// ctxNotice lets a handler that answers directly (not by redirect) pick
+// the notice.
+const ctxNotice = "helpdesk.notice"
+
 var notices = map[string]string{
 	"created":         "Mailbox created.",
 	"saved":           "Changes saved.",
@@ -105,6 +109,25 @@ var templateFuncs = template.FuncMap{
 		return false
 	},
 	"join": strings.Join,
+	"ferr": func(fields map[string]string, name string) fieldMessage {
+		return fieldMessage{Name: name, Msg: fields[name]}
+	},
+	"list": func(xs ...string) []string { return xs },
+	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string, csrf, back string) quarantineView {
+		return quarantineView{Items: items, Names: names, CSRF: csrf, Back: back}
+	},
+	"mailboxNames": func(m *helpdesk.Mailbox) map[int64]string { return map[int64]string{m.ID: m.Name} },
+}
+
+// fieldMessage is the data of the "fielderr" partial.
+type fieldMessage struct{ Name, Msg string }
+
+// quarantineView is the data of the "quarantine" partial.
+type quarantineView struct {
+	Items []helpdesk.QuarantinedMessage
+	Names map[int64]string
+	CSRF  string
+	Back  string // where Retry returns to
 }
 
 // humanDuration prints d coarsely: 350ms, 12.3s, 4m5s, 3h2m, 2d4h.
@@ -160,11 +183,15 @@ func (s *Server) render(c echo.Context, status int, name, title string, data any
 	if t == nil {
 		return fmt.Errorf("web: no template %q", name)
 	}
+	notice, _ := c.Get(ctxNotice).(string)
+	if notice == "" {
+		notice = c.QueryParam("notice")
+	}
 	p := page{
 		Title:  title,
 		User:   currentUser(c),
 		CSRF:   csrfToken(c),
-		Notice: notices[c.QueryParam("notice")],
+		Notice: notices[notice],
 		Path:   c.Request().URL.Path,
 		Data:   data,
 	}
