@@ -175,6 +175,9 @@ type Envelope struct {
 // Envelopes fetches UID, size and the dedup header fields of these UIDs,
 // without downloading bodies or setting \Seen.
 func (s *Session) Envelopes(uids []uint32) ([]Envelope, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
 	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: helpdesk.DedupHeaders, Peek: true}
 	msgs, err := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
 	if err != nil {
@@ -221,6 +224,9 @@ func (s *Session) Header(uid uint32) ([]byte, error) {
 // Bodies streams BODY.PEEK[] of these UIDs to fn, one message at a time, in
 // the order the server sends them. fn's error stops the stream.
 func (s *Session) Bodies(uids []uint32, fn func(uid uint32, raw []byte) error) error {
+	if len(uids) == 0 {
+		return nil // an empty UID set is a protocol error
+	}
 	section := &imap.FetchItemBodySection{Peek: true}
 	cmd := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
 	defer cmd.Close()

@@ -1,0 +1,287 @@
+package fetcher_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/internal/teststore"
+)
+
+func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
+	for _, d := range teststore.Dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
+
+func TestFetch500ExactlyOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect, nil)
+		raws, ids := testMails(0, 500, 3000)
+		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+
+		first := e.fetch()
+		if first.New != 500 || first.Duplicates != 0 || first.Quarantined != 0 {
+			t.Fatalf("first run: %+v, want 500 new", first)
+		}
+		second := e.fetch()
+		if second.New != 0 || second.Duplicates != 0 || second.Quarantined != 0 {
+			t.Fatalf("second run found something: %+v", second)
+		}
+		requireExactlyOnce(t, e.audit(), ids)
+		st, err := e.store.FetchState(context.Background(), e.mailbox, "INBOX")
+		if err != nil || st.LastUID != 500 || st.Failures != 0 || st.LastSuccessAt == nil {
+			t.Fatalf("fetch state %+v (%v): want last UID 500, a success, no failures", st, err)
+		}
+	})
+}
+
+func TestUIDValidityChangeMakesNoDuplicates(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect, func(in *helpdesk.MailboxInput) { in.Folders = []string{"Support"} })
+		raws, ids := testMails(0, 50, 2000)
+		e.dovecot.CreateFolder(t, e.user, "Support")
+		e.dovecot.AppendMany(t, e.user, "Support", raws)
+		if got := e.fetch(); got.New != 50 {
+			t.Fatalf("first run: %+v", got)
+		}
+		before, _ := e.store.FetchState(context.Background(), e.mailbox, "Support")
+
+		e.dovecot.DeleteFolder(t, e.user, "Support")
+		e.dovecot.CreateFolder(t, e.user, "Support")
+		e.dovecot.AppendMany(t, e.user, "Support", append(raws, mustMail(50)))
+
+		got := e.fetch()
+		if got.New != 1 || got.Duplicates != 50 {
+			t.Fatalf("after recreating the folder: %+v, want 1 new and 50 duplicates", got)
+		}
+		after, _ := e.store.FetchState(context.Background(), e.mailbox, "Support")
+		if after.UIDValidity == before.UIDValidity {
+			t.Fatalf("UIDVALIDITY did not change (%d): the test proves nothing", after.UIDValidity)
+		}
+		_, id50 := testMail(50, 2000)
+		requireExactlyOnce(t, e.audit(), append(ids, id50))
+	})
+}
+
+func mustMail(i int) []byte {
+	raw, _ := testMail(i, 2000)
+	return raw
+}
+
+// Mail someone already read in another client is still fetched: we track
+// UIDs, not \Seen. After commit the mailbox's after-fetch action runs.
+func TestSeenMailIsFetchedAndAfterFetchActions(t *testing.T) {
+	t.Parallel()
+	t.Run("seen", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.AfterFetch = "seen" })
+		raws, ids := testMails(0, 5, 1000)
+		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+		markSeen(t, e, 1) // read in another client before we fetch
+		if got := e.fetch(); got.New != 5 {
+			t.Fatalf("got %+v, want all 5 (one already \\Seen) fetched", got)
+		}
+		requireExactlyOnce(t, e.audit(), ids)
+		if n := countFlagged(t, e, "INBOX", imap.FlagSeen); n != 5 {
+			t.Fatalf("%d of 5 messages \\Seen after fetch", n)
+		}
+	})
+	t.Run("move", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.AfterFetch = "move"; in.MoveToFolder = "Processed" })
+		e.dovecot.CreateFolder(t, e.user, "Processed")
+		raws, ids := testMails(0, 5, 1000)
+		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+		if got := e.fetch(); got.New != 5 {
+			t.Fatalf("got %+v", got)
+		}
+		requireExactlyOnce(t, e.audit(), ids)
+		if inbox, processed := folderSize(t, e, "INBOX"), folderSize(t, e, "Processed"); inbox != 0 || processed != 5 {
+			t.Fatalf("after move: INBOX %d, Processed %d; want 0 and 5", inbox, processed)
+		}
+		if got := e.fetch(); got.New != 0 {
+			t.Fatalf("second run: %+v", got)
+		}
+	})
+	t.Run("leave", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, "sqlite", nil)
+		raws, _ := testMails(0, 3, 1000)
+		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+		e.fetch()
+		if n := countFlagged(t, e, "INBOX", imap.FlagSeen); n != 0 {
+			t.Fatalf("leave: %d messages got \\Seen; BODY.PEEK must not set it", n)
+		}
+	})
+}
+
+func markSeen(t *testing.T, e *env, uid uint32) {
+	c := e.dovecot.Dial(t, e.user)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var set imap.UIDSet
+	set.AddNum(imap.UID(uid))
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countFlagged(t *testing.T, e *env, folder string, flag imap.Flag) int {
+	c := e.dovecot.Dial(t, e.user)
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{flag}}, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(data.AllUIDs())
+}
+
+func folderSize(t *testing.T, e *env, folder string) uint32 {
+	c := e.dovecot.Dial(t, e.user)
+	data, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data.NumMessages
+}
+
+// The fixture corpus: every message is stored or quarantined, none lost;
+// the same Message-ID in two folders is stored once.
+func TestCorpusNothingLost(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect, func(in *helpdesk.MailboxInput) {
+			in.Folders = []string{"INBOX", "Sales"}
+			in.MaxMessageBytes = 30 << 20
+		})
+		files, err := filepath.Glob("testdata/eml/*.eml")
+		if err != nil || len(files) < 20 {
+			t.Fatalf("corpus: %d files (%v)", len(files), err)
+		}
+		var raws [][]byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raws = append(raws, b)
+		}
+		big := bigAttachmentMail(20 << 20)
+		oversized := bigAttachmentMail(25 << 20)
+		raws = append(raws, big, oversized)
+		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+		e.dovecot.CreateFolder(t, e.user, "Sales")
+		copyOf := raws[0] // the same mail also delivered to a second folder
+		e.dovecot.Append(t, e.user, "Sales", copyOf)
+
+		sum := e.fetch()
+		total := len(raws) + 1
+		if sum.New+sum.Duplicates+sum.Quarantined != total {
+			t.Fatalf("%+v accounts for %d of %d messages", sum, sum.New+sum.Duplicates+sum.Quarantined, total)
+		}
+		if sum.Duplicates != 1 {
+			t.Fatalf("the copy in a second folder: %d duplicates, want 1", sum.Duplicates)
+		}
+		counts, err := e.store.LedgerCounts(context.Background(), e.mailbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts[helpdesk.OutcomeNew]+counts[helpdesk.OutcomeDuplicate]+counts[helpdesk.OutcomeQuarantined] != total {
+			t.Fatalf("ledger %v does not account for all %d messages", counts, total)
+		}
+		qs, err := e.store.Quarantined(context.Background(), e.mailbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tooLarge *helpdesk.QuarantinedMessage
+		for i, q := range qs {
+			if strings.HasPrefix(q.Reason, "too large") {
+				tooLarge = &qs[i]
+			}
+		}
+		if tooLarge == nil || tooLarge.RawComplete || tooLarge.Size < 30<<20 {
+			t.Fatalf("the oversized message is not quarantined as too large: %+v", qs)
+		}
+		if again := e.fetch(); again.New+again.Duplicates+again.Quarantined != 0 {
+			t.Fatalf("second run: %+v", again)
+		}
+
+		// Raising the limit and retrying downloads it whole and stores it.
+		m, _ := e.store.Mailbox(context.Background(), e.mailbox)
+		in := mailboxInputOf(m)
+		in.MaxMessageBytes = 64 << 20
+		if err := e.store.UpdateMailbox(context.Background(), e.mailbox, in); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.RetryQuarantined(context.Background(), tooLarge.ID); err != nil {
+			t.Fatal(err)
+		}
+		if retried := e.fetch(); retried.New != 1 {
+			t.Fatalf("retry of the oversized message: %+v, want 1 new", retried)
+		}
+		if left, _ := e.store.Quarantined(context.Background(), e.mailbox); len(left) != len(qs)-1 {
+			t.Fatalf("after retry %d quarantined, want %d", len(left), len(qs)-1)
+		}
+	})
+}
+
+func mailboxInputOf(m *helpdesk.Mailbox) helpdesk.MailboxInput {
+	return helpdesk.MailboxInput{
+		Name: m.Name, Email: m.Email, IMAPHost: m.IMAPHost, IMAPPort: m.IMAPPort, IMAPSecurity: m.IMAPSecurity,
+		IMAPUser: m.IMAPUser, Folders: m.Folders, AfterFetch: m.AfterFetch, MoveToFolder: m.MoveToFolder,
+		Enabled: m.Enabled, PollIntervalS: m.PollIntervalS, MaxMessageBytes: m.MaxMessageBytes,
+	}
+}
+
+// bigAttachmentMail is a mail with one base64 attachment of n bytes.
+func bigAttachmentMail(n int) []byte {
+	var b strings.Builder
+	b.WriteString("From: Big Sender <big@customer.test>\r\nTo: support@example.test\r\nSubject: Logs attached\r\n")
+	b.WriteString("Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <big-" + strings.Repeat("x", n%7) + strconv.Itoa(n) + "@customer.test>\r\n")
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n")
+	b.WriteString("--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"logs.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	line := strings.Repeat("QUJD", 19) + "\r\n" // 76 chars decoding to 57 bytes
+	for written := 0; written < n; written += 57 {
+		b.WriteString(line)
+	}
+	b.WriteString("--b1--\r\n")
+	return []byte(b.String())
+}
+
+func TestFetchOverTLSAndSTARTTLS(t *testing.T) {
+	t.Parallel()
+	d := testserver.StartDovecotTLS(t)
+	for i, security := range []string{"tls", "starttls"} {
+		t.Run(security, func(t *testing.T) {
+			e := setupWith(t, d, teststore.Open(t, "sqlite"), func(in *helpdesk.MailboxInput) {
+				in.IMAPSecurity = security
+				if security == "tls" {
+					in.IMAPPort = d.TLSPort()
+				}
+				in.Email = security + "@example.test"
+			})
+			e.user = "support"
+			raw, id := testMail(i, 1000)
+			e.dovecot.Append(t, e.user, "INBOX", raw)
+			if got := e.fetch(); got.New != i+1 {
+				t.Fatalf("%s: %+v", security, got)
+			}
+			if e.audit().StoredMessageIDs[id] != 1 {
+				t.Fatalf("%s: message not stored once", security)
+			}
+		})
+	}
+}

@@ -1,0 +1,51 @@
+package helpdesk
+
+import (
+	"context"
+	"fmt"
+)
+
+// Audit is what the invariant checks of the tests and the fault checker
+// read back: how often each customer Message-ID was stored, and whether
+// writes were accepted out of fence order.
+type Audit struct {
+	// StoredMessageIDs counts customer threads per Message-ID; any count
+	// above one is a duplicate.
+	StoredMessageIDs map[string]int
+	Conversations    int
+	Quarantined      int
+	// FenceViolations counts ledger rows written with a fence lower than
+	// one already accepted before them: a stale lease holder wrote.
+	FenceViolations int
+}
+
+// AuditMailbox reads the audit of one mailbox.
+func (s *Store) AuditMailbox(ctx context.Context, mailboxID int64) (Audit, error) {
+	a := Audit{StoredMessageIDs: map[string]int{}}
+	var rows []struct {
+		MessageID string `db:"message_id"`
+		N         int    `db:"n"`
+	}
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT t.message_id, COUNT(*) AS n FROM threads t
+		JOIN conversations c ON c.id = t.conversation_id
+		WHERE c.mailbox_id = ? AND t.kind = 'customer' GROUP BY t.message_id`), mailboxID)
+	if err != nil {
+		return a, fmt.Errorf("audit threads: %w", err)
+	}
+	for _, r := range rows {
+		a.StoredMessageIDs[r.MessageID] = r.N
+	}
+	if err := s.db.GetContext(ctx, &a.Conversations, s.db.Rebind(`SELECT COUNT(*) FROM conversations WHERE mailbox_id = ?`), mailboxID); err != nil {
+		return a, fmt.Errorf("audit conversations: %w", err)
+	}
+	if err := s.db.GetContext(ctx, &a.Quarantined, s.db.Rebind(`SELECT COUNT(*) FROM quarantine WHERE mailbox_id = ?`), mailboxID); err != nil {
+		return a, fmt.Errorf("audit quarantine: %w", err)
+	}
+	err = s.db.GetContext(ctx, &a.FenceViolations, s.db.Rebind(`SELECT COUNT(*) FROM (
+		SELECT fence, MAX(fence) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+		FROM fetch_ledger WHERE mailbox_id = ?) w WHERE fence < before`), mailboxID)
+	if err != nil {
+		return a, fmt.Errorf("audit fences: %w", err)
+	}
+	return a, nil
+}
