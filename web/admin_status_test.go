@@ -1,0 +1,190 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatusPageShowsLeaseAndFetchState(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect)
+		ctx := context.Background()
+		busy := e.mailbox(t, 1)
+		idle := e.mailbox(t, 2)
+		fence := e.fetched(t, busy, errors.New(`imap: select "INBOX": NO Mailbox doesn't exist`))
+		qid := e.quarantined(t, busy, fence, 99)
+		lease, err := e.local.Obtain(ctx, busy, fence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lease.Release()
+
+		admin := e.session(t, e.admin)
+		resp, body := admin.get("/admin/status")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status page: %d\n%s", resp.StatusCode, body)
+		}
+		row := between(t, body, fmt.Sprintf(`data-mailbox="%d"`, busy), "</tr>")
+		for _, want := range []string{
+			`class="held" data-field="lock-state">held<`,
+			`data-field="holder-host">test-host<`,
+			`data-field="holder-pid">4242<`,
+			`data-field="holder-instance">inst-test<`,
+			fmt.Sprintf(`data-field="fence">%d<`, fence),
+			"1700000001", ">57<", // UIDVALIDITY, last UID
+			"Mailbox doesn&#39;t exist", // last error, escaped
+			"schedule · ", "3 new / 1 dup / 1 quar",
+		} {
+			if !strings.Contains(row, want) {
+				t.Errorf("busy mailbox row lacks %q:\n%s", want, row)
+			}
+		}
+		idleRow := between(t, body, fmt.Sprintf(`data-mailbox="%d"`, idle), "</tr>")
+		if !strings.Contains(idleRow, `data-field="lock-state">idle<`) {
+			t.Errorf("idle mailbox row:\n%s", idleRow)
+		}
+		// The quarantine, with its reason escaped and a retry button.
+		if !strings.Contains(body, "bad MIME &lt;boundary&gt;") || !strings.Contains(body, fmt.Sprintf(`action="/admin/quarantine/%d/retry"`, qid)) {
+			t.Errorf("quarantine not shown:\n%s", body)
+		}
+		if !strings.Contains(body, `data-refresh="5"`) {
+			t.Error("status page does not refresh itself")
+		}
+
+		// The JSON view of the same.
+		resp, js := e.api(t, e.adminToken, http.MethodGet, fmt.Sprintf("/api/v1/mailboxes/%d/status", busy))
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("API status: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), js)
+		}
+		var st struct {
+			Lock struct {
+				Held   bool `json:"held"`
+				Holder *struct {
+					Host     string `json:"host"`
+					PID      int    `json:"pid"`
+					Instance string `json:"instance"`
+				} `json:"holder"`
+				AcquiredAt    *time.Time `json:"acquired_at"`
+				LastHeartbeat *time.Time `json:"last_heartbeat"`
+				TTLMillis     int64      `json:"ttl_ms"`
+				Fence         int64      `json:"fence"`
+			} `json:"lock"`
+			Fetch struct {
+				UIDValidity   uint32     `json:"uidvalidity"`
+				LastUID       uint32     `json:"last_uid"`
+				LastRunAt     *time.Time `json:"last_run_at"`
+				LastSuccessAt *time.Time `json:"last_success_at"`
+				LastError     string     `json:"last_error"`
+				Failures      int        `json:"failures"`
+			} `json:"fetch"`
+		}
+		if err := json.Unmarshal([]byte(js), &st); err != nil {
+			t.Fatal(err)
+		}
+		l, f := st.Lock, st.Fetch
+		if !l.Held || l.Holder == nil || l.Holder.Host != "test-host" || l.Holder.PID != 4242 || l.Holder.Instance != "inst-test" ||
+			l.Fence != fence || l.AcquiredAt == nil || l.LastHeartbeat == nil || l.TTLMillis <= 0 || l.TTLMillis > 60000 {
+			t.Errorf("lock: %s", js)
+		}
+		if f.UIDValidity != 1700000001 || f.LastUID != 57 || f.LastRunAt == nil || f.LastSuccessAt != nil ||
+			!strings.Contains(f.LastError, "Mailbox doesn't exist") || f.Failures != 1 {
+			t.Errorf("fetch: %s", js)
+		}
+		// Idle: held false, holder null.
+		_, js = e.api(t, e.adminToken, http.MethodGet, fmt.Sprintf("/api/v1/mailboxes/%d/status", idle))
+		if !strings.Contains(js, `"lock":{"held":false,"holder":null,"acquired_at":null,"last_heartbeat":null,"ttl_ms":0`) {
+			t.Errorf("idle status: %s", js)
+		}
+		if resp, _ := e.api(t, e.adminToken, http.MethodGet, "/api/v1/mailboxes/999999/status"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("unknown mailbox: %d", resp.StatusCode)
+		}
+
+		// The lease is undisturbed by all this looking.
+		if lease.Err() != nil {
+			t.Fatalf("lease disturbed: %v", lease.Err())
+		}
+
+		// Retry from the page.
+		resp, _ = admin.submit(fmt.Sprintf("/admin/quarantine/%d/retry", qid), url.Values{"back": {"/admin/status"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/status?notice=retry-requested" {
+			t.Fatalf("retry: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		qs, err := e.store.QuarantinedForRetry(ctx, busy)
+		if err != nil || len(qs) != 1 || qs[0].ID != qid {
+			t.Fatalf("after retry: %v %v", qs, err)
+		}
+		// Retrying again: it is no longer held.
+		if resp, _ := admin.submit(fmt.Sprintf("/admin/quarantine/%d/retry", qid), nil); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("second retry: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestFetchNowRecordsARequest(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect)
+		ctx := context.Background()
+		a, b := e.mailbox(t, 1), e.mailbox(t, 2)
+		resp, body := e.api(t, e.adminToken, http.MethodPost, fmt.Sprintf("/api/v1/mailboxes/%d/fetch", a))
+		if resp.StatusCode != http.StatusAccepted || !strings.Contains(body, `"status":"requested"`) {
+			t.Fatalf("API fetch: %d %s", resp.StatusCode, body)
+		}
+		resp, body = e.session(t, e.admin).submit(fmt.Sprintf("/admin/mailboxes/%d/fetch", b), nil)
+		if resp.StatusCode != http.StatusAccepted || !strings.Contains(body, "Fetch requested") {
+			t.Fatalf("page fetch: %d", resp.StatusCode)
+		}
+		ids, err := e.store.RequestedMailboxes(ctx)
+		if err != nil || len(ids) != 2 {
+			t.Fatalf("requested: %v %v", ids, err)
+		}
+		if resp, _ := e.api(t, e.adminToken, http.MethodPost, "/api/v1/mailboxes/424242/fetch"); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("fetch of unknown mailbox: %d", resp.StatusCode)
+		}
+		// The web never took a lock doing it.
+		if st, _ := e.local.Inspector().Inspect(ctx, a); st.Held {
+			t.Fatal("a lock is held after fetch now")
+		}
+	})
+}
+
+func TestAPIMailboxesHidesSecrets(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect)
+		e.mailbox(t, 1)
+		resp, body := e.api(t, e.adminToken, http.MethodGet, "/api/v1/mailboxes")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		var mbs []map[string]any
+		if err := json.Unmarshal([]byte(body), &mbs); err != nil || len(mbs) != 1 {
+			t.Fatalf("%v: %s", err, body)
+		}
+		if mbs[0]["email"] != "support1@example.com" || mbs[0]["imap_user"] != "support1" {
+			t.Errorf("mailbox: %s", body)
+		}
+		if strings.Contains(body, "password") || strings.Contains(body, "imap-secret-password") || strings.Contains(body, "v1:") {
+			t.Errorf("secret leaked: %s", body)
+		}
+	})
+}
+
+// between returns the text of s from the first from up to the next to.
+func between(t testing.TB, s, from, to string) string {
+	t.Helper()
+	i := strings.Index(s, from)
+	if i < 0 {
+		t.Fatalf("%q not found in:\n%s", from, s)
+	}
+	j := strings.Index(s[i:], to)
+	if j < 0 {
+		return s[i:]
+	}
+	return s[i : i+j]
+}
