@@ -60,8 +60,16 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/login", s.login, rolePublic, kindPage},
 		{http.MethodPost, "/logout", s.logout, roleAnyUser, kindPage},
 
-		// Agent workspace. Placeholder: the conversations list replaces it.
-		{http.MethodGet, "/", s.home, roleAnyUser, kindPage},
+		// Agent workspace (web/conversations.go, web/attachments.go).
+		{http.MethodGet, "/", s.conversationsPage, roleAnyUser, kindPage},
+		{http.MethodGet, "/conversations/:id", s.conversationPage, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/replies", s.conversationReply, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/notes", s.conversationNote, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/update", s.conversationUpdate, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/tags", s.conversationTagAdd, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/tags/delete", s.conversationTagRemove, roleAnyUser, kindPage},
+		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
+		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
 
 		// Admin pages.
 		{http.MethodGet, "/admin/status", s.adminStatus, roleAdmin, kindPage},
@@ -83,6 +91,14 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/mailboxes", s.apiMailboxes, roleAdmin, kindAPI},
 		{http.MethodGet, "/api/v1/mailboxes/:id/status", s.apiMailboxStatus, roleAdmin, kindAPI},
 		{http.MethodPost, "/api/v1/mailboxes/:id/fetch", s.apiMailboxFetch, roleAdmin, kindAPI},
+		{http.MethodGet, "/api/v1/conversations", s.apiConversations, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/conversations/:id", s.apiConversation, roleAnyUser, kindAPI},
+		{http.MethodPatch, "/api/v1/conversations/:id", s.apiPatchConversation, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/:id/replies", s.apiReply, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/:id/notes", s.apiNote, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/:id/tags/:name", s.apiTagAdd, roleAnyUser, kindAPI},
+		{http.MethodDelete, "/api/v1/conversations/:id/tags/:name", s.apiTagRemove, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/attachments/:id", s.attachmentDownload, roleAnyUser, kindAPI},
 	}
 }
 

@@ -1,0 +1,299 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// apiAttachment is an attachment in the API, with where to download it.
+type apiAttachment struct {
+	helpdesk.AttachmentInfo
+	URL string `json:"url"`
+}
+
+type apiThread struct {
+	helpdesk.Thread
+	Attachments []apiAttachment `json:"attachments"`
+}
+
+type apiConversation struct {
+	*helpdesk.ConversationDetail
+	Threads []apiThread `json:"threads"`
+}
+
+func toAPIConversation(d *helpdesk.ConversationDetail) apiConversation {
+	out := apiConversation{ConversationDetail: d, Threads: make([]apiThread, 0, len(d.Threads))}
+	for _, t := range d.Threads {
+		out.Threads = append(out.Threads, toAPIThread(t))
+	}
+	return out
+}
+
+func toAPIThread(t helpdesk.Thread) apiThread {
+	at := apiThread{Thread: t, Attachments: make([]apiAttachment, 0, len(t.Attachments))}
+	for _, a := range t.Attachments {
+		at.Attachments = append(at.Attachments, apiAttachment{AttachmentInfo: a, URL: "/api/v1/attachments/" + itoa(a.ID)})
+	}
+	return at
+}
+
+// apiConversations is GET /api/v1/conversations?mailbox=&status=&assignee=&tag=&q=&page=&per_page=.
+// Without status, every status is listed.
+func (s *Server) apiConversations(c echo.Context) error {
+	f, err := parseConversationFilter(c, "")
+	if err != nil {
+		return err
+	}
+	list, err := s.cfg.Store.Conversations(c.Request().Context(), viewer(c), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+// apiConversation is GET /api/v1/conversations/:id with threads and
+// attachments.
+func (s *Server) apiConversation(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.Conversation(c.Request().Context(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPIConversation(d))
+}
+
+// decodeJSON reads a JSON object body strictly: malformed JSON is 400, a
+// wrong type or an unknown field 422, naming the field.
+func decodeJSON(c echo.Context, dst any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			field := te.Field
+			if field == "" {
+				field = "body"
+			}
+			return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: "wrong type: " + te.Value}}
+		case errors.As(err, &se), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return &fieldError{status: http.StatusBadRequest, fields: map[string]string{"body": "must be a JSON object"}}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: "unknown field"}}
+		}
+		return &fieldError{status: http.StatusBadRequest, fields: map[string]string{"body": "must be a JSON object: " + err.Error()}}
+	}
+	if dec.More() {
+		return &fieldError{status: http.StatusBadRequest, fields: map[string]string{"body": "one JSON object only"}}
+	}
+	return nil
+}
+
+type apiBody struct {
+	Body *string `json:"body"`
+}
+
+func (b apiBody) text() (string, error) {
+	if b.Body == nil {
+		return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"body": "required"}}
+	}
+	return *b.Body, nil
+}
+
+// apiReply is POST /api/v1/conversations/:id/replies {"body": "..."}:
+// 201 with the new thread; the mail waits in the outbox.
+func (s *Server) apiReply(c echo.Context) error {
+	return s.apiWrite(c, s.cfg.Store.AddReply)
+}
+
+// apiNote is POST /api/v1/conversations/:id/notes {"body": "..."}.
+func (s *Server) apiNote(c echo.Context) error {
+	return s.apiWrite(c, s.cfg.Store.AddNote)
+}
+
+func (s *Server) apiWrite(c echo.Context, add func(ctx context.Context, v helpdesk.Viewer, id int64, body string) (*helpdesk.Written, error)) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in apiBody
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	body, err := in.text()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v := viewer(c)
+	w, err := add(ctx, v, id, body)
+	if err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.Conversation(ctx, v, id)
+	if err != nil {
+		return err
+	}
+	for _, t := range d.Threads {
+		if t.ID == w.ThreadID {
+			c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/conversations/%d", id))
+			return c.JSON(http.StatusCreated, toAPIThread(t))
+		}
+	}
+	return fmt.Errorf("thread %d not found after writing it", w.ThreadID)
+}
+
+// apiPatchConversation is PATCH /api/v1/conversations/:id with
+// {"status": "closed"} and/or {"assignee": 5} ({"assignee": null} or 0
+// unassigns; a user's e-mail address works too). Nothing changes unless
+// all of it is valid. 200 with the conversation.
+func (s *Server) apiPatchConversation(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Status     *string         `json:"status"`
+		Assignee   json.RawMessage `json:"assignee"`
+		AssigneeID json.RawMessage `json:"assignee_id"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ch := helpdesk.ConversationChange{Status: in.Status}
+	raw, field := in.Assignee, "assignee"
+	if raw == nil {
+		raw, field = in.AssigneeID, "assignee_id"
+	}
+	if raw != nil {
+		a, err := s.parseAssignee(c, raw, field)
+		if err != nil {
+			return err
+		}
+		ch.AssigneeID = &a
+	}
+	if in.Status == nil && raw == nil {
+		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "give status and/or assignee"}}
+	}
+	v := viewer(c)
+	if err := s.cfg.Store.UpdateConversation(ctx, v, id, ch); err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.Conversation(ctx, v, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPIConversation(d))
+}
+
+// parseAssignee reads a JSON user id, null, or e-mail address; 0 means
+// unassign.
+func (s *Server) parseAssignee(c echo.Context, raw json.RawMessage, field string) (int64, error) {
+	bad := func(msg string) error {
+		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: msg}}
+	}
+	if string(raw) == "null" {
+		return 0, nil
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var val any
+	if err := dec.Decode(&val); err != nil {
+		return 0, bad("must be a user id, an e-mail address or null")
+	}
+	switch x := val.(type) {
+	case json.Number:
+		n = x
+	case string:
+		if x == "" {
+			return 0, nil
+		}
+		if _, err := strconv.ParseInt(x, 10, 64); err == nil {
+			n = json.Number(x)
+			break
+		}
+		u, err := s.cfg.Store.UserByEmail(c.Request().Context(), x)
+		if errors.Is(err, helpdesk.ErrNotFound) {
+			return 0, bad("no such user")
+		}
+		if err != nil {
+			return 0, err
+		}
+		return u.ID, nil
+	default:
+		return 0, bad("must be a user id, an e-mail address or null")
+	}
+	id, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil || id < 0 {
+		return 0, bad("must be a user id, an e-mail address or null")
+	}
+	return id, nil
+}
+
+// tagParam is the :name path parameter, unescaped once.
+func tagParam(c echo.Context) (string, error) {
+	name := c.Param("name")
+	if strings.Contains(name, "%") {
+		u, err := url.PathUnescape(name)
+		if err != nil {
+			return "", &fieldError{status: http.StatusBadRequest, fields: map[string]string{"name": "bad escape"}}
+		}
+		name = u
+	}
+	return name, nil
+}
+
+// apiTagAdd is POST /api/v1/conversations/:id/tags/:name: 200 with the
+// conversation's tags; adding a tag it has is fine.
+func (s *Server) apiTagAdd(c echo.Context) error {
+	return s.apiTagChange(c, s.cfg.Store.AddTag)
+}
+
+// apiTagRemove is DELETE /api/v1/conversations/:id/tags/:name.
+func (s *Server) apiTagRemove(c echo.Context) error {
+	return s.apiTagChange(c, s.cfg.Store.RemoveTag)
+}
+
+func (s *Server) apiTagChange(c echo.Context, change func(ctx context.Context, v helpdesk.Viewer, id int64, name string) error) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	name, err := tagParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v := viewer(c)
+	if err := change(ctx, v, id, name); err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.Conversation(ctx, v, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"conversation_id": id, "tags": d.Tags})
+}
