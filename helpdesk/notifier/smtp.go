@@ -1,0 +1,296 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Server is a parsed SMTP URL: smtp://[user:pass@]host[:port] (STARTTLS
+// when the server offers it, default port 25) or smtps://... (TLS from the
+// first byte, default port 465).
+type Server struct {
+	Addr        string // host:port
+	Host        string
+	ImplicitTLS bool
+	User        string
+	Password    string
+}
+
+// ParseSMTPURL parses HELPDESK_SMTP_URL or a mailbox's SMTP URL.
+func ParseSMTPURL(raw string) (Server, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Server{}, fmt.Errorf("SMTP URL: %w", err)
+	}
+	var srv Server
+	port := "25"
+	switch u.Scheme {
+	case "smtp":
+	case "smtps":
+		srv.ImplicitTLS, port = true, "465"
+	default:
+		return Server{}, fmt.Errorf("SMTP URL %q: want smtp://user:pass@host:port or smtps://...", u.Redacted())
+	}
+	srv.Host = u.Hostname()
+	if srv.Host == "" {
+		return Server{}, fmt.Errorf("SMTP URL %q: no host", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	srv.Addr = net.JoinHostPort(srv.Host, port)
+	if u.User != nil {
+		srv.User = u.User.Username()
+		srv.Password, _ = u.User.Password()
+	}
+	return srv, nil
+}
+
+// permanentError is a 5xx answer to MAIL, RCPT or DATA: the server will
+// not take this mail, so retrying cannot help.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// IsPermanent reports an error that makes a mail failed at once.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// classify marks 5xx answers to a mail transaction permanent; everything
+// else (4xx, dropped connections, timeouts) is worth a retry.
+func classify(err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+		return permanentError{err}
+	}
+	return err
+}
+
+// Compose renders an outbox row as an RFC 5322 message: UTF-8 plain text,
+// quoted-printable, RFC 2047 encoded subject, the row's Message-ID and
+// enqueue time (so a resend is the same message), and its extra headers
+// (In-Reply-To/References for replies, Auto-Submitted, X-Helpdesk-Loop).
+func Compose(m helpdesk.OutboxMessage) ([]byte, error) {
+	var h mail.Header
+	h.SetDate(m.CreatedAt)
+	h.SetAddressList("From", []*mail.Address{{Address: m.From}})
+	to := make([]*mail.Address, len(m.To))
+	for i, a := range m.To {
+		to[i] = &mail.Address{Address: a}
+	}
+	h.SetAddressList("To", to)
+	h.SetSubject(m.Subject)
+	h.SetMessageID(m.MessageID)
+	// Sorted, so that composing a row again gives the same bytes.
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		v := m.Headers[k]
+		switch strings.ToLower(k) {
+		case "in-reply-to", "references":
+			h.Set(k, v) // message ids: plain ASCII, no encoding
+		case "from", "to", "subject", "message-id", "date", "mime-version", "content-type", "content-transfer-encoding":
+			// set above from the row; a stored header cannot override them
+		default:
+			h.SetText(k, v)
+		}
+	}
+	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	var buf bytes.Buffer
+	w, err := mail.CreateSingleInlineWriter(&buf, h)
+	if err != nil {
+		return nil, fmt.Errorf("compose outbox %d: %w", m.ID, err)
+	}
+	body := strings.ReplaceAll(strings.ReplaceAll(m.BodyText, "\r\n", "\n"), "\n", "\r\n")
+	if _, err := w.Write([]byte(body)); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// sender is one SMTP session, kept open across the mails of one drain of
+// the outbox and opened again after any error.
+type sender struct {
+	helo      string
+	tlsConfig *tls.Config
+	timeout   time.Duration // per command; the lease bounds the whole send
+
+	addr   string // URL of the open session
+	client *smtp.Client
+}
+
+// send delivers one composed message over the session for smtpURL,
+// dialling when needed. ctx ending closes the connection at once.
+func (s *sender) send(ctx context.Context, smtpURL string, from string, to []string, data []byte) error {
+	if s.client == nil || s.addr != smtpURL {
+		s.close()
+		c, err := s.dial(ctx, smtpURL)
+		if err != nil {
+			return err
+		}
+		s.client, s.addr = c, smtpURL
+	}
+	c := s.client
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	err := transaction(c, from, to, data)
+	if err != nil {
+		// After any error the session's state is unclear: start afresh.
+		s.close()
+		if ctx.Err() != nil {
+			return fmt.Errorf("send: %w", context.Cause(ctx))
+		}
+	}
+	return err
+}
+
+func transaction(c *smtp.Client, from string, to []string, data []byte) error {
+	if err := c.Mail(from, nil); err != nil {
+		return classify(fmt.Errorf("MAIL FROM: %w", err))
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return classify(fmt.Errorf("RCPT TO <%s>: %w", rcpt, err))
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify(fmt.Errorf("DATA: %w", err))
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return fmt.Errorf("DATA: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return classify(fmt.Errorf("end of DATA: %w", err))
+	}
+	return nil
+}
+
+// dial connects, upgrades with STARTTLS when offered (smtp://), and
+// authenticates when the URL has a user. It never sends a password over an
+// unencrypted connection except to a loopback address.
+func (s *sender) dial(ctx context.Context, smtpURL string) (*smtp.Client, error) {
+	srv, err := ParseSMTPURL(smtpURL)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig := &tls.Config{}
+	if s.tlsConfig != nil {
+		tlsConfig = s.tlsConfig.Clone()
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = srv.Host
+	}
+	c, secure, err := s.connect(ctx, srv, tlsConfig)
+	if err != nil {
+		return nil, fmt.Errorf("connect to SMTP server %s: %w", srv.Addr, err)
+	}
+	if srv.User != "" {
+		if !secure && !isLoopback(srv.Host) {
+			c.Close()
+			return nil, fmt.Errorf("SMTP server %s offers no TLS: refusing to send the password in clear", srv.Addr)
+		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		err := c.Auth(sasl.NewPlainClient("", srv.User, srv.Password))
+		stop()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("SMTP login at %s as %q: %w", srv.Addr, srv.User, err)
+		}
+	}
+	return c, nil
+}
+
+const errNoStartTLS = "smtp: server doesn't support STARTTLS"
+
+func (s *sender) connect(ctx context.Context, srv Server, tlsConfig *tls.Config) (*smtp.Client, bool, error) {
+	dialer := &net.Dialer{Timeout: s.timeout}
+	open := func(startTLS bool) (*smtp.Client, error) {
+		conn, err := dialer.DialContext(ctx, "tcp", srv.Addr)
+		if err != nil {
+			return nil, err
+		}
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+		var c *smtp.Client
+		switch {
+		case srv.ImplicitTLS:
+			tc := tls.Client(conn, tlsConfig)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			c = smtp.NewClient(tc)
+		case startTLS:
+			if c, err = smtp.NewClientStartTLS(conn, tlsConfig); err != nil {
+				return nil, err
+			}
+		default:
+			c = smtp.NewClient(conn)
+		}
+		c.CommandTimeout, c.SubmissionTimeout = s.timeout, s.timeout
+		if err := c.Hello(s.helo); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	if srv.ImplicitTLS {
+		c, err := open(false)
+		return c, true, err
+	}
+	// go-smtp upgrades only through NewClientStartTLS, which fails on a
+	// server without STARTTLS; then a second, plain connection is used.
+	c, err := open(true)
+	if err == nil {
+		return c, true, nil
+	}
+	if err.Error() != errNoStartTLS {
+		return nil, false, err
+	}
+	c, err = open(false)
+	return c, false, err
+}
+
+func (s *sender) close() {
+	if s.client != nil {
+		s.client.Close()
+		s.client, s.addr = nil, ""
+	}
+}
+
+// quit ends the session politely.
+func (s *sender) quit() {
+	if s.client != nil {
+		s.client.Quit()
+		s.close()
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
