@@ -97,10 +97,12 @@ func (e *env) messageIDs(t *testing.T) map[string]bool {
 func testConfig(e *env, instance string) Config {
 	return Config{
 		SMTPURL: e.sink.URL(), Instance: instance, Batch: 7, LeaseFor: 20 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: 2, PollEvery: 50 * time.Millisecond,
+		Logger: discardLogger(), Workers: 2, PollEvery: 50 * time.Millisecond,
 		MaxAttempts: 60, RetryBase: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func start(t *testing.T, s *helpdesk.Store, cfg Config) *Service {
 	t.Helper()
@@ -421,7 +423,7 @@ func TestPermanentFailureAndManualRetry(t *testing.T) {
 
 // waitSettled waits until nothing is pending: the last 250s may reach the
 // sink a moment before their rows are marked sent.
-func waitSettled(t *testing.T, s *helpdesk.Store) {
+func waitSettled(t testing.TB, s *helpdesk.Store) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
