@@ -2,6 +2,8 @@ package helpdesk
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -17,6 +19,9 @@ import (
 func (s *Store) Fence(ctx context.Context, mailboxID int64) (int64, error) {
 	var f int64
 	err := s.db.GetContext(ctx, &f, s.db.Rebind(`SELECT fence FROM mailbox_fences WHERE mailbox_id = ?`), mailboxID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read fence of mailbox %d: %w", mailboxID, err)
 	}

@@ -53,13 +53,16 @@ import (
 
 // Main runs the tests of a package and then stops the servers shared by the
 // whole test binary (the PostgreSQL cluster behind PostgresURL). Call it from
-// TestMain; it does not return.
-func Main(m *testing.M) {
+// TestMain; it does not return. cleanups run after the tests.
+func Main(m *testing.M, cleanups ...func()) {
 	shared.mu.Lock()
 	shared.main = true
 	shared.mu.Unlock()
 	code := m.Run()
 	stopSharedPostgres()
+	for _, c := range cleanups {
+		c()
+	}
 	os.Exit(code)
 }
 

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/internal/teststore"
+)
+
+// binPath is the helpdesk binary under test, built once by TestMain.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "helpdesk-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "helpdesk")
+	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build helpdesk: " + err.Error())
+	}
+	testserver.Main(m, func() { os.RemoveAll(dir) })
+}
+
+// world is what process tests share: a database URL, a data directory and
+// the environment every helpdesk process of the test gets.
+type world struct {
+	t       testing.TB
+	dbURL   string
+	dataDir string
+	env     []string
+	store   *helpdesk.Store // the test's own view of the database
+}
+
+func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
+	t.Helper()
+	w := &world{t: t, dbURL: dbURL, dataDir: t.TempDir()}
+	w.env = append([]string{
+		"HELPDESK_DATABASE_URL=" + dbURL,
+		"HELPDESK_DATA_DIR=" + w.dataDir,
+		"HELPDESK_SECRET_KEY=" + teststore.SecretKey,
+		"HELPDESK_LISTEN=127.0.0.1:0",
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+	}, extraEnv...)
+	w.run(0, "migrate")
+	w.store = teststore.OpenURL(t, dbURL, helpdesk.Options{})
+	return w
+}
+
+// run runs a helpdesk command to completion and checks its exit code.
+func (w *world) run(wantCode int, args ...string) (stdout, stderr string) {
+	w.t.Helper()
+	stdout, stderr, code := w.runEnv(nil, args...)
+	if code != wantCode {
+		w.t.Fatalf("helpdesk %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, stdout, stderr)
+	}
+	return stdout, stderr
+}
+
+func (w *world) runEnv(env []string, args ...string) (stdout, stderr string, code int) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Env = append(append([]string{}, w.env...), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), errb.String(), ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatalf("run helpdesk: %v", err)
+	}
+	return out.String(), errb.String(), 0
+}
+
+// addMailbox registers a Dovecot account as a mailbox through the CLI and
+// returns its ID (the last line of the output, per the contract).
+func (w *world) addMailbox(d *testserver.Dovecot, user, pass string, extra ...string) int64 {
+	w.t.Helper()
+	d.AddUser(w.t, user, pass)
+	host, port, _ := net.SplitHostPort(d.Addr())
+	args := append([]string{"mailbox", "add", "--name", user, "--email", user + "@example.test",
+		"--imap-host", host, "--imap-port", port, "--imap-security", "none",
+		"--imap-user", user, "--imap-password-env", "TEST_IMAP_PASSWORD"}, extra...)
+	stdout, stderr, code := w.runEnv([]string{"TEST_IMAP_PASSWORD=" + pass}, args...)
+	if code != 0 {
+		w.t.Fatalf("mailbox add: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	id, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		w.t.Fatalf("mailbox add: last line %q is not an ID", lines[len(lines)-1])
+	}
+	return id
+}
+
+// proc is a helpdesk process running in the background.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Write(b)
+}
+
+// Log is what the process wrote to stderr so far.
+func (p *proc) Log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// start runs a helpdesk command in the background; it is killed at cleanup.
+func (w *world) start(env []string, args ...string) *proc {
+	w.t.Helper()
+	p := &proc{done: make(chan struct{})}
+	p.cmd = exec.Command(binPath, args...)
+	p.cmd.Env = append(append([]string{}, w.env...), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		w.t.Fatalf("start helpdesk: %v", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	w.t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGCONT)
+		p.cmd.Process.Kill()
+		<-p.done
+		if w.t.Failed() {
+			w.t.Logf("helpdesk %s log:\n%s", strings.Join(args, " "), tail(p.Log(), 3000))
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("helpdesk did not exit within %s", timeout)
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitFor polls cond (a database read, say) until it holds.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+func mailIDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%06d@customer.test", prefix, i)
+	}
+	return ids
+}
+
+// customerMails builds n small customer mails with Message-IDs from mailIDs.
+func customerMails(prefix string, n, size int) ([][]byte, []string) {
+	ids := mailIDs(prefix, n)
+	raws := make([][]byte, n)
+	for i, id := range ids {
+		body := strings.Repeat(fmt.Sprintf("Customer %s question %d, line of text.\r\n", prefix, i), max(1, size/45))
+		raws[i] = []byte(fmt.Sprintf("From: Customer %d <c%d@customer.test>\r\nTo: support@example.test\r\nSubject: %s question %d\r\n"+
+			"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%s>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
+			i, i%50, prefix, i, id, body))
+	}
+	return raws, ids
+}
+
+// requireExactlyOnce checks each expected Message-ID is stored exactly once
+// in the mailbox, nothing else is, and no write was accepted out of fence order.
+func requireExactlyOnce(t testing.TB, store *helpdesk.Store, mailboxID int64, ids []string) {
+	t.Helper()
+	a, err := store.AuditMailbox(context.Background(), mailboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing, twice := 0, 0
+	for _, id := range ids {
+		switch n := a.StoredMessageIDs[id]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			twice++
+		}
+	}
+	if missing > 0 || twice > 0 || len(a.StoredMessageIDs) != len(ids) {
+		t.Fatalf("mailbox %d: want %d messages exactly once: %d missing, %d more than once, %d distinct stored",
+			mailboxID, len(ids), missing, twice, len(a.StoredMessageIDs))
+	}
+	if a.FenceViolations != 0 {
+		t.Fatalf("mailbox %d: %d ledger writes accepted out of fence order", mailboxID, a.FenceViolations)
+	}
+}
+
+func storedCount(t testing.TB, store *helpdesk.Store, mailboxID int64) int {
+	a, err := store.AuditMailbox(context.Background(), mailboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range a.StoredMessageIDs {
+		n += c
+	}
+	return n
+}
