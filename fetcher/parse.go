@@ -48,8 +48,9 @@ func ParseMessage(raw []byte) (*helpdesk.IncomingMessage, error) {
 
 	w := bodyWalker{msg: msg}
 	w.walk(h.Header.Header, body, 0)
-	if msg.Text == "" && msg.HTML != "" {
-		msg.Text = htmlToText(msg.HTML)
+	if strings.TrimSpace(msg.Text) == "" && msg.HTML != "" {
+		// Some clients send an empty text alternative next to the HTML.
+		msg.Text = normalizeNewlines(htmlToText(msg.HTML))
 	}
 	msg.AutoReply, msg.AutoReason = detectAutoReply(h, msg.From)
 	return msg, nil

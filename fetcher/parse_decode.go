@@ -158,20 +158,36 @@ func hexValue(c byte) int {
 // unknown or broken charset falls back to UTF-8 with invalid bytes replaced;
 // NUL becomes U+FFFD too, as databases refuse it in text.
 func decodeCharset(data []byte, label string) string {
-	var s string
-	if r, err := charsetReader(label, bytes.NewReader(data)); err == nil {
-		var buf bytes.Buffer
-		buf.Grow(len(data))
-		if _, err := buf.ReadFrom(r); err == nil {
-			s = buf.String()
-		} else {
-			s = string(data)
-		}
-	} else {
+	s, ok := convertCharset(data, label)
+	if !ok {
 		s = string(data)
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+func convertCharset(data []byte, label string) (string, bool) {
+	if isUTF8Label(label) {
+		return string(data), true
+	}
+	r, err := charsetReader(label, bytes.NewReader(data))
+	if err != nil {
+		return "", false
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(data) + len(data)/2)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return "", false
+	}
+	return buf.String(), true
+}
+
+func isUTF8Label(label string) bool {
+	switch strings.ToLower(strings.Trim(label, " \t\"'")) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return true
+	}
+	return false
 }
 
 // charsetReader resolves a MIME charset label with go-message's table.
@@ -179,10 +195,11 @@ func decodeCharset(data []byte, label string) string {
 // ISO-8859-1 is read as its superset windows-1252, as browsers do, because
 // mail labelled Latin-1 routinely contains windows-1252 quotes and euro signs.
 func charsetReader(label string, input io.Reader) (io.Reader, error) {
+	if isUTF8Label(label) {
+		return input, nil
+	}
 	label = strings.ToLower(strings.Trim(label, " \t\"'"))
 	switch label {
-	case "", "utf-8", "utf8", "us-ascii", "ascii":
-		return input, nil
 	case "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1":
 		label = "windows-1252"
 	}

@@ -710,3 +710,18 @@ func TestParseMessageLargeAttachment(t *testing.T) {
 		t.Errorf("parsing allocated %d MB for a %d MB attachment", allocated>>20, size>>20)
 	}
 }
+
+func TestParseMessageBlankTextAlternativeUsesHTML(t *testing.T) {
+	t.Parallel()
+	raw := "From: a@example.com\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n" +
+		"--a\r\nContent-Type: text/plain\r\n\r\n \r\n" +
+		"--a\r\nContent-Type: text/html\r\n\r\n<pre>one&#13;\r\ntwo</pre>\r\n--a--\r\n"
+	m, err := ParseMessage([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, m)
+	if m.Text != "one\ntwo" {
+		t.Errorf("Text = %q, want the text of the HTML part", m.Text)
+	}
+}
