@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // page is what every template gets.
-type page struct {
+type pageData struct {
 	Title  string
 	User   *helpdesk.User
 	CSRF   string // for the forms of this page: {{template "csrf" .}}
@@ -94,6 +94,7 @@ var templateFuncs = template.FuncMap{
 		return humanDuration(time.Since(v)) + " ago"
 	},
 	"duration": humanDuration,
+	"millis":   func(ms int64) string { return humanDuration(time.Duration(ms) * time.Millisecond) },
 	"runtime": func(r helpdesk.FetchRun) string {
 		if r.FinishedAt == nil {
 			return "running or unfinished"
@@ -187,7 +188,7 @@ func (s *Server) render(c echo.Context, status int, name, title string, data any
 	if notice == "" {
 		notice = c.QueryParam("notice")
 	}
-	p := page{
+	p := pageData{
 		Title:  title,
 		User:   currentUser(c),
 		CSRF:   csrfToken(c),
