@@ -111,7 +111,10 @@ func serve(ctx context.Context, cfg config, store *helpdesk.Store, roles map[str
 		metrics := fetcher.NewMetrics()
 		registry.MustRegister(metrics.Collectors()...)
 		f := fetcher.New(store, fetcher.Config{Holder: deps.holder, Logger: logger, Metrics: metrics})
-		svc := fetcher.NewService(f, deps.locker, deps.inspector, fetcher.ServiceConfig{Logger: logger})
+		svc := fetcher.NewService(f, deps.locker, deps.inspector, fetcher.ServiceConfig{
+			Logger:   logger,
+			AfterRun: fetchAlerts(store, logger),
+		})
 		if err := startService("fetcher", svc); err != nil {
 			return err
 		}
@@ -131,4 +134,18 @@ func serve(ctx context.Context, cfg config, store *helpdesk.Store, roles map[str
 	started = nil
 	logger.Info("stopped", "took", time.Since(shutdownStarted).Round(time.Millisecond))
 	return nil
+}
+
+// fetchAlerts sends admins one "fetching is failing" mail after several
+// failed runs in a row and one "recovered" mail after, through the outbox.
+func fetchAlerts(store *helpdesk.Store, logger *slog.Logger) func(context.Context, int64, error) {
+	return func(ctx context.Context, mailboxID int64, _ error) {
+		failures, err := store.MailboxFailures(ctx, mailboxID)
+		if err == nil {
+			err = store.UpdateFetchAlert(ctx, mailboxID, failures)
+		}
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("fetch alert not updated", "mailbox", mailboxID, "err", err)
+		}
+	}
 }
