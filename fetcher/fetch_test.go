@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -284,4 +285,35 @@ func TestFetchOverTLSAndSTARTTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A first import can be limited to mail received since a date; older mail
+// is never fetched, also not by later runs.
+func TestImportSince(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.ImportSince = &since })
+	c := e.dovecot.Dial(t, e.user)
+	var recent []string
+	for i, received := range []time.Time{since.AddDate(0, -2, 0), since.AddDate(0, 0, 3), since.AddDate(0, -1, 0), since.AddDate(0, 0, 10)} {
+		raw, id := testMail(i, 500)
+		cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: received})
+		cmd.Write(raw)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if received.After(since) {
+			recent = append(recent, id)
+		}
+	}
+	if got := e.fetch(); got.New != 2 {
+		t.Fatalf("first import: %+v, want the 2 recent messages", got)
+	}
+	raw, id := testMail(9, 500)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	if got := e.fetch(); got.New != 1 {
+		t.Fatalf("next run: %+v, want only the new message", got)
+	}
+	requireExactlyOnce(t, e.audit(), append(recent, id))
 }

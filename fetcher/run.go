@@ -149,8 +149,7 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 		return err
 	}
 	last := st.LastUID
-	firstImport := st.UIDValidity == 0
-	if !firstImport && st.UIDValidity != folder.UIDValidity {
+	if st.UIDValidity != 0 && st.UIDValidity != folder.UIDValidity {
 		// The folder was recreated: UIDs start over. Fetch it all again;
 		// dedup keys turn mail we already have into duplicates.
 		f.log.Warn("UIDVALIDITY changed, refetching folder", "mailbox", m.ID, "folder", name,
@@ -162,8 +161,10 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 			return err
 		}
 	}
+	// Until the first batch is done (even across a crash), this is the
+	// first import, which may be limited to recent mail.
 	var since *time.Time
-	if firstImport {
+	if last == 0 {
 		since = m.ImportSince
 	}
 	uids, err := s.UIDsAfter(last, since)
@@ -179,9 +180,9 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 			job.Progress(name, start+len(batch), len(uids))
 		}
 	}
-	if len(uids) == 0 && firstImport {
-		// Remember where an empty first import ended, so mail older than
-		// ImportSince is never fetched later.
+	if len(uids) == 0 && since != nil {
+		// Remember where a first import that found nothing recent ended,
+		// so mail older than ImportSince is never fetched later.
 		return f.store.SaveFetchProgress(ctx, job.Fence, m.ID, name, folder.UIDValidity, max(last, folder.UIDNext-1))
 	}
 	return nil
