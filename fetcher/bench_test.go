@@ -86,4 +86,3 @@ func rawFetchRate(b *testing.B, d *testserver.Dovecot, want int) float64 {
 	}
 	return float64(n) / time.Since(start).Seconds()
 }
-
