@@ -68,7 +68,7 @@ func setupWorkspace(t *testing.T, dialect string) *workspace {
 }
 
 // rawDB opens a second connection to a test database.
-func rawDB(t *testing.T, url string) *sqlx.DB {
+func rawDB(t testing.TB, url string) *sqlx.DB {
 	t.Helper()
 	var db *sqlx.DB
 	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
