@@ -134,6 +134,21 @@ func TestStatusPageInChromium(t *testing.T) {
 	if got := text(row + ` [data-field=holder-host]`); got != "fetch-host-7" {
 		t.Fatalf("after refresh: holder %q", got)
 	}
+	// "Fetch now" from the page records a request (and takes no lock).
+	err = chromedp.Do(bctx,
+		chromedp.Click(row+` button[form=fetch-now]`),
+		chromedp.WaitVisible(`p.notice`),
+	)
+	if err != nil {
+		t.Fatalf("fetch now: %v", err)
+	}
+	if notice := text(`p.notice`); !strings.Contains(notice, "Fetch requested") {
+		t.Fatalf("after fetch now: %q", notice)
+	}
+	if ids, err := e.store.RequestedMailboxes(ctx); err != nil || len(ids) != 1 || ids[0] != id {
+		t.Fatalf("fetch requests %v %v", ids, err)
+	}
+
 	select {
 	case msg := <-consoleErrors:
 		t.Fatalf("browser console error: %s", msg)

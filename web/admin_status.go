@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"strconv"
 	"sync"
@@ -156,26 +157,98 @@ type statusPage struct {
 	Mailboxes  []mailboxStatus
 	Quarantine []helpdesk.QuarantinedMessage
 	Names      map[int64]string
-	Refresh    int // seconds between automatic refreshes
-	At         time.Time
+	Refresh    int       // seconds between automatic refreshes
+	At         time.Time // when it was read
+	// Body is the page's table and quarantine, rendered once per reading
+	// (it holds nothing of the viewer: no name, no CSRF token).
+	Body template.HTML
 }
 
 // runsOnStatusPage is how many recent runs the overview shows per mailbox.
 const runsOnStatusPage = 3
 
 func (s *Server) adminStatus(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 10*time.Second)
+	p, err := s.statusSnapshot(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "admin_status.html", "Status", p)
+}
+
+// statusCache shares one reading of the status page among the requests of
+// a short interval (Config.StatusCacheTTL), and makes concurrent requests
+// wait for the reading in flight instead of starting their own: a wall of
+// admins' screens costs the database and Redis the same as one.
+type statusCache struct {
+	mu       sync.Mutex
+	page     *statusPage
+	inflight chan struct{} // closed when the reading in flight is done
+	err      error         // of the last reading, for its waiters
+}
+
+func (s *Server) statusSnapshot(ctx context.Context) (*statusPage, error) {
+	ttl := s.cfg.StatusCacheTTL
+	if ttl < 0 {
+		return s.readStatus(ctx)
+	}
+	c := &s.status
+	for {
+		c.mu.Lock()
+		if c.page != nil && time.Since(c.page.At) < ttl {
+			p := c.page
+			c.mu.Unlock()
+			return p, nil
+		}
+		if wait := c.inflight; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				c.mu.Lock()
+				p, err := c.page, c.err
+				c.mu.Unlock()
+				if err != nil {
+					return nil, err
+				}
+				if p != nil {
+					return p, nil
+				}
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		c.inflight = done
+		c.mu.Unlock()
+		// The reading belongs to all its waiters: one request giving up
+		// does not cancel it.
+		p, err := s.readStatus(context.WithoutCancel(ctx))
+		c.mu.Lock()
+		c.inflight, c.err = nil, err
+		if err == nil {
+			c.page = p
+		}
+		c.mu.Unlock()
+		close(done)
+		return p, err
+	}
+}
+
+// readStatus reads the status of every mailbox: four queries, whatever
+// the number of mailboxes, and the leases read concurrently meanwhile.
+func (s *Server) readStatus(ctx context.Context) (*statusPage, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st := s.cfg.Store
 	mbs, err := st.Mailboxes(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids := make([]int64, len(mbs))
 	for i, m := range mbs {
 		ids[i] = m.ID
 	}
-	// The leases are read while the database answers the other queries.
+	at := time.Now().UTC()
 	lockc := make(chan []lockView, 1)
 	go func() { lockc <- s.inspectAll(ctx, ids) }()
 	states, errStates := st.AllFetchStates(ctx)
@@ -184,7 +257,7 @@ func (s *Server) adminStatus(c echo.Context) error {
 	lockViews := <-lockc
 	for _, err := range []error{errStates, errRuns, errQ} {
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	statesBy := map[int64][]helpdesk.FetchState{}
@@ -195,7 +268,7 @@ func (s *Server) adminStatus(c echo.Context) error {
 	for _, r := range runs {
 		runsBy[r.MailboxID] = append(runsBy[r.MailboxID], r)
 	}
-	p := statusPage{Names: map[int64]string{}, Quarantine: quarantine, Refresh: 5, At: time.Now().UTC()}
+	p := &statusPage{Names: map[int64]string{}, Quarantine: quarantine, Refresh: 5, At: at}
 	for i := range mbs {
 		m := &mbs[i]
 		p.Names[m.ID] = m.Name
@@ -207,7 +280,10 @@ func (s *Server) adminStatus(c echo.Context) error {
 			Runs:    runsBy[m.ID],
 		})
 	}
-	return s.render(c, http.StatusOK, "admin_status.html", "Status", p)
+	if p.Body, err = s.renderFragment("admin_status.html", "status_body", p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // mailboxStatusOf reads one mailbox's status (for the API and the

@@ -7,9 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/helpdesk/helpdesk/locks"
 )
 
 func TestStatusPageShowsLeaseAndFetchState(t *testing.T) {
@@ -187,4 +192,54 @@ func between(t testing.TB, s, from, to string) string {
 		return s[i:]
 	}
 	return s[i : i+j]
+}
+
+// countingInspector counts Inspect calls and can hold them until released.
+type countingInspector struct {
+	inner locks.Inspector
+	calls atomic.Int64
+	gate  chan struct{} // when not nil, Inspect waits for it to close
+}
+
+func (c *countingInspector) Inspect(ctx context.Context, id int64) (locks.State, error) {
+	c.calls.Add(1)
+	if c.gate != nil {
+		<-c.gate
+	}
+	return c.inner.Inspect(ctx, id)
+}
+
+// TestStatusCache: concurrent loads share one reading, and a reading
+// serves the loads of the next second.
+func TestStatusCache(t *testing.T) {
+	t.Parallel()
+	insp := &countingInspector{gate: make(chan struct{})}
+	e := setup(t, "sqlite", func(c *Config) {
+		insp.inner = c.Inspector
+		c.Inspector = insp
+		c.StatusCacheTTL = time.Hour
+	})
+	e.mailbox(t, 1)
+	e.mailbox(t, 2)
+	admin := e.session(t, e.admin)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, _ := admin.get("/admin/status"); resp.StatusCode != http.StatusOK {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	// Let the first reading start, then release it.
+	for insp.calls.Load() == 0 {
+		runtime.Gosched()
+	}
+	close(insp.gate)
+	wg.Wait()
+	admin.get("/admin/status")
+	if n := insp.calls.Load(); n != 2 {
+		t.Fatalf("%d inspections for 6 loads of 2 mailboxes, want 2", n)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -114,8 +115,8 @@ var templateFuncs = template.FuncMap{
 		return fieldMessage{Name: name, Msg: fields[name]}
 	},
 	"list": func(xs ...string) []string { return xs },
-	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string, csrf, back string) quarantineView {
-		return quarantineView{Items: items, Names: names, CSRF: csrf, Back: back}
+	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string) quarantineView {
+		return quarantineView{Items: items, Names: names}
 	},
 	"mailboxNames": func(m *helpdesk.Mailbox) map[int64]string { return map[int64]string{m.ID: m.Name} },
 }
@@ -127,8 +128,6 @@ type fieldMessage struct{ Name, Msg string }
 type quarantineView struct {
 	Items []helpdesk.QuarantinedMessage
 	Names map[int64]string
-	CSRF  string
-	Back  string // where Retry returns to
 }
 
 // humanDuration prints d coarsely: 350ms, 12.3s, 4m5s, 3h2m, 2d4h.
@@ -196,11 +195,39 @@ func (s *Server) render(c echo.Context, status int, name, title string, data any
 		Path:   c.Request().URL.Path,
 		Data:   data,
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderFragment runs one named template of a page's set, for parts that
+// are rendered once and shown to many (the status table).
+func (s *Server) renderFragment(pageName, name string, data any) (template.HTML, error) {
+	t := s.pages[pageName]
+	if t == nil {
+		return "", fmt.Errorf("web: no template %q", pageName)
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := t.ExecuteTemplate(buf, name, data); err != nil {
+		return "", fmt.Errorf("web: render %s of %s: %w", name, pageName, err)
+	}
+	return template.HTML(buf.String()), nil // produced by html/template: escaped
+}
+
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 4<<20 {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // fieldError is bad input found while parsing a request, before the

@@ -56,6 +56,10 @@ type Config struct {
 	// and per e-mail address within LoginWindow; default 10 per 15 minutes.
 	LoginLimit  int
 	LoginWindow time.Duration
+	// StatusCacheTTL is how long one reading of the status page serves
+	// all admins (default 1s; the page says when it was read). Negative:
+	// every request reads.
+	StatusCacheTTL time.Duration
 }
 
 // Server is the web server. Build it with New.
@@ -68,6 +72,7 @@ type Server struct {
 	limiter *loginLimiter
 	// routeTable is the table the handler was built from (see routes.go).
 	routeTable []route
+	status     statusCache
 
 	mu       sync.Mutex
 	http     *http.Server
@@ -97,6 +102,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.LoginLimit <= 0 {
 		cfg.LoginLimit = 10
+	}
+	if cfg.StatusCacheTTL == 0 {
+		cfg.StatusCacheTTL = time.Second
 	}
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 15 * time.Minute

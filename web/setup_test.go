@@ -54,6 +54,9 @@ func setup(t testing.TB, dialect string, opts ...envOption) *env {
 		Store:     st,
 		Inspector: local.Inspector(),
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Every load reads afresh, so tests see their changes at once;
+		// TestStatusCache and the benchmark use the cache.
+		StatusCacheTTL: -1,
 	}
 	for _, o := range opts {
 		o(&cfg)
