@@ -121,23 +121,58 @@ func newFetchView(m *helpdesk.Mailbox, states []helpdesk.FetchState) fetchView {
 	return v
 }
 
-// inspectConcurrency bounds the lock reads one page makes at once.
-const inspectConcurrency = 16
+// inspectConcurrency bounds the lock reads one page makes at once, and
+// inspectTimeout their total time: a page with Redis down shows the lock
+// state as unknown quickly instead of waiting for each call to fail.
+const (
+	inspectConcurrency = 16
+	inspectTimeout     = 2 * time.Second
+)
 
-// inspectAll reads the lease of every mailbox, concurrently.
+// inspectAll reads the lease of every mailbox, concurrently. After the
+// first failure no more reads start; the mailboxes not read show that
+// failure as their (unknown) lock state.
 func (s *Server) inspectAll(ctx context.Context, ids []int64) []lockView {
+	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
 	out := make([]lockView, len(ids))
+	read := make([]bool, len(ids))
 	sem := make(chan struct{}, inspectConcurrency)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failure string
 	for i, id := range ids {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = s.inspect(ctx, id)
+			v := s.inspect(ctx, id)
+			out[i], read[i] = v, v.Error == ""
+			if v.Error != "" {
+				mu.Lock()
+				if failure == "" {
+					failure = v.Error
+				}
+				mu.Unlock()
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
+	if failure == "" {
+		failure = "lock state not read in time"
+	}
+	for i := range out {
+		if !read[i] {
+			out[i] = lockView{Error: failure}
+		}
+	}
 	return out
 }
 

@@ -82,6 +82,10 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Sign-ins are rare: a good moment to drop the sessions that expired.
+	if _, err := s.cfg.Store.DeleteExpiredSessions(ctx); err != nil {
+		s.log.Warn("web: delete expired sessions", "err", err)
+	}
 	s.limiter.reset("email:" + email)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("web: signed in", "user_id", u.ID, "ip", ip)
