@@ -2,6 +2,7 @@ package fetcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,5 +52,11 @@ func (f *Fetcher) withLease(ctx context.Context, locker locks.Locker, mailboxID 
 	defer cancel()
 	stopHard := context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })
 	defer stopHard()
-	return fn(runCtx, fence)
+	sum, err = fn(runCtx, fence)
+	// fn sees only a cancelled context (or a closed connection); say that
+	// the lease was lost, so the caller can tell it from a failed fetch.
+	if lost := lease.Err(); err != nil && errors.Is(lost, locks.ErrLost) && !errors.Is(err, locks.ErrLost) {
+		err = fmt.Errorf("%w: %w", lost, err)
+	}
+	return sum, err
 }

@@ -178,6 +178,13 @@ func (s *Service) work(ctx context.Context, m helpdesk.Mailbox, trigger string, 
 	switch {
 	case errors.Is(err, locks.ErrHeld):
 		return s.whenLeaseFrees(ctx, m.ID, interval)
+	case (errors.Is(err, locks.ErrLost) || errors.Is(err, helpdesk.ErrFenced)) && ctx.Err() == nil:
+		// Not a failure of the mailbox: the lease went (Redis restarted,
+		// say) or a newer holder fenced us off. Take it again as soon as
+		// it is free rather than after the poll interval, or new mail
+		// would wait that long even on an IDLE-capable server.
+		s.log.Warn("fetch stopped: lease lost", "mailbox", m.ID, "err", err)
+		return s.whenLeaseFrees(ctx, m.ID, interval)
 	case err != nil && ctx.Err() == nil:
 		s.log.Warn("fetch failed", "mailbox", m.ID, "err", err)
 		failures, ferr := s.store.MailboxFailures(ctx, m.ID)
