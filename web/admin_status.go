@@ -210,10 +210,13 @@ func (s *Server) adminStatus(c echo.Context) error {
 	return s.render(c, http.StatusOK, "admin_status.html", "Status", p)
 }
 
-// statusCache shares one reading of the status page among the requests of
-// a short interval (Config.StatusCacheTTL), and makes concurrent requests
-// wait for the reading in flight instead of starting their own: a wall of
-// admins' screens costs the database and Redis the same as one.
+// statusCache shares one reading of the status page among all admins'
+// requests: a reading younger than Config.StatusCacheTTL is served as is;
+// an older one is still served while one new reading runs in the
+// background (the page says when it was read). Only the very first
+// request waits for a reading, and concurrent first requests share it: a
+// wall of admins' screens costs the database and Redis one reading per
+// TTL.
 type statusCache struct {
 	mu       sync.Mutex
 	page     *statusPage
@@ -227,46 +230,44 @@ func (s *Server) statusSnapshot(ctx context.Context) (*statusPage, error) {
 		return s.readStatus(ctx)
 	}
 	c := &s.status
-	for {
-		c.mu.Lock()
-		if c.page != nil && time.Since(c.page.At) < ttl {
-			p := c.page
-			c.mu.Unlock()
-			return p, nil
-		}
-		if wait := c.inflight; wait != nil {
-			c.mu.Unlock()
-			select {
-			case <-wait:
-				c.mu.Lock()
-				p, err := c.page, c.err
-				c.mu.Unlock()
-				if err != nil {
-					return nil, err
-				}
-				if p != nil {
-					return p, nil
-				}
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		done := make(chan struct{})
-		c.inflight = done
-		c.mu.Unlock()
+	c.mu.Lock()
+	p, wait := c.page, c.inflight
+	if wait == nil && (p == nil || time.Since(p.At) >= ttl) {
+		wait = make(chan struct{})
+		c.inflight = wait
 		// The reading belongs to all its waiters: one request giving up
 		// does not cancel it.
-		p, err := s.readStatus(context.WithoutCancel(ctx))
-		c.mu.Lock()
-		c.inflight, c.err = nil, err
-		if err == nil {
-			c.page = p
-		}
-		c.mu.Unlock()
-		close(done)
-		return p, err
+		go s.refreshStatus(context.WithoutCancel(ctx), wait)
 	}
+	c.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c.page, nil
+}
+
+func (s *Server) refreshStatus(ctx context.Context, done chan struct{}) {
+	p, err := s.readStatus(ctx)
+	c := &s.status
+	c.mu.Lock()
+	c.inflight, c.err = nil, err
+	if err == nil {
+		c.page = p
+	} else {
+		c.page = nil // the next request waits and shows the error (logged there)
+	}
+	c.mu.Unlock()
+	close(done)
 }
 
 // readStatus reads the status of every mailbox: four queries, whatever

@@ -18,9 +18,13 @@ import (
 // steady 200 requests per second with 100 mailboxes while one lease is
 // held on a real Redis, read through the GET/PTTL-only user. Requests are
 // sent on schedule (open loop): a slow answer does not delay the next
-// request, so queueing shows in the percentiles. Target: p99 ≤ 20 ms.
+// request, so queueing shows in the percentiles. Target: p99 ≤ 20 ms,
+// reported beside the figures as p99-target-ms.
 //
-//	go test ./web/ -run '^$' -bench BenchmarkStatusLatency -benchtime 2000x
+// Each iteration is a run of pacedRequests requests (10 s at 200/s), so
+// `make bench` (-benchtime 1x) measures a full run:
+//
+//	go test ./web/ -run '^$' -bench BenchmarkStatusLatency -benchtime 1x
 func BenchmarkStatusLatency(b *testing.B) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		b.Run(dialect, func(b *testing.B) {
@@ -65,6 +69,21 @@ func BenchmarkStatusLatency(b *testing.B) {
 					pace(b, 200, target.req)
 				})
 			}
+			// What the cache saves: one uncached reading of all 100
+			// mailboxes (4 queries, 100 lock reads), one after another.
+			b.Run("reading", func(b *testing.B) {
+				lat := make([]time.Duration, 0, 50*b.N)
+				for range 50 * b.N {
+					t0 := time.Now()
+					if _, err := e.srv.readStatus(ctx); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(t0))
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			})
 			if lease.Err() != nil {
 				b.Fatalf("lease disturbed: %v", lease.Err())
 			}
@@ -72,7 +91,11 @@ func BenchmarkStatusLatency(b *testing.B) {
 	}
 }
 
-// pace sends b.N requests at rate per second and reports p50/p99 latency.
+// pacedRequests is the number of requests of one benchmark iteration.
+const pacedRequests = 2000
+
+// pace sends pacedRequests requests per iteration at rate per second and
+// reports p50/p99 latency over all of them.
 func pace(b *testing.B, rate int, newReq func(i int) *http.Request) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -84,7 +107,8 @@ func pace(b *testing.B, rate int, newReq func(i int) *http.Request) {
 		}
 		resp.Body.Close()
 	}
-	lat := make([]time.Duration, b.N)
+	n := pacedRequests * b.N
+	lat := make([]time.Duration, n)
 	var wg sync.WaitGroup
 	var failed sync.Once
 	interval := time.Second / time.Duration(rate)
@@ -92,7 +116,7 @@ func pace(b *testing.B, rate int, newReq func(i int) *http.Request) {
 	start := time.Now()
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	for i := range b.N {
+	for i := range n {
 		if i > 0 {
 			<-ticker.C
 		}
@@ -124,25 +148,6 @@ func pace(b *testing.B, rate int, newReq func(i int) *http.Request) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-}
-
-// BenchmarkStatusPageSerial is one status page after another (for
-// profiles): 100 mailboxes, a held lease, Redis inspector, SQLite.
-func BenchmarkStatusPageSerial(b *testing.B) {
-	rsrv := testserver.StartRedis(b)
-	e := setup(b, "sqlite", func(c *Config) {
-		c.Inspector = locks.NewRedisInspector(redisViewer(b, rsrv))
-		c.StatusCacheTTL = 0
-	})
-	for i := range 100 {
-		e.fetched(b, e.mailbox(b, i), nil)
-	}
-	c := e.session(b, e.admin)
-	b.ResetTimer()
-	for range b.N {
-		if resp, _ := c.get("/admin/status"); resp.StatusCode != http.StatusOK {
-			b.Fatal(resp.StatusCode)
-		}
-	}
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(20, "p99-target-ms")
 }
