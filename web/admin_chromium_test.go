@@ -148,6 +148,20 @@ func TestStatusPageInChromium(t *testing.T) {
 	if ids, err := e.store.RequestedMailboxes(ctx); err != nil || len(ids) != 1 || ids[0] != id {
 		t.Fatalf("fetch requests %v %v", ids, err)
 	}
+	// The answer to the post is the mailbox's page: its address is the
+	// page's own (a reload does not post again) and it refreshes from it.
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	if err != nil || !strings.HasSuffix(loc, fmt.Sprintf("/admin/mailboxes/%d", id)) {
+		t.Fatalf("address after fetch now: %q %v", loc, err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("mailbox").dataset.old = "1", true`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`(() => { const m = document.getElementById("mailbox"); return !!m && !m.dataset.old && !!m.querySelector("[data-field=fence]") })()`,
+		chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(200*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("mailbox page did not refresh itself: %v", err)
+	}
 
 	select {
 	case msg := <-consoleErrors:

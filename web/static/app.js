@@ -1,13 +1,15 @@
-// Auto-refresh: an element with data-refresh="SECONDS" is reloaded from
-// the same URL every SECONDS while the tab is visible and no form field in
-// it has focus. No framework, no build step.
+// Auto-refresh: an element with data-refresh="SECONDS" is reloaded every
+// SECONDS from data-refresh-url (its page's GET address; after a form post
+// the address bar is set to it too, so a reload does not post again),
+// while the tab is visible and no form field in it has focus. No
+// framework, no build step.
 (function () {
   "use strict";
   function refresh(el) {
     if (document.hidden) return;
     var a = document.activeElement;
     if (a && el.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    fetch(el.getAttribute("data-refresh-url") || window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) {
         if (r.redirected || !r.ok) throw new Error("status " + r.status);
         return r.text();
@@ -29,6 +31,10 @@
     window.setTimeout(function () { refresh(el); }, secs * 1000);
   }
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-refresh-url]").forEach(function (el) {
+      var u = el.getAttribute("data-refresh-url");
+      if (u && u !== window.location.pathname) window.history.replaceState(null, "", u);
+    });
     document.querySelectorAll("[data-refresh][id]").forEach(start);
     document.querySelectorAll("form[data-confirm]").forEach(function (f) {
       f.addEventListener("submit", function (e) {
