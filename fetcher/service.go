@@ -244,8 +244,14 @@ func (s *Service) serveMailbox(ctx, leaseCtx context.Context, mailboxID, fence i
 		if m, err = s.store.Mailbox(leaseCtx, mailboxID); err != nil || !m.Enabled {
 			return err
 		}
-		if _, err := sess.Select(m.Folders[0]); err != nil {
-			return err
+		// IDLE watches the selected folder. Select it again only if the run
+		// ended elsewhere: a SELECT reports mail that arrived since the
+		// run's search in its own answer, not as the EXISTS that ends IDLE,
+		// so that mail would wait for the poll interval.
+		if sess.selected != m.Folders[0] {
+			if _, err := sess.Select(m.Folders[0]); err != nil {
+				return err
+			}
 		}
 		// Re-issue IDLE well within the 29 minutes servers allow.
 		wait := min(time.Duration(m.PollIntervalS)*time.Second, 25*time.Minute)
