@@ -439,13 +439,13 @@ func (s *Store) UpdateConversation(ctx context.Context, v Viewer, id int64, ch C
 			if err != nil {
 				return fmt.Errorf("assign conversation %d: %w", id, err)
 			}
-			// Notification hook ("assigned to you"), for the outbound-mail
-			// issue: when RowsAffected() > 0 and the new assignee is not
-			// v.UserID, enqueue the notification here with enqueueTx, in
-			// this transaction, with a dedup key such as
-			// "notify:assigned:<conversation>:<user>:<updated_at>".
-			if _, err := res.RowsAffected(); err != nil {
+			// "Assigned to you" goes out in this transaction, once.
+			if n, err := res.RowsAffected(); err != nil {
 				return fmt.Errorf("assign conversation %d: %w", id, err)
+			} else if n > 0 {
+				if err := notifyAssignedTx(ctx, tx, id, *ch.AssigneeID, v.UserID); err != nil {
+					return err
+				}
 			}
 		}
 		if ch.Status != nil {

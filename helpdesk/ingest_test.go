@@ -181,3 +181,33 @@ func TestThreadingRules(t *testing.T) {
 		})
 	}
 }
+
+// Assigning a conversation to an agent enqueues one "assigned to you" mail,
+// also when the request is repeated; self-assignment enqueues nothing.
+func TestAssignmentNotifiesOnce(t *testing.T) {
+	w := setupWorkspace(t, "sqlite")
+	ctx := context.Background()
+	res, err := w.s.Ingest(ctx, src(w.mb1, 1), customerMsg("as@x", "c@customer.test", "Assign me"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := w.agent.ID
+	for range 2 {
+		if err := w.s.UpdateConversation(ctx, w.adminV(), res.ConversationID, helpdesk.ConversationChange{AssigneeID: &agent}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	w.db.Get(&n, `SELECT COUNT(*) FROM outbox WHERE dedup_key LIKE 'notify:assigned:%' AND to_addrs = ?`, w.agent.Email)
+	if n != 1 {
+		t.Fatalf("%d assignment notifications for the agent, want 1", n)
+	}
+	self := w.admin.ID
+	if err := w.s.UpdateConversation(ctx, w.adminV(), res.ConversationID, helpdesk.ConversationChange{AssigneeID: &self}); err != nil {
+		t.Fatal(err)
+	}
+	w.db.Get(&n, `SELECT COUNT(*) FROM outbox WHERE dedup_key LIKE 'notify:assigned:%'`)
+	if n != 1 {
+		t.Fatalf("self-assignment enqueued a notification (%d rows)", n)
+	}
+}
