@@ -40,14 +40,11 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg, true)
+	store, err := openMigratedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	imapPass := randomHex(8)
 	addr, stopIMAP, err := startDemoIMAP(imapPass)
 	if err != nil {

@@ -122,3 +122,16 @@ func openStore(ctx context.Context, c config, migrating bool) (*helpdesk.Store, 
 	}
 	return store, nil
 }
+
+// openMigratedStore opens the database and applies pending migrations.
+func openMigratedStore(ctx context.Context, c config) (*helpdesk.Store, error) {
+	store, err := openStore(ctx, c, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
