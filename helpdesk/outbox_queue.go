@@ -198,10 +198,14 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64) error {
 	return nil
 }
 
-// FailedOutbox lists failed mail, newest first (at most 500).
+// FailedOutboxShown is how many failed mails FailedOutbox lists: enough
+// to act on, while OutboxStats.Failed still counts them all.
+const FailedOutboxShown = 50
+
+// FailedOutbox lists the newest FailedOutboxShown failed mails, newest first.
 func (s *Store) FailedOutbox(ctx context.Context) ([]OutboxMessage, error) {
 	var rows []outboxRow
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+outboxColumns+` FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT 500`)
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?`), FailedOutboxShown)
 	if err != nil {
 		return nil, fmt.Errorf("list failed outbox: %w", err)
 	}
@@ -235,23 +239,35 @@ func (s *Store) OutboxByKind(ctx context.Context, kind string, limit int) ([]Out
 // OutboxStats is the outbox at a glance, for the status page.
 type OutboxStats struct {
 	Pending          int           `json:"pending"`
+	Sent             int           `json:"sent"`
 	Failed           int           `json:"failed"`
 	OldestPendingAge time.Duration `json:"oldest_pending_age_ns"` // 0 when nothing is pending
 	LastError        string        `json:"last_error"`            // of the newest unsent mail that had one
 }
 
-// OutboxStats counts pending and failed mail.
+// OutboxStats counts the outbox by status and reads the age of its oldest
+// pending mail and the newest send error. It only reads.
 func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	var st OutboxStats
-	err := s.db.GetContext(ctx, &st.Pending, `SELECT COUNT(*) FROM outbox WHERE status = 'pending'`)
-	if err == nil {
-		err = s.db.GetContext(ctx, &st.Failed, `SELECT COUNT(*) FROM outbox WHERE status = 'failed'`)
+	var counts []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
 	}
-	if err != nil {
+	if err := s.db.SelectContext(ctx, &counts, `SELECT status, COUNT(*) AS n FROM outbox GROUP BY status`); err != nil {
 		return st, fmt.Errorf("count outbox: %w", err)
 	}
+	for _, c := range counts {
+		switch c.Status {
+		case "pending":
+			st.Pending = c.N
+		case "sent":
+			st.Sent = c.N
+		case "failed":
+			st.Failed = c.N
+		}
+	}
 	var oldest time.Time
-	err = s.db.GetContext(ctx, &oldest, `SELECT created_at FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 1`)
+	err := s.db.GetContext(ctx, &oldest, `SELECT created_at FROM outbox WHERE status = 'pending' ORDER BY created_at, id LIMIT 1`)
 	if err == nil {
 		st.OldestPendingAge = max(time.Since(oldest), 0)
 	} else if !errors.Is(err, sql.ErrNoRows) {

@@ -260,6 +260,41 @@ func TestClaimLeaseAndOutcomes(t *testing.T) {
 	}
 }
 
+// TestFailedOutboxListsNewest: the failed list stops at the newest
+// FailedOutboxShown rows; the count still has them all.
+func TestFailedOutboxListsNewest(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			o := setupOutbox(t, dialect)
+			ctx := context.Background()
+			n := helpdesk.FailedOutboxShown + 2
+			o.enqueue(t, n)
+			claimed, err := o.s.ClaimOutbox(ctx, "a", n, time.Minute)
+			if err != nil || len(claimed) != n {
+				t.Fatalf("claimed %d: %v", len(claimed), err)
+			}
+			var newest int64
+			for _, m := range claimed {
+				if err := o.s.FailOutbox(ctx, m, "550 rejected"); err != nil {
+					t.Fatal(err)
+				}
+				newest = max(newest, m.ID)
+			}
+			failed, err := o.s.FailedOutbox(ctx)
+			if err != nil || len(failed) != helpdesk.FailedOutboxShown {
+				t.Fatalf("listed %d failed, %v; want %d", len(failed), err, helpdesk.FailedOutboxShown)
+			}
+			if failed[0].ID != newest {
+				t.Fatalf("listed first %d, want the newest, %d", failed[0].ID, newest)
+			}
+			if st, err := o.s.OutboxStats(ctx); err != nil || st.Failed != n || st.Pending != 0 {
+				t.Fatalf("stats %+v %v", st, err)
+			}
+		})
+	}
+}
+
 // TestClaimConcurrent: many claimers at once never get the same row.
 func TestClaimConcurrent(t *testing.T) {
 	for _, dialect := range teststore.Dialects {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -187,10 +188,73 @@ func (s *Server) inspect(ctx context.Context, id int64) lockView {
 	return newLockView(st, err)
 }
 
+// outboxStatus is the outbox on the status page and in /api/v1/outbox:
+// the counts, and the newest failed mails for an admin to retry.
+type outboxStatus struct {
+	helpdesk.OutboxStats
+	FailedMails []failedMail `json:"failed_mails"`
+}
+
+// failedMail is a failed outbox row without its body and headers.
+type failedMail struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	To        []string  `json:"to"`
+	Subject   string    `json:"subject"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+	CreatedAt time.Time `json:"created_at"` // queued; the outbox keeps no time of failure
+}
+
+// readOutbox reads the outbox figures; it only reads.
+func (s *Server) readOutbox(ctx context.Context) (outboxStatus, error) {
+	stats, err := s.cfg.Store.OutboxStats(ctx)
+	if err != nil {
+		return outboxStatus{}, err
+	}
+	failed, err := s.cfg.Store.FailedOutbox(ctx)
+	if err != nil {
+		return outboxStatus{}, err
+	}
+	v := outboxStatus{OutboxStats: stats, FailedMails: make([]failedMail, len(failed))}
+	for i, m := range failed {
+		v.FailedMails[i] = failedMail{ID: m.ID, Kind: m.Kind, To: m.To, Subject: m.Subject,
+			Attempts: m.Attempts, LastError: m.LastError, CreatedAt: m.CreatedAt.UTC()}
+	}
+	return v, nil
+}
+
+// apiOutbox is the outbox as the status page shows it, read afresh.
+func (s *Server) apiOutbox(c echo.Context) error {
+	v, err := s.readOutbox(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// adminOutboxRetry is an admin's manual retry of a failed mail: the same
+// row, pending again, sent by the notifier on its next poll.
+func (s *Server) adminOutboxRetry(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.RetryOutbox(c.Request().Context(), id); err != nil {
+		if errors.Is(err, helpdesk.ErrNotFound) {
+			return echo.NewHTTPError(http.StatusNotFound, "no failed mail with this id")
+		}
+		return err
+	}
+	s.log.Info("web: outbox retry requested", "outbox_id", id, "user_id", currentUser(c).ID)
+	return c.Redirect(http.StatusSeeOther, "/admin/status?notice=outbox-retried")
+}
+
 // statusPage is the data of the admin status page.
 type statusPage struct {
 	Mailboxes  []mailboxStatus
 	Quarantine []helpdesk.QuarantinedMessage
+	Outbox     outboxStatus
 	Names      map[int64]string
 	Refresh    int       // seconds between automatic refreshes
 	At         time.Time // when it was read
@@ -270,8 +334,9 @@ func (s *Server) refreshStatus(ctx context.Context, done chan struct{}) {
 	close(done)
 }
 
-// readStatus reads the status of every mailbox: four queries, whatever
-// the number of mailboxes, and the leases read concurrently meanwhile.
+// readStatus reads the status of every mailbox and the outbox: a fixed
+// number of queries, whatever the number of mailboxes, and the leases read
+// concurrently meanwhile.
 func (s *Server) readStatus(ctx context.Context) (*statusPage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -290,8 +355,9 @@ func (s *Server) readStatus(ctx context.Context) (*statusPage, error) {
 	states, errStates := st.AllFetchStates(ctx)
 	runs, errRuns := st.AllRecentRuns(ctx, runsOnStatusPage)
 	quarantine, errQ := st.Quarantined(ctx, 0)
+	outbox, errOutbox := s.readOutbox(ctx)
 	lockViews := <-lockc
-	for _, err := range []error{errStates, errRuns, errQ} {
+	for _, err := range []error{errStates, errRuns, errQ, errOutbox} {
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +370,7 @@ func (s *Server) readStatus(ctx context.Context) (*statusPage, error) {
 	for _, r := range runs {
 		runsBy[r.MailboxID] = append(runsBy[r.MailboxID], r)
 	}
-	p := &statusPage{Names: map[int64]string{}, Quarantine: quarantine, Refresh: 5, At: at}
+	p := &statusPage{Names: map[int64]string{}, Quarantine: quarantine, Outbox: outbox, Refresh: 5, At: at}
 	for i := range mbs {
 		m := &mbs[i]
 		p.Names[m.ID] = m.Name

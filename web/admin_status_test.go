@@ -1,19 +1,23 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/locks"
 )
 
@@ -242,4 +246,134 @@ func TestStatusCache(t *testing.T) {
 	if n := insp.calls.Load(); n != 2 {
 		t.Fatalf("%d inspections for 6 loads of 2 mailboxes, want 2", n)
 	}
+}
+
+// TestStatusPageShowsOutbox: the status page shows the outbox backlog, the
+// counts, the newest send error and the failed mails, escaped; only an
+// admin's CSRF-checked Retry puts a failed mail back to pending.
+func TestStatusPageShowsOutbox(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect)
+		ctx := context.Background()
+		e.mailbox(t, 1) // the sender of the test mails
+		for i := range 4 {
+			if err := e.store.EnqueueTestEmail(ctx, fmt.Sprintf("bob%d@customer.example", i), "Ada"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claimed, err := e.store.ClaimOutbox(ctx, "test-notifier", 3, time.Minute)
+		if err != nil || len(claimed) != 3 {
+			t.Fatalf("claimed %d: %v", len(claimed), err)
+		}
+		slices.SortFunc(claimed, func(a, b helpdesk.OutboxMessage) int { return cmp.Compare(a.ID, b.ID) })
+		failed, retried, sent := claimed[0], claimed[1], claimed[2]
+		if err := e.store.FailOutbox(ctx, failed, `550 5.1.1 <bob0@customer.example>: recipient rejected`); err != nil {
+			t.Fatal(err)
+		}
+		// The newest error of an unsent mail is the send path's last error.
+		if err := e.store.RescheduleOutbox(ctx, retried, time.Now().Add(time.Hour), "451 4.7.1 greylisted & try later"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.MarkOutboxSent(ctx, sent.ID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // the oldest pending mail is over a second old
+
+		admin := e.session(t, e.admin)
+		resp, body := admin.get("/admin/status")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status page: %d\n%s", resp.StatusCode, body)
+		}
+		for _, want := range []string{
+			`data-field="outbox-pending">2<`,
+			`data-field="outbox-sent">1<`,
+			`data-field="outbox-failed"><span class="bad">1<`,
+			`data-field="outbox-last-error">451 4.7.1 greylisted &amp; try later<`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("outbox figures lack %s:\n%s", want, between(t, body, "<h2>Outbox</h2>", "</table>"))
+			}
+		}
+		if !regexp.MustCompile(`data-field="outbox-oldest">\d+\.\ds<`).MatchString(body) {
+			t.Errorf("oldest pending age not shown in seconds:\n%s", between(t, body, "<h2>Outbox</h2>", "</table>"))
+		}
+		row := between(t, body, fmt.Sprintf(`data-outbox="%d"`, failed.ID), "</tr>")
+		for _, want := range []string{
+			"<td>test</td>", "bob0@customer.example", "Helpdesk test email", "<td>1</td>",
+			"550 5.1.1 &lt;bob0@customer.example&gt;: recipient rejected",
+			fmt.Sprintf(`form="outbox-retry" formaction="/admin/outbox/%d/retry"`, failed.ID),
+		} {
+			if !strings.Contains(row, want) {
+				t.Errorf("failed mail row lacks %q:\n%s", want, row)
+			}
+		}
+		// The button submits the page's form, which carries the session's CSRF token.
+		if form := between(t, body, `<form id="outbox-retry" method="post"`, "</form>"); !strings.Contains(form, `name="_csrf" value="`+admin.csrf+`"`) {
+			t.Errorf("retry form without the CSRF token: %s", form)
+		}
+		if strings.Contains(body, "<bob0@customer.example>") {
+			t.Error("last error not escaped")
+		}
+		if strings.Contains(body, fmt.Sprintf(`data-outbox="%d"`, retried.ID)) {
+			t.Error("a pending mail is listed as failed")
+		}
+
+		// The API shows the same figures.
+		resp, js := e.api(t, e.adminToken, http.MethodGet, "/api/v1/outbox")
+		var api struct {
+			Pending     int           `json:"pending"`
+			Sent        int           `json:"sent"`
+			Failed      int           `json:"failed"`
+			OldestAge   time.Duration `json:"oldest_pending_age_ns"`
+			LastError   string        `json:"last_error"`
+			FailedMails []struct {
+				ID        int64  `json:"id"`
+				LastError string `json:"last_error"`
+			} `json:"failed_mails"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(js), &api) != nil {
+			t.Fatalf("API outbox: %d %s", resp.StatusCode, js)
+		}
+		if api.Pending != 2 || api.Sent != 1 || api.Failed != 1 || api.OldestAge < time.Second ||
+			api.LastError != "451 4.7.1 greylisted & try later" || len(api.FailedMails) != 1 ||
+			api.FailedMails[0].ID != failed.ID || !strings.HasPrefix(api.FailedMails[0].LastError, "550 ") {
+			t.Errorf("API outbox: %s", js)
+		}
+		if strings.Contains(js, "test email from the helpdesk") {
+			t.Errorf("API outbox shows mail bodies: %s", js)
+		}
+
+		stillFailed := func(who string) {
+			t.Helper()
+			if m, err := e.store.OutboxMessage(ctx, failed.ID); err != nil || m.Status != "failed" {
+				t.Fatalf("after %s: %+v %v", who, m, err)
+			}
+		}
+		retryPath := fmt.Sprintf("/admin/outbox/%d/retry", failed.ID)
+		if resp, body := e.session(t, e.agent).submit(retryPath, nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "admins only") {
+			t.Errorf("agent retry: %d %s", resp.StatusCode, body)
+		}
+		stillFailed("the agent's retry")
+		if resp, _ := admin.post(retryPath, url.Values{}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("retry without CSRF token: %d", resp.StatusCode)
+		}
+		stillFailed("a retry without CSRF token")
+
+		resp, _ = admin.submit(retryPath, nil)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/status?notice=outbox-retried" {
+			t.Fatalf("retry: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		m, err := e.store.OutboxMessage(ctx, failed.ID)
+		if err != nil || m.Status != "pending" || m.Attempts != 0 || m.MessageID != failed.MessageID {
+			t.Fatalf("after retry: %+v %v", m, err)
+		}
+		_, body = admin.get("/admin/status?notice=outbox-retried")
+		if !strings.Contains(body, "The mail is queued again") || strings.Contains(body, fmt.Sprintf(`data-outbox="%d"`, failed.ID)) ||
+			!strings.Contains(body, `data-field="outbox-pending">3<`) {
+			t.Errorf("page after retry:\n%s", between(t, body, "<h2>Outbox</h2>", "</div>"))
+		}
+		if resp, _ := admin.submit(retryPath, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("second retry: %d, want 404", resp.StatusCode)
+		}
+	})
 }

@@ -53,6 +53,7 @@ var notices = map[string]string{
 	"disabled":        "Fetching disabled.",
 	"fetch-requested": "Fetch requested: the fetch service runs it shortly.",
 	"retry-requested": "The message will be retried on the mailbox's next fetch.",
+	"outbox-retried":  "The mail is queued again; the notifier sends it shortly.",
 	"user-created":    "User created.",
 	"access-saved":    "Mailbox access saved.",
 }
