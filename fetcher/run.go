@@ -189,8 +189,9 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 }
 
 // fetchBatch handles one batch of UIDs: the header-only phase decides what
-// to download, bodies are ingested one transaction each, and only then is
-// anything done to them on the server.
+// to download, the bodies go through the download-parse-store pipeline
+// (store.go), and only once they are committed is anything done to them on
+// the server.
 func (f *Fetcher) fetchBatch(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, folder Folder, uids []uint32, job Job, sum *Summary) error {
 	envs, err := s.Envelopes(uids)
 	if err != nil {
@@ -212,27 +213,11 @@ func (f *Fetcher) fetchBatch(ctx context.Context, stop <-chan struct{}, s *Sessi
 		sum.Quarantined++
 		f.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
 	}
-	stored := plan.done
-	err = s.Bodies(plan.download, func(uid uint32, raw []byte) error {
-		src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: uid, Fence: job.Fence}
-		outcome, err := f.ingestRaw(ctx, src, raw, int64(len(raw)))
-		if err != nil {
-			return err
-		}
-		sum.add(outcome)
-		if outcome != helpdesk.OutcomeQuarantined {
-			stored = append(stored, uid)
-		}
-		select {
-		case <-stop:
-			return errStopped
-		default:
-			return nil
-		}
-	})
+	committed, err := f.ingestBodies(ctx, stop, s, m, folder, plan.download, job, sum)
 	if err != nil {
 		return err
 	}
+	stored := append(plan.done, committed...)
 	if err := f.afterFetch(s, m, stored); err != nil {
 		return err
 	}
@@ -283,34 +268,6 @@ func (f *Fetcher) plan(ctx context.Context, m *helpdesk.Mailbox, folder Folder, 
 	return p, nil
 }
 
-// ingestRaw parses and stores one message; what cannot be parsed or stored
-// goes to quarantine with its raw bytes so it never blocks the next one.
-// Only errors that must end the run are returned (fenced, lease lost,
-// database down).
-func (f *Fetcher) ingestRaw(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64) (helpdesk.Outcome, error) {
-	msg, err := ParseMessage(raw)
-	if err == nil {
-		var res helpdesk.IngestResult
-		res, err = f.store.Ingest(ctx, src, msg)
-		if err == nil {
-			f.cfg.Metrics.countMessages(res.Outcome, 1)
-			return res.Outcome, nil
-		}
-		if errors.Is(err, helpdesk.ErrFenced) || ctx.Err() != nil {
-			return "", err
-		}
-		err = fmt.Errorf("could not store: %w", err)
-	} else {
-		err = fmt.Errorf("could not parse: %w", err)
-	}
-	f.log.Warn("quarantining message", "mailbox", src.MailboxID, "folder", src.Folder, "uid", src.UID, "reason", err)
-	if qerr := f.store.Quarantine(ctx, src, raw, size, true, err.Error()); qerr != nil {
-		return "", qerr
-	}
-	f.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
-	return helpdesk.OutcomeQuarantined, nil
-}
-
 func (f *Fetcher) quarantineTooLarge(ctx context.Context, s *Session, m *helpdesk.Mailbox, folder Folder, env Envelope, fence int64) error {
 	header, err := s.Header(env.UID)
 	if err != nil {
@@ -349,7 +306,7 @@ func (f *Fetcher) retryQuarantined(ctx context.Context, s *Session, m *helpdesk.
 			}
 			continue
 		}
-		outcome, err := f.ingestRaw(ctx, src, raw, q.Size)
+		outcome, err := f.storeAlone(ctx, parseFetched(src, raw, q.Size))
 		if err != nil {
 			return err
 		}

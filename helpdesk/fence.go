@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
 )
 
 // A fence is a per-mailbox number kept in the database that only grows.
@@ -38,21 +37,6 @@ func (s *Store) ClaimFence(ctx context.Context, mailboxID, fence int64) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("claim fence %d of mailbox %d: %w", fence, mailboxID, ErrFenced)
-	}
-	return nil
-}
-
-// checkFence is the first statement of every fetch write transaction. The
-// row it touches stays locked until commit (PostgreSQL) or the whole
-// database is (SQLite), so a newer claim cannot slip in between the check
-// and the commit.
-func (s *Store) checkFence(ctx context.Context, tx *sqlx.Tx, mailboxID, fence int64) error {
-	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE mailbox_fences SET fence = fence WHERE mailbox_id = ? AND fence = ?`), mailboxID, fence)
-	if err != nil {
-		return fmt.Errorf("check fence: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 && s.fencing {
-		return fmt.Errorf("write with fence %d to mailbox %d: %w", fence, mailboxID, ErrFenced)
 	}
 	return nil
 }

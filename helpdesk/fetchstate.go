@@ -54,14 +54,11 @@ func (s *Store) FetchStates(ctx context.Context, mailboxID int64) ([]FetchState,
 // SaveFetchProgress records that every UID up to lastUID under uidvalidity
 // has been dealt with (stored, found duplicate or quarantined).
 func (s *Store) SaveFetchProgress(ctx context.Context, fence, mailboxID int64, folder string, uidvalidity, lastUID uint32) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_state (mailbox_id, folder, uidvalidity, last_uid, fence)
+	return s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
+		_, err := t.exec(ctx, `INSERT INTO fetch_state (mailbox_id, folder, uidvalidity, last_uid, fence)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
-				last_uid = excluded.last_uid, fence = excluded.fence`),
+				last_uid = excluded.last_uid, fence = excluded.fence`,
 			mailboxID, folder, uidvalidity, lastUID, fence)
 		if err != nil {
 			return fmt.Errorf("save fetch progress: %w", err)
@@ -73,24 +70,21 @@ func (s *Store) SaveFetchProgress(ctx context.Context, fence, mailboxID int64, f
 // RecordFetchResult notes the end of a run over a folder: success resets
 // the failure count, an error increments it.
 func (s *Store) RecordFetchResult(ctx context.Context, fence, mailboxID int64, folder string, runErr error) error {
-	t := now()
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
-			return err
-		}
+	at := now()
+	return s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
 		var err error
 		if runErr == nil {
-			_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_success_at, last_error, failures)
+			_, err = t.exec(ctx, `INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_success_at, last_error, failures)
 				VALUES (?, ?, ?, ?, ?, '', 0)
 				ON CONFLICT (mailbox_id, folder) DO UPDATE SET fence = excluded.fence, last_run_at = excluded.last_run_at,
-					last_success_at = excluded.last_success_at, last_error = '', failures = 0`),
-				mailboxID, folder, fence, t, t)
+					last_success_at = excluded.last_success_at, last_error = '', failures = 0`,
+				mailboxID, folder, fence, at, at)
 		} else {
-			_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_error, failures)
+			_, err = t.exec(ctx, `INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_error, failures)
 				VALUES (?, ?, ?, ?, ?, 1)
 				ON CONFLICT (mailbox_id, folder) DO UPDATE SET fence = excluded.fence, last_run_at = excluded.last_run_at,
-					last_error = excluded.last_error, failures = fetch_state.failures + 1`),
-				mailboxID, folder, fence, t, truncate(runErr.Error(), 2000))
+					last_error = excluded.last_error, failures = fetch_state.failures + 1`,
+				mailboxID, folder, fence, at, truncate(runErr.Error(), 2000))
 		}
 		if err != nil {
 			return fmt.Errorf("record fetch result: %w", err)
@@ -128,12 +122,9 @@ type FetchRun struct {
 // StartRun records the start of a run (fenced).
 func (s *Store) StartRun(ctx context.Context, fence, mailboxID int64, trigger, holder string) (int64, error) {
 	var id int64
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
-			return err
-		}
-		return tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO fetch_runs (mailbox_id, trigger, fence, holder, started_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`), mailboxID, trigger, fence, holder, now())
+	err := s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
+		return t.get(ctx, &id, `INSERT INTO fetch_runs (mailbox_id, trigger, fence, holder, started_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`, mailboxID, trigger, fence, holder, now())
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start fetch run: %w", err)
@@ -144,12 +135,9 @@ func (s *Store) StartRun(ctx context.Context, fence, mailboxID int64, trigger, h
 // FinishRun records a run's counts and error (fenced: a holder that lost
 // its lease leaves its run unfinished, which the status page shows).
 func (s *Store) FinishRun(ctx context.Context, fence int64, run FetchRun) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.checkFence(ctx, tx, run.MailboxID, fence); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fetch_runs SET finished_at = ?, new = ?, duplicates = ?,
-			quarantined = ?, error = ? WHERE id = ?`),
+	return s.inFetchTx(ctx, run.MailboxID, fence, func(t *fetchTx) error {
+		_, err := t.exec(ctx, `UPDATE fetch_runs SET finished_at = ?, new = ?, duplicates = ?,
+			quarantined = ?, error = ? WHERE id = ?`,
 			now(), run.New, run.Duplicates, run.Quarantined, truncate(run.Error, 2000), run.ID)
 		if err != nil {
 			return fmt.Errorf("finish fetch run %d: %w", run.ID, err)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
 )
 
 // MessageSource says where on the IMAP server a message was found, and
@@ -39,21 +37,65 @@ type IngestResult struct {
 	ThreadID       int64
 }
 
-// Ingest stores one customer message in one transaction: its customer, its
-// conversation (found by threading or new), its thread, attachments and raw
-// bytes, and its ledger row. Ingesting the same message again, under the
-// same UID or another one, is a no-op that reports a duplicate.
+// IngestBatch is one transaction in which the fetcher stores messages one
+// after another (a group commit: under load one commit covers many
+// messages). Each message is whole in it: its customer, conversation,
+// thread, attachments, raw bytes, notifications and ledger row, or, if
+// Ingest fails, the caller rolls the batch back and stores its messages
+// again one per batch. The batch holds the mailbox's fence until it ends.
+type IngestBatch struct {
+	t     *fetchTx
+	fence int64
+}
+
+// BeginIngest starts a batch for a mailbox under fence; ErrFenced when a
+// newer fetch has claimed the mailbox.
+func (s *Store) BeginIngest(ctx context.Context, mailboxID, fence int64) (*IngestBatch, error) {
+	t, err := s.beginFetchTx(ctx, mailboxID, fence)
+	if err != nil {
+		return nil, err
+	}
+	return &IngestBatch{t: t, fence: fence}, nil
+}
+
+// Commit makes the batch's messages stored; only then may the fetcher act
+// on them on the server.
+func (b *IngestBatch) Commit() error {
+	if err := b.t.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback drops what the batch wrote; after Commit it does nothing.
+func (b *IngestBatch) Rollback() { b.t.tx.Rollback() }
+
+// Ingest stores one customer message in its own batch. Ingesting the same
+// message again, under the same UID or another one, is a no-op that
+// reports a duplicate.
 func (s *Store) Ingest(ctx context.Context, src MessageSource, msg *IncomingMessage) (IngestResult, error) {
+	b, err := s.BeginIngest(ctx, src.MailboxID, src.Fence)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest %s: %w", src, err)
+	}
+	defer b.Rollback()
+	res, err := b.Ingest(ctx, src, msg)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return res, b.Commit()
+}
+
+// Ingest adds one customer message to the batch.
+func (b *IngestBatch) Ingest(ctx context.Context, src MessageSource, msg *IncomingMessage) (IngestResult, error) {
+	if src.MailboxID != b.t.mailbox.ID || src.Fence != b.fence {
+		return IngestResult{}, fmt.Errorf("ingest %s: batch is for mailbox %d fence %d", src, b.t.mailbox.ID, b.fence)
+	}
 	cleanText(msg)
 	if msg.DedupKey == "" {
 		msg.DedupKey = "raw:" + fmt.Sprintf("%x", sha256.Sum256(msg.Raw))
 	}
-	var res IngestResult
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		res, err = s.ingestTx(ctx, tx, src, msg)
-		return err
-	})
+	res, err := ingestTx(ctx, b.t, src, msg)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest %s: %w", src, err)
 	}
@@ -64,124 +106,114 @@ func (src MessageSource) String() string {
 	return fmt.Sprintf("mailbox %d folder %q uid %d/%d", src.MailboxID, src.Folder, src.UIDValidity, src.UID)
 }
 
-func (s *Store) ingestTx(ctx context.Context, tx *sqlx.Tx, src MessageSource, msg *IncomingMessage) (IngestResult, error) {
-	if err := s.checkFence(ctx, tx, src.MailboxID, src.Fence); err != nil {
+func ingestTx(ctx context.Context, t *fetchTx, src MessageSource, msg *IncomingMessage) (IngestResult, error) {
+	prior, err := priorLedger(ctx, t, src, msg.DedupKey)
+	if err != nil {
 		return IngestResult{}, err
 	}
-	if seen, ok, err := ledgerEntry(ctx, tx, src); err != nil {
-		return IngestResult{}, err
-	} else if ok && !(seen.Outcome == OutcomeQuarantined && src.QuarantineID != 0) {
-		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: seen.ThreadID.Int64}, nil
+	if prior.seen && !(prior.seenOutcome == OutcomeQuarantined && src.QuarantineID != 0) {
+		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: prior.seenThread}, nil
 	}
-	if threadID, ok, err := storedThreadFor(ctx, tx, src.MailboxID, msg.DedupKey); err != nil {
-		return IngestResult{}, err
-	} else if ok {
-		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: threadID},
-			writeLedger(ctx, tx, src, msg.DedupKey, OutcomeDuplicate, threadID)
+	if prior.stored {
+		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: prior.storedThread},
+			writeLedger(ctx, t, src, msg.DedupKey, OutcomeDuplicate, prior.storedThread)
 	}
 
-	mb, err := mailboxAddress(ctx, tx, src.MailboxID)
+	customerID, err := upsertCustomer(ctx, t, senderOf(msg))
 	if err != nil {
 		return IngestResult{}, err
 	}
-	customerID, err := upsertCustomer(ctx, tx, senderOf(msg))
+	convID, err := findConversation(ctx, t, src.MailboxID, msg)
 	if err != nil {
 		return IngestResult{}, err
 	}
-	convID, err := findConversation(ctx, tx, src.MailboxID, msg)
+	var conv threadedConversation
+	if convID == 0 {
+		conv, err = insertConversation(ctx, t, src.MailboxID, customerID, msg)
+	} else {
+		conv, err = touchConversation(ctx, t, convID, msg)
+	}
 	if err != nil {
 		return IngestResult{}, err
 	}
-	isNewConversation := convID == 0
-	if isNewConversation {
-		if convID, err = insertConversation(ctx, tx, src.MailboxID, customerID, msg); err != nil {
-			return IngestResult{}, err
-		}
-	} else if err := touchConversation(ctx, tx, convID, msg); err != nil {
-		return IngestResult{}, err
-	}
-	rawID, err := storeRaw(ctx, tx, msg.Raw)
+	rawID, err := storeRaw(ctx, t, msg.Raw)
 	if err != nil {
 		return IngestResult{}, err
 	}
-	threadID, err := insertCustomerThread(ctx, tx, convID, rawID, msg)
+	threadID, err := insertCustomerThread(ctx, t, conv.ID, rawID, msg)
 	if err != nil {
 		return IngestResult{}, err
 	}
-	if err := addParticipants(ctx, tx, convID, mb, msg); err != nil {
+	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
 		return IngestResult{}, err
 	}
-	if err := writeLedger(ctx, tx, src, msg.DedupKey, OutcomeNew, threadID); err != nil {
+	if err := writeLedger(ctx, t, src, msg.DedupKey, OutcomeNew, threadID); err != nil {
 		return IngestResult{}, err
 	}
-	if err := s.enqueueCustomerMailNotifications(ctx, tx, src.MailboxID, convID, threadID, isNewConversation, msg); err != nil {
+	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
 		return IngestResult{}, err
 	}
 	if src.QuarantineID != 0 {
-		if err := resolveQuarantine(ctx, tx, src.QuarantineID, threadID); err != nil {
+		if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {
 			return IngestResult{}, err
 		}
 	}
-	return IngestResult{Outcome: OutcomeNew, ConversationID: convID, ThreadID: threadID}, nil
+	return IngestResult{Outcome: OutcomeNew, ConversationID: conv.ID, ThreadID: threadID}, nil
 }
 
-type ledgerRow struct {
-	Outcome  Outcome       `db:"outcome"`
-	ThreadID sql.NullInt64 `db:"thread_id"`
+// ledgerPrior is what the ledger already knows of a message: its row under
+// this UID, and a stored copy of it under another UID (same dedup key).
+type ledgerPrior struct {
+	seen         bool
+	seenOutcome  Outcome
+	seenThread   int64
+	stored       bool
+	storedThread int64
 }
 
-func ledgerEntry(ctx context.Context, tx *sqlx.Tx, src MessageSource) (ledgerRow, bool, error) {
-	var row ledgerRow
-	err := tx.GetContext(ctx, &row, tx.Rebind(`SELECT outcome, thread_id FROM fetch_ledger
-		WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid = ?`), src.MailboxID, src.Folder, src.UIDValidity, src.UID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return row, false, nil
+func priorLedger(ctx context.Context, t *fetchTx, src MessageSource, dedupKey string) (ledgerPrior, error) {
+	var rows []struct {
+		Outcome  Outcome       `db:"outcome"`
+		ThreadID sql.NullInt64 `db:"thread_id"`
+		ByUID    int           `db:"by_uid"`
 	}
+	err := t.sel(ctx, &rows, `SELECT outcome, thread_id, 1 AS by_uid FROM fetch_ledger
+		WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid = ?
+		UNION ALL
+		SELECT outcome, thread_id, 0 AS by_uid FROM fetch_ledger
+		WHERE mailbox_id = ? AND dedup_key = ? AND outcome = 'new'`,
+		src.MailboxID, src.Folder, src.UIDValidity, src.UID, src.MailboxID, dedupKey)
 	if err != nil {
-		return row, false, fmt.Errorf("read ledger: %w", err)
+		return ledgerPrior{}, fmt.Errorf("read ledger: %w", err)
 	}
-	return row, true, nil
-}
-
-func storedThreadFor(ctx context.Context, tx *sqlx.Tx, mailboxID int64, dedupKey string) (int64, bool, error) {
-	var threadID sql.NullInt64
-	err := tx.GetContext(ctx, &threadID, tx.Rebind(`SELECT thread_id FROM fetch_ledger
-		WHERE mailbox_id = ? AND dedup_key = ? AND outcome = 'new'`), mailboxID, dedupKey)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+	var p ledgerPrior
+	for _, r := range rows {
+		if r.ByUID == 1 {
+			p.seen, p.seenOutcome, p.seenThread = true, r.Outcome, r.ThreadID.Int64
+		} else {
+			p.stored, p.storedThread = true, r.ThreadID.Int64
+		}
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("look up dedup key: %w", err)
-	}
-	return threadID.Int64, true, nil
+	return p, nil
 }
 
 // writeLedger records what became of a message. A row left by quarantine
 // is updated when the message is retried.
-func writeLedger(ctx context.Context, tx *sqlx.Tx, src MessageSource, dedupKey string, outcome Outcome, threadID int64) error {
+func writeLedger(ctx context.Context, t *fetchTx, src MessageSource, dedupKey string, outcome Outcome, threadID int64) error {
 	var thread any
 	if threadID != 0 {
 		thread = threadID
 	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_ledger
+	_, err := t.exec(ctx, `INSERT INTO fetch_ledger
 		(mailbox_id, folder, uidvalidity, uid, dedup_key, outcome, thread_id, fence, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (mailbox_id, folder, uidvalidity, uid) DO UPDATE SET
-			dedup_key = excluded.dedup_key, outcome = excluded.outcome, thread_id = excluded.thread_id, fence = excluded.fence`),
+			dedup_key = excluded.dedup_key, outcome = excluded.outcome, thread_id = excluded.thread_id, fence = excluded.fence`,
 		src.MailboxID, src.Folder, src.UIDValidity, src.UID, dedupKey, outcome, thread, src.Fence, now())
 	if err != nil {
 		return fmt.Errorf("write ledger: %w", err)
 	}
 	return nil
-}
-
-func mailboxAddress(ctx context.Context, tx *sqlx.Tx, mailboxID int64) (string, error) {
-	var email string
-	err := tx.GetContext(ctx, &email, tx.Rebind(`SELECT email FROM mailboxes WHERE id = ?`), mailboxID)
-	if err != nil {
-		return "", fmt.Errorf("read mailbox %d: %w", mailboxID, err)
-	}
-	return email, nil
 }
 
 // senderOf is who the conversation is with: From, else Reply-To.
@@ -194,57 +226,68 @@ func senderOf(msg *IncomingMessage) Address {
 
 // upsertCustomer returns the customer with this address, creating it if
 // needed; concurrent first mails from one address both get the one row.
-func upsertCustomer(ctx context.Context, tx *sqlx.Tx, a Address) (int64, error) {
+func upsertCustomer(ctx context.Context, t *fetchTx, a Address) (int64, error) {
 	var id int64
-	err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO customers (email, name, created_at) VALUES (?, ?, ?)
+	err := t.get(ctx, &id, `INSERT INTO customers (email, name, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (email) DO UPDATE SET name = CASE WHEN customers.name = '' THEN excluded.name ELSE customers.name END
-		RETURNING id`), strings.ToLower(a.Email), truncate(a.Name, 200), now())
+		RETURNING id`, strings.ToLower(a.Email), truncate(a.Name, 200), now())
 	if err != nil {
 		return 0, fmt.Errorf("upsert customer %q: %w", a.Email, err)
 	}
 	return id, nil
 }
 
-func insertConversation(ctx context.Context, tx *sqlx.Tx, mailboxID, customerID int64, msg *IncomingMessage) (int64, error) {
-	t := now()
-	var id int64
-	err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO conversations
+// threadedConversation is the conversation a customer message went to, as
+// notifications need it.
+type threadedConversation struct {
+	ID         int64         `db:"id"`
+	Subject    string        `db:"subject"`
+	AssigneeID sql.NullInt64 `db:"assignee_id"`
+	created    bool // by this message
+}
+
+func insertConversation(ctx context.Context, t *fetchTx, mailboxID, customerID int64, msg *IncomingMessage) (threadedConversation, error) {
+	at := now()
+	var c threadedConversation
+	err := t.get(ctx, &c, `INSERT INTO conversations
 		(mailbox_id, customer_id, subject, status, preview, created_at, updated_at, last_message_at)
-		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id`),
-		mailboxID, customerID, subjectOrDefault(msg.Subject), preview(msg.Text), t, t, t)
+		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id, subject, assignee_id`,
+		mailboxID, customerID, subjectOrDefault(msg.Subject), preview(msg.Text), at, at, at)
 	if err != nil {
-		return 0, fmt.Errorf("insert conversation: %w", err)
+		return c, fmt.Errorf("insert conversation: %w", err)
 	}
-	return id, nil
+	c.created = true
+	return c, nil
 }
 
 // touchConversation moves a conversation up on a new customer message and
 // reopens it, unless the message is an auto-reply.
-func touchConversation(ctx context.Context, tx *sqlx.Tx, convID int64, msg *IncomingMessage) error {
-	t := now()
-	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE conversations SET last_message_at = ?, updated_at = ?, preview = ?,
+func touchConversation(ctx context.Context, t *fetchTx, convID int64, msg *IncomingMessage) (threadedConversation, error) {
+	at := now()
+	var c threadedConversation
+	err := t.get(ctx, &c, `UPDATE conversations SET last_message_at = ?, updated_at = ?, preview = ?,
 		status = CASE WHEN status IN ('closed', 'pending') AND ? THEN 'active' ELSE status END
-		WHERE id = ?`), t, t, preview(msg.Text), !msg.AutoReply, convID)
+		WHERE id = ? RETURNING id, subject, assignee_id`, at, at, preview(msg.Text), !msg.AutoReply, convID)
 	if err != nil {
-		return fmt.Errorf("update conversation %d: %w", convID, err)
+		return c, fmt.Errorf("update conversation %d: %w", convID, err)
 	}
-	return nil
+	return c, nil
 }
 
-func insertCustomerThread(ctx context.Context, tx *sqlx.Tx, convID, rawID int64, msg *IncomingMessage) (int64, error) {
+func insertCustomerThread(ctx context.Context, t *fetchTx, convID, rawID int64, msg *IncomingMessage) (int64, error) {
 	var id int64
-	err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO threads
+	err := t.get(ctx, &id, `INSERT INTO threads
 		(conversation_id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
 		 body_text, body_html, auto_reply, raw_id, created_at)
-		VALUES (?, 'customer', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		VALUES (?, 'customer', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		convID, msg.MessageID, msg.InReplyTo, senderOf(msg).Email, truncate(senderOf(msg).Name, 200),
 		joinAddresses(msg.To), joinAddresses(msg.Cc), msg.Subject, msg.Text, msg.HTML, msg.AutoReply, rawID, now())
 	if err != nil {
 		return 0, fmt.Errorf("insert thread: %w", err)
 	}
 	for _, a := range msg.Attachments {
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO attachments (thread_id, filename, content_type, content_id, inline, size, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`), id, a.Filename, a.ContentType, a.ContentID, a.Inline, len(a.Data), a.Data)
+		_, err := t.exec(ctx, `INSERT INTO attachments (thread_id, filename, content_type, content_id, inline, size, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, a.Filename, a.ContentType, a.ContentID, a.Inline, len(a.Data), a.Data)
 		if err != nil {
 			return 0, fmt.Errorf("insert attachment %q: %w", a.Filename, err)
 		}
@@ -254,16 +297,16 @@ func insertCustomerThread(ctx context.Context, tx *sqlx.Tx, convID, rawID int64,
 
 // addParticipants records the sender and the other addresses on the mail
 // (not the mailbox itself), who may thread by [#N] subject token later.
-func addParticipants(ctx context.Context, tx *sqlx.Tx, convID int64, mailboxEmail string, msg *IncomingMessage) error {
+func addParticipants(ctx context.Context, t *fetchTx, convID int64, msg *IncomingMessage) error {
 	addrs := append([]Address{senderOf(msg)}, msg.Cc...)
 	addrs = append(addrs, msg.To...)
 	for _, a := range addrs {
 		email := strings.ToLower(a.Email)
-		if email == "" || email == mailboxEmail {
+		if email == "" || email == t.mailbox.Email {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO conversation_participants (conversation_id, email)
-			VALUES (?, ?) ON CONFLICT DO NOTHING`), convID, email); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO conversation_participants (conversation_id, email)
+			VALUES (?, ?) ON CONFLICT DO NOTHING`, convID, email); err != nil {
 			return fmt.Errorf("add participant: %w", err)
 		}
 	}

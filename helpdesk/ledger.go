@@ -67,22 +67,17 @@ func (s *Store) RecordDuplicates(ctx context.Context, fence, mailboxID int64, fo
 	if len(dups) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.checkFence(ctx, tx, mailboxID, fence); err != nil {
-			return err
-		}
+	return s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
 		for _, d := range dups {
 			src := MessageSource{MailboxID: mailboxID, Folder: folder, UIDValidity: uidvalidity, UID: d.UID, Fence: fence}
-			threadID, _, err := storedThreadFor(ctx, tx, mailboxID, d.DedupKey)
+			prior, err := priorLedger(ctx, t, src, d.DedupKey)
 			if err != nil {
 				return err
 			}
-			if _, seen, err := ledgerEntry(ctx, tx, src); err != nil {
-				return err
-			} else if seen {
+			if prior.seen {
 				continue
 			}
-			if err := writeLedger(ctx, tx, src, d.DedupKey, OutcomeDuplicate, threadID); err != nil {
+			if err := writeLedger(ctx, t, src, d.DedupKey, OutcomeDuplicate, prior.storedThread); err != nil {
 				return err
 			}
 		}

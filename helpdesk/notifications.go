@@ -37,13 +37,6 @@ func automaticHeaders(autoSubmitted, mailboxEmail string) map[string]string {
 	}
 }
 
-type mailboxInfo struct {
-	ID      int64  `db:"id"`
-	Name    string `db:"name"`
-	Email   string `db:"email"`
-	AutoAck bool   `db:"auto_ack"`
-}
-
 type recipient struct {
 	ID    int64  `db:"id"`
 	Email string `db:"email"`
@@ -56,32 +49,22 @@ type recipient struct {
 // and the mailbox's auto-acknowledgement of a new conversation. Nothing is
 // enqueued for auto-replies, bounces or our own mail coming back. The dedup
 // keys name the thread, so an ingest retried or run twice enqueues once.
-func (s *Store) enqueueCustomerMailNotifications(ctx context.Context, tx *sqlx.Tx, mailboxID, convID, threadID int64, isNewConversation bool, msg *IncomingMessage) error {
+func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv threadedConversation, threadID int64, msg *IncomingMessage) error {
+	tx, mb := t.tx, t.mailbox
 	if reason, err := automaticMail(ctx, tx, msg); err != nil || reason != "" {
 		return err
 	}
-	var mb mailboxInfo
-	if err := tx.GetContext(ctx, &mb, tx.Rebind(`SELECT id, name, email, auto_ack FROM mailboxes WHERE id = ?`), mailboxID); err != nil {
-		return fmt.Errorf("read mailbox %d for notifications: %w", mailboxID, err)
-	}
-	var conv struct {
-		Subject    string        `db:"subject"`
-		AssigneeID sql.NullInt64 `db:"assignee_id"`
-	}
-	if err := tx.GetContext(ctx, &conv, tx.Rebind(`SELECT subject, assignee_id FROM conversations WHERE id = ?`), convID); err != nil {
-		return fmt.Errorf("read conversation %d for notifications: %w", convID, err)
-	}
 	sender := senderOf(msg)
 	event, pref, headline := "customer-reply", "notify_customer_reply", "New reply from the customer"
-	if isNewConversation {
+	if conv.created {
 		event, pref, headline = "new-conversation", "notify_new_conversation", "New conversation"
 	}
 	// A reply in an assigned conversation concerns its assignee only.
 	var onlyUser int64
-	if !isNewConversation && conv.AssigneeID.Valid {
+	if !conv.created && conv.AssigneeID.Valid {
 		onlyUser = conv.AssigneeID.Int64
 	}
-	users, err := notifiedUsers(ctx, tx, mailboxID, pref, onlyUser)
+	users, err := notifiedUsers(ctx, tx, mb.ID, pref, onlyUser)
 	if err != nil {
 		return err
 	}
@@ -92,13 +75,13 @@ func (s *Store) enqueueCustomerMailNotifications(ctx context.Context, tx *sqlx.T
 		err := enqueueIfValid(ctx, tx, OutboundMail{
 			DedupKey:  fmt.Sprintf("notify:%s:%d:%d", event, threadID, u.ID),
 			Kind:      "notification",
-			MailboxID: mailboxID,
+			MailboxID: mb.ID,
 			ThreadID:  threadID,
 			From:      mb.Email,
 			To:        []string{u.Email},
-			Subject:   oneLine(fmt.Sprintf("[#%d] %s: %s", convID, headline, conv.Subject), 900),
+			Subject:   oneLine(fmt.Sprintf("[#%d] %s: %s", conv.ID, headline, conv.Subject), 900),
 			BodyText: fmt.Sprintf("%s #%d in %s\nFrom: %s\nSubject: %s\n\n%s\n",
-				headline, convID, oneLine(mb.Name, 200), formatSender(sender), oneLine(msg.Subject, 900),
+				headline, conv.ID, oneLine(mb.Name, 200), formatSender(sender), oneLine(msg.Subject, 900),
 				truncate(strings.TrimSpace(msg.Text), notificationExcerpt)),
 			Headers: automaticHeaders("auto-generated", mb.Email),
 		})
@@ -106,8 +89,8 @@ func (s *Store) enqueueCustomerMailNotifications(ctx context.Context, tx *sqlx.T
 			return err
 		}
 	}
-	if isNewConversation && mb.AutoAck {
-		return enqueueAutoAck(ctx, tx, mb, convID, threadID, msg)
+	if conv.created && mb.AutoAck {
+		return enqueueAutoAck(ctx, tx, mb, conv.ID, threadID, msg)
 	}
 	return nil
 }
@@ -158,7 +141,7 @@ func automaticMail(ctx context.Context, tx *sqlx.Tx, msg *IncomingMessage) (stri
 			return "our own mail (" + LoopHeader + ")", nil
 		}
 	}
-	if msg.MessageID != "" {
+	if mayBeOurs(msg.MessageID) {
 		var n int
 		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM outbox WHERE message_id = ?`), msg.MessageID); err != nil {
 			return "", fmt.Errorf("check own message id: %w", err)
@@ -167,7 +150,7 @@ func automaticMail(ctx context.Context, tx *sqlx.Tx, msg *IncomingMessage) (stri
 			return "our own mail (Message-ID)", nil
 		}
 	}
-	if msg.InReplyTo != "" {
+	if mayBeOurs(msg.InReplyTo) {
 		var n int
 		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM outbox
 			WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')`), msg.InReplyTo); err != nil {

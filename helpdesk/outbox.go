@@ -39,8 +39,14 @@ func OutboxMessageID(dedupKey, from string) string {
 	if _, d, ok := strings.Cut(from, "@"); ok && d != "" {
 		domain = d
 	}
-	return "hd-" + hex.EncodeToString(sum[:12]) + "@" + domain
+	return ourMessageIDPrefix + hex.EncodeToString(sum[:12]) + "@" + domain
 }
+
+const ourMessageIDPrefix = "hd-"
+
+// mayBeOurs tells whether a Message-ID can be one the outbox made, which
+// saves looking up every incoming Message-ID in the outbox.
+func mayBeOurs(messageID string) bool { return strings.HasPrefix(messageID, ourMessageIDPrefix) }
 
 // enqueueTx adds a mail to the outbox inside the caller's transaction and
 // returns its Message-ID (without angle brackets). An existing row with the

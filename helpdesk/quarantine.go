@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 )
 
 // QuarantinedMessage is a message that could not be stored as a
@@ -32,34 +31,40 @@ const quarantineColumns = `id, mailbox_id, folder, uidvalidity, uid, reason, siz
 // records it in the ledger so later runs move past it. size is the size on
 // the server; raw holds all of it when complete, else just its header.
 func (s *Store) Quarantine(ctx context.Context, src MessageSource, raw []byte, size int64, complete bool, reason string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.checkFence(ctx, tx, src.MailboxID, src.Fence); err != nil {
-			return err
-		}
-		if src.QuarantineID != 0 {
-			return holdQuarantine(ctx, tx, src.QuarantineID, reason)
-		}
-		if _, seen, err := ledgerEntry(ctx, tx, src); err != nil || seen {
-			return err
-		}
-		rawID, err := storeRaw(ctx, tx, raw)
-		if err != nil {
-			return err
-		}
-		t := now()
-		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO quarantine
-			(mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`),
-			src.MailboxID, src.Folder, src.UIDValidity, src.UID, truncate(reason, 2000), size, complete, rawID, t, t)
-		if err != nil {
-			return fmt.Errorf("insert quarantine: %w", err)
-		}
-		return writeLedger(ctx, tx, src, fmt.Sprintf("quarantine:%d:%d", src.UIDValidity, src.UID), OutcomeQuarantined, 0)
+	return s.inFetchTx(ctx, src.MailboxID, src.Fence, func(t *fetchTx) error {
+		return quarantineTx(ctx, t, src, raw, size, complete, reason)
 	})
 }
 
-func holdQuarantine(ctx context.Context, tx *sqlx.Tx, id int64, reason string) error {
-	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?`),
+// Quarantine adds a message that cannot be ingested to the batch.
+func (b *IngestBatch) Quarantine(ctx context.Context, src MessageSource, raw []byte, size int64, complete bool, reason string) error {
+	return quarantineTx(ctx, b.t, src, raw, size, complete, reason)
+}
+
+func quarantineTx(ctx context.Context, t *fetchTx, src MessageSource, raw []byte, size int64, complete bool, reason string) error {
+	if src.QuarantineID != 0 {
+		return holdQuarantine(ctx, t, src.QuarantineID, reason)
+	}
+	if prior, err := priorLedger(ctx, t, src, ""); err != nil || prior.seen {
+		return err
+	}
+	rawID, err := storeRaw(ctx, t, raw)
+	if err != nil {
+		return err
+	}
+	at := now()
+	_, err = t.exec(ctx, `INSERT INTO quarantine
+		(mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`,
+		src.MailboxID, src.Folder, src.UIDValidity, src.UID, truncate(reason, 2000), size, complete, rawID, at, at)
+	if err != nil {
+		return fmt.Errorf("insert quarantine: %w", err)
+	}
+	return writeLedger(ctx, t, src, fmt.Sprintf("quarantine:%d:%d", src.UIDValidity, src.UID), OutcomeQuarantined, 0)
+}
+
+func holdQuarantine(ctx context.Context, t *fetchTx, id int64, reason string) error {
+	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?`,
 		truncate(reason, 2000), now(), id)
 	if err != nil {
 		return fmt.Errorf("hold quarantined message %d: %w", id, err)
@@ -67,8 +72,8 @@ func holdQuarantine(ctx context.Context, tx *sqlx.Tx, id int64, reason string) e
 	return nil
 }
 
-func resolveQuarantine(ctx context.Context, tx *sqlx.Tx, id, threadID int64) error {
-	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?`),
+func resolveQuarantine(ctx context.Context, t *fetchTx, id, threadID int64) error {
+	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?`,
 		threadID, now(), id)
 	if err != nil {
 		return fmt.Errorf("resolve quarantined message %d: %w", id, err)

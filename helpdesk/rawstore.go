@@ -8,7 +8,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/jmoiron/sqlx"
 )
 
 // gzipWriters are reused: a gzip writer allocates about a megabyte of
@@ -19,7 +18,7 @@ var gzipWriters = sync.Pool{New: func() any {
 }}
 
 // storeRaw keeps a message's exact bytes, gzipped, and returns the row id.
-func storeRaw(ctx context.Context, tx *sqlx.Tx, raw []byte) (int64, error) {
+func storeRaw(ctx context.Context, t *fetchTx, raw []byte) (int64, error) {
 	var buf bytes.Buffer
 	zw := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(zw)
@@ -29,7 +28,7 @@ func storeRaw(ctx context.Context, tx *sqlx.Tx, raw []byte) (int64, error) {
 		return 0, fmt.Errorf("compress raw message: %w", err)
 	}
 	var id int64
-	err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO raw_messages (size, gzipped) VALUES (?, ?) RETURNING id`), len(raw), buf.Bytes())
+	err := t.get(ctx, &id, `INSERT INTO raw_messages (size, gzipped) VALUES (?, ?) RETURNING id`, len(raw), buf.Bytes())
 	if err != nil {
 		return 0, fmt.Errorf("store raw message: %w", err)
 	}

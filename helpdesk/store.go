@@ -25,6 +25,7 @@ type Store struct {
 	db      *sqlx.DB
 	dialect string // "postgres" or "sqlite"
 	secrets *Secrets
+	stmts   *stmtCache // prepared statements of the fetch path
 	// fencing is on except in the control test that proves the fault
 	// tests can fail (HELPDESK_UNSAFE_DISABLE_FENCING).
 	fencing bool
@@ -65,7 +66,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, dialect: dialect, secrets: opts.Secrets, fencing: !opts.DisableFencing}, nil
+	return &Store{db: db, dialect: dialect, secrets: opts.Secrets, stmts: newStmtCache(db), fencing: !opts.DisableFencing}, nil
 }
 
 func driverFor(databaseURL string) (driver, dsn, dialect string, err error) {
@@ -111,7 +112,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func (s *Store) Dialect() string { return s.dialect }
 
 // Close closes the database pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // inTx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {

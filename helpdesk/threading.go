@@ -25,11 +25,11 @@ var subjectToken = regexp.MustCompile(`\[#(\d{1,18})\]`)
 //  2. else a [#N] subject token, but only when the sender already takes
 //     part in conversation N (a stranger quoting a number must not land in
 //     someone else's conversation).
-func findConversation(ctx context.Context, tx *sqlx.Tx, mailboxID int64, msg *IncomingMessage) (int64, error) {
-	if id, err := conversationByReferences(ctx, tx, mailboxID, referencedIDs(msg)); err != nil || id != 0 {
+func findConversation(ctx context.Context, t *fetchTx, mailboxID int64, msg *IncomingMessage) (int64, error) {
+	if id, err := conversationByReferences(ctx, t, mailboxID, referencedIDs(msg)); err != nil || id != 0 {
 		return id, err
 	}
-	return conversationBySubjectToken(ctx, tx, mailboxID, msg.Subject, senderOf(msg).Email)
+	return conversationBySubjectToken(ctx, t, mailboxID, msg.Subject, senderOf(msg).Email)
 }
 
 // referencedIDs is In-Reply-To plus the newest References, without repeats.
@@ -49,7 +49,7 @@ func referencedIDs(msg *IncomingMessage) []string {
 	return ids
 }
 
-func conversationByReferences(ctx context.Context, tx *sqlx.Tx, mailboxID int64, ids []string) (int64, error) {
+func conversationByReferences(ctx context.Context, t *fetchTx, mailboxID int64, ids []string) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
@@ -61,7 +61,7 @@ func conversationByReferences(ctx context.Context, tx *sqlx.Tx, mailboxID int64,
 		return 0, err
 	}
 	var id int64
-	err = tx.GetContext(ctx, &id, tx.Rebind(q), args...)
+	err = t.tx.GetContext(ctx, &id, t.tx.Rebind(q), args...) // the IN list varies: not cached
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -71,7 +71,7 @@ func conversationByReferences(ctx context.Context, tx *sqlx.Tx, mailboxID int64,
 	return id, nil
 }
 
-func conversationBySubjectToken(ctx context.Context, tx *sqlx.Tx, mailboxID int64, subject, sender string) (int64, error) {
+func conversationBySubjectToken(ctx context.Context, t *fetchTx, mailboxID int64, subject, sender string) (int64, error) {
 	m := subjectToken.FindStringSubmatch(subject)
 	if m == nil || sender == "" {
 		return 0, nil
@@ -81,9 +81,9 @@ func conversationBySubjectToken(ctx context.Context, tx *sqlx.Tx, mailboxID int6
 		return 0, nil
 	}
 	var id int64
-	err = tx.GetContext(ctx, &id, tx.Rebind(`SELECT c.id FROM conversations c
+	err = t.get(ctx, &id, `SELECT c.id FROM conversations c
 		JOIN conversation_participants p ON p.conversation_id = c.id
-		WHERE c.id = ? AND c.mailbox_id = ? AND p.email = ?`), number, mailboxID, strings.ToLower(sender))
+		WHERE c.id = ? AND c.mailbox_id = ? AND p.email = ?`, number, mailboxID, strings.ToLower(sender))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -1,0 +1,215 @@
+package fetcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Downloading, parsing and storing run as a pipeline: one goroutine reads
+// bodies from the server and parses them while the fetch goroutine stores
+// what is ready, all of it in one transaction (a group commit). With a fast
+// server one commit covers many messages; with a slow one each message is
+// committed as soon as it is parsed. No transaction waits on the network,
+// and nothing is done on the server before the commit.
+const (
+	maxGroup      = 256      // messages per commit
+	maxGroupBytes = 32 << 20 // raw bytes per commit
+	parsedAhead   = 32       // messages parsed ahead of the store
+)
+
+// fetchedMessage is a downloaded message and what parsing made of it.
+type fetchedMessage struct {
+	src      helpdesk.MessageSource
+	raw      []byte
+	size     int64 // on the server
+	msg      *helpdesk.IncomingMessage
+	parseErr error
+}
+
+func parseFetched(src helpdesk.MessageSource, raw []byte, size int64) fetchedMessage {
+	msg, err := ParseMessage(raw)
+	return fetchedMessage{src: src, raw: raw, size: size, msg: msg, parseErr: err}
+}
+
+// ingestBodies downloads, parses and stores the bodies of uids. It returns
+// the UIDs whose messages are committed as new or duplicate (the
+// after-fetch action applies to them), also when it fails part-way.
+func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, folder Folder, uids []uint32, job Job, sum *Summary) ([]uint32, error) {
+	ready := make(chan fetchedMessage, parsedAhead)
+	quit := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(ready)
+		readErr <- s.Bodies(uids, func(uid uint32, raw []byte) error {
+			src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: uid, Fence: job.Fence}
+			select {
+			case ready <- parseFetched(src, raw, int64(len(raw))):
+				return nil
+			case <-quit:
+				return errStopped // the store side has ended
+			}
+		})
+	}()
+	stored, err := f.storeReady(ctx, stop, ready, sum)
+	close(quit)
+	for range ready { // unblock the reader; it no longer sends after quit
+	}
+	if rerr := <-readErr; err == nil && !errors.Is(rerr, errStopped) {
+		err = rerr
+	}
+	return stored, err
+}
+
+// storeReady stores groups of parsed messages until ready is closed, the
+// run is asked to stop (after committing the current group) or it fails.
+func (f *Fetcher) storeReady(ctx context.Context, stop <-chan struct{}, ready <-chan fetchedMessage, sum *Summary) ([]uint32, error) {
+	var stored []uint32
+	for {
+		group, more := nextGroup(ctx, ready)
+		outcomes, err := f.storeGroup(ctx, group)
+		for i, o := range outcomes {
+			sum.add(o)
+			if o != helpdesk.OutcomeQuarantined {
+				stored = append(stored, group[i].src.UID)
+			}
+		}
+		if err != nil {
+			return stored, err
+		}
+		if !more {
+			return stored, ctx.Err()
+		}
+		select {
+		case <-stop:
+			return stored, errStopped
+		default:
+		}
+	}
+}
+
+// nextGroup waits for a message, then takes those already parsed behind it
+// up to the group's limits. more is false once ready is closed or ctx ends.
+func nextGroup(ctx context.Context, ready <-chan fetchedMessage) (group []fetchedMessage, more bool) {
+	select {
+	case fm, ok := <-ready:
+		if !ok {
+			return nil, false
+		}
+		group = append(group, fm)
+	case <-ctx.Done():
+		return nil, false
+	}
+	size := len(group[0].raw)
+	for len(group) < maxGroup && size < maxGroupBytes {
+		select {
+		case fm, ok := <-ready:
+			if !ok {
+				return group, false
+			}
+			group = append(group, fm)
+			size += len(fm.raw)
+		default:
+			return group, true
+		}
+	}
+	return group, true
+}
+
+// storeGroup stores a group in one transaction. When that fails, it stores
+// the messages again one per transaction, so that only a message that
+// cannot be stored goes to quarantine and the others are kept. It returns
+// the outcomes of the committed messages.
+func (f *Fetcher) storeGroup(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
+	if len(group) == 0 {
+		return nil, nil
+	}
+	if len(group) > 1 {
+		outcomes, err := f.storeTogether(ctx, group)
+		if err == nil || mustStop(ctx, err) {
+			return outcomes, err
+		}
+		f.log.Warn("storing a group of messages failed; storing them one by one", "messages", len(group), "err", err)
+	}
+	outcomes := make([]helpdesk.Outcome, 0, len(group))
+	for _, fm := range group {
+		o, err := f.storeAlone(ctx, fm)
+		if err != nil {
+			return outcomes, err
+		}
+		outcomes = append(outcomes, o)
+	}
+	return outcomes, nil
+}
+
+// storeAlone stores one message in its own transaction; one that cannot be
+// parsed or stored goes to quarantine with its raw bytes, so it never
+// blocks the next. Only errors that must end the run are returned (fenced,
+// lease lost, database down).
+func (f *Fetcher) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.Outcome, error) {
+	outcomes, err := f.storeTogether(ctx, []fetchedMessage{fm})
+	if err == nil {
+		return outcomes[0], nil
+	}
+	if mustStop(ctx, err) {
+		return "", err
+	}
+	reason := fmt.Errorf("could not store: %w", err)
+	if err := f.quarantine(ctx, fm, reason); err != nil {
+		return "", err
+	}
+	return helpdesk.OutcomeQuarantined, nil
+}
+
+// storeTogether stores messages in one transaction; unparsable ones are
+// quarantined in it.
+func (f *Fetcher) storeTogether(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
+	first := group[0].src
+	b, err := f.store.BeginIngest(ctx, first.MailboxID, first.Fence)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Rollback()
+	outcomes := make([]helpdesk.Outcome, 0, len(group))
+	for _, fm := range group {
+		if fm.parseErr != nil {
+			reason := fmt.Errorf("could not parse: %w", fm.parseErr)
+			if err := b.Quarantine(ctx, fm.src, fm.raw, fm.size, true, reason.Error()); err != nil {
+				return nil, err
+			}
+			outcomes = append(outcomes, helpdesk.OutcomeQuarantined)
+			continue
+		}
+		res, err := b.Ingest(ctx, fm.src, fm.msg)
+		if err != nil {
+			return nil, err
+		}
+		outcomes = append(outcomes, res.Outcome)
+	}
+	if err := b.Commit(); err != nil {
+		return nil, err
+	}
+	for i, o := range outcomes {
+		if o == helpdesk.OutcomeQuarantined {
+			f.log.Warn("quarantined message", "mailbox", first.MailboxID, "folder", group[i].src.Folder, "uid", group[i].src.UID, "reason", group[i].parseErr)
+		}
+		f.cfg.Metrics.countMessages(o, 1)
+	}
+	return outcomes, nil
+}
+
+func (f *Fetcher) quarantine(ctx context.Context, fm fetchedMessage, reason error) error {
+	f.log.Warn("quarantining message", "mailbox", fm.src.MailboxID, "folder", fm.src.Folder, "uid", fm.src.UID, "reason", reason)
+	if err := f.store.Quarantine(ctx, fm.src, fm.raw, fm.size, true, reason.Error()); err != nil {
+		return err
+	}
+	f.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
+	return nil
+}
+
+// mustStop tells errors that end the run from those of one message.
+func mustStop(ctx context.Context, err error) bool {
+	return errors.Is(err, helpdesk.ErrFenced) || ctx.Err() != nil
+}
