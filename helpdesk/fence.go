@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
 )
 
 // A fence is a per-mailbox number kept in the database that only grows.

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-
 )
 
 // MessageSource says where on the IMAP server a message was found, and
@@ -243,7 +242,7 @@ type threadedConversation struct {
 	ID         int64         `db:"id"`
 	Subject    string        `db:"subject"`
 	AssigneeID sql.NullInt64 `db:"assignee_id"`
-	created    bool // by this message
+	created    bool          // by this message
 }
 
 func insertConversation(ctx context.Context, t *fetchTx, mailboxID, customerID int64, msg *IncomingMessage) (threadedConversation, error) {

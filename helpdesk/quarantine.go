@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
 )
 
 // QuarantinedMessage is a message that could not be stored as a

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-
 )
 
 // gzipWriters are reused: a gzip writer allocates about a megabyte of
