@@ -31,6 +31,9 @@ type fetchedMessage struct {
 
 func parseFetched(src helpdesk.MessageSource, raw []byte, size int64) fetchedMessage {
 	msg, err := ParseMessage(raw)
+	if err == nil {
+		msg.RawGzip = helpdesk.CompressRaw(raw)
+	}
 	return fetchedMessage{src: src, raw: raw, size: size, msg: msg, parseErr: err}
 }
 

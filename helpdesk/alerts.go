@@ -99,6 +99,6 @@ func enqueueFetchAlert(ctx context.Context, tx *sqlx.Tx, mailboxID int64, failin
 		m.BodyText = fmt.Sprintf("Fetching mail for mailbox %q (%s) succeeded again.\n", name, mb.Email)
 	}
 	m.Subject = oneLine(m.Subject, 900)
-	_, err := enqueueTx(ctx, tx, m)
+	_, err := enqueueTx(ctx, plainTx{tx}, m)
 	return err
 }

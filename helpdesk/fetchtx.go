@@ -82,25 +82,48 @@ func (s *Store) inFetchTx(ctx context.Context, mailboxID, fence int64, fn func(t
 	return nil
 }
 
+// sqlTx runs statements written with ? placeholders in a transaction:
+// a fetchTx, whose statements are prepared once, or a plainTx.
+type sqlTx interface {
+	get(ctx context.Context, dest any, query string, args ...any) error
+	sel(ctx context.Context, dest any, query string, args ...any) error
+	exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// plainTx is an sqlTx whose statements are prepared on each use.
+type plainTx struct{ tx *sqlx.Tx }
+
+func (p plainTx) get(ctx context.Context, dest any, query string, args ...any) error {
+	return p.tx.GetContext(ctx, dest, p.tx.Rebind(query), args...)
+}
+
+func (p plainTx) sel(ctx context.Context, dest any, query string, args ...any) error {
+	return p.tx.SelectContext(ctx, dest, p.tx.Rebind(query), args...)
+}
+
+func (p plainTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.tx.ExecContext(ctx, p.tx.Rebind(query), args...)
+}
+
 func (t *fetchTx) get(ctx context.Context, dest any, query string, args ...any) error {
 	if st := t.stmts.in(ctx, t.tx, query); st != nil {
 		return st.GetContext(ctx, dest, args...)
 	}
-	return t.tx.GetContext(ctx, dest, t.tx.Rebind(query), args...)
+	return plainTx{t.tx}.get(ctx, dest, query, args...)
 }
 
 func (t *fetchTx) sel(ctx context.Context, dest any, query string, args ...any) error {
 	if st := t.stmts.in(ctx, t.tx, query); st != nil {
 		return st.SelectContext(ctx, dest, args...)
 	}
-	return t.tx.SelectContext(ctx, dest, t.tx.Rebind(query), args...)
+	return plainTx{t.tx}.sel(ctx, dest, query, args...)
 }
 
 func (t *fetchTx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := t.stmts.in(ctx, t.tx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, t.tx.Rebind(query), args...)
+	return plainTx{t.tx}.exec(ctx, query, args...)
 }
 
 // stmtCache keeps one prepared statement per query text of the fetch

@@ -135,7 +135,7 @@ func ingestTx(ctx context.Context, t *fetchTx, src MessageSource, msg *IncomingM
 	if err != nil {
 		return IngestResult{}, err
 	}
-	rawID, err := storeRaw(ctx, t, msg.Raw)
+	rawID, err := storeRaw(ctx, t, msg.Raw, msg.RawGzip)
 	if err != nil {
 		return IngestResult{}, err
 	}
@@ -327,8 +327,10 @@ func subjectOrDefault(s string) string {
 	return truncate(s, 998)
 }
 
+// preview is the start of the text on one line; only the start is read,
+// as a long mail would otherwise cost more here than its insert.
 func preview(text string) string {
-	return truncate(strings.Join(strings.Fields(text), " "), 200)
+	return truncate(strings.Join(strings.Fields(truncate(text, 2000)), " "), 200)
 }
 
 // cleanText makes the text fields storable in both databases: PostgreSQL

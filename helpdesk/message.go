@@ -43,4 +43,7 @@ type IncomingMessage struct {
 	// folder or UID it was found under (see DedupKey in dedup.go).
 	DedupKey string
 	Raw      []byte // the message exactly as fetched
+	// RawGzip is Raw compressed by CompressRaw, when the fetcher did it
+	// ahead of the store (off the goroutine that writes); else Ingest does.
+	RawGzip []byte
 }

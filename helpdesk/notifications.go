@@ -50,8 +50,8 @@ type recipient struct {
 // enqueued for auto-replies, bounces or our own mail coming back. The dedup
 // keys name the thread, so an ingest retried or run twice enqueues once.
 func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv threadedConversation, threadID int64, msg *IncomingMessage) error {
-	tx, mb := t.tx, t.mailbox
-	if reason, err := automaticMail(ctx, tx, msg); err != nil || reason != "" {
+	mb := t.mailbox
+	if reason, err := automaticMail(ctx, t, msg); err != nil || reason != "" {
 		return err
 	}
 	sender := senderOf(msg)
@@ -64,7 +64,7 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv thre
 	if !conv.created && conv.AssigneeID.Valid {
 		onlyUser = conv.AssigneeID.Int64
 	}
-	users, err := notifiedUsers(ctx, tx, mb.ID, pref, onlyUser)
+	users, err := notifiedUsers(ctx, t, mb.ID, pref, onlyUser)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv thre
 		if strings.EqualFold(u.Email, sender.Email) {
 			continue // an agent writing to the support address
 		}
-		err := enqueueIfValid(ctx, tx, OutboundMail{
+		err := enqueueIfValid(ctx, t, OutboundMail{
 			DedupKey:  fmt.Sprintf("notify:%s:%d:%d", event, threadID, u.ID),
 			Kind:      "notification",
 			MailboxID: mb.ID,
@@ -90,7 +90,7 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv thre
 		}
 	}
 	if conv.created && mb.AutoAck {
-		return enqueueAutoAck(ctx, tx, mb, conv.ID, threadID, msg)
+		return enqueueAutoAck(ctx, t, mb, conv.ID, threadID, msg)
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv thre
 // notifiedUsers are the users with access to the mailbox (admins, and
 // agents given the mailbox) whose preference column pref is on; with
 // onlyUser set, just that user if so.
-func notifiedUsers(ctx context.Context, tx *sqlx.Tx, mailboxID int64, pref string, onlyUser int64) ([]recipient, error) {
+func notifiedUsers(ctx context.Context, tx sqlTx, mailboxID int64, pref string, onlyUser int64) ([]recipient, error) {
 	switch pref { // a column name, never input
 	case "notify_new_conversation", "notify_customer_reply", "notify_assigned":
 	default:
@@ -113,7 +113,7 @@ func notifiedUsers(ctx context.Context, tx *sqlx.Tx, mailboxID int64, pref strin
 		args = append(args, onlyUser)
 	}
 	var users []recipient
-	if err := tx.SelectContext(ctx, &users, tx.Rebind(q+` ORDER BY u.id`), args...); err != nil {
+	if err := tx.sel(ctx, &users, q+` ORDER BY u.id`, args...); err != nil {
 		return nil, fmt.Errorf("list users to notify: %w", err)
 	}
 	return users, nil
@@ -124,7 +124,7 @@ func notifiedUsers(ctx context.Context, tx *sqlx.Tx, mailboxID int64, pref strin
 // X-Helpdesk-Loop is ours), or an answer to a notification we sent to
 // staff. "" means a person wrote it. An answer to an agent's reply or to an
 // auto-acknowledgement is a customer writing, and counts.
-func automaticMail(ctx context.Context, tx *sqlx.Tx, msg *IncomingMessage) (string, error) {
+func automaticMail(ctx context.Context, tx sqlTx, msg *IncomingMessage) (string, error) {
 	if msg.AutoReply {
 		return "auto-reply: " + msg.AutoReason, nil
 	}
@@ -134,7 +134,7 @@ func automaticMail(ctx context.Context, tx *sqlx.Tx, msg *IncomingMessage) (stri
 	}
 	if loop := strings.ToLower(strings.TrimSpace(h.Get(LoopHeader))); loop != "" {
 		var n int
-		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM mailboxes WHERE email = ?`), loop); err != nil {
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, loop); err != nil {
 			return "", fmt.Errorf("check loop header: %w", err)
 		}
 		if n > 0 {
@@ -143,7 +143,7 @@ func automaticMail(ctx context.Context, tx *sqlx.Tx, msg *IncomingMessage) (stri
 	}
 	if mayBeOurs(msg.MessageID) {
 		var n int
-		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM outbox WHERE message_id = ?`), msg.MessageID); err != nil {
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox WHERE message_id = ?`, msg.MessageID); err != nil {
 			return "", fmt.Errorf("check own message id: %w", err)
 		}
 		if n > 0 {
@@ -152,8 +152,8 @@ func automaticMail(ctx context.Context, tx *sqlx.Tx, msg *IncomingMessage) (stri
 	}
 	if mayBeOurs(msg.InReplyTo) {
 		var n int
-		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM outbox
-			WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')`), msg.InReplyTo); err != nil {
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox
+			WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')`, msg.InReplyTo); err != nil {
 			return "", fmt.Errorf("check in-reply-to: %w", err)
 		}
 		if n > 0 {
@@ -188,13 +188,13 @@ func firstToken(v string) string {
 // Ingest of one mailbox is serialised by its fence row, so the check and
 // the insert cannot race. The ack says Auto-Submitted: auto-replied, so a
 // well-behaved helpdesk or autoresponder on the other side stays silent.
-func enqueueAutoAck(ctx context.Context, tx *sqlx.Tx, mb mailboxInfo, convID, threadID int64, msg *IncomingMessage) error {
+func enqueueAutoAck(ctx context.Context, tx sqlTx, mb mailboxInfo, convID, threadID int64, msg *IncomingMessage) error {
 	to := strings.ToLower(senderOf(msg).Email)
 	if to == "" || noReplyAddress(to) {
 		return nil
 	}
 	var known int
-	if err := tx.GetContext(ctx, &known, tx.Rebind(`SELECT COUNT(*) FROM mailboxes WHERE email = ?`), to); err != nil {
+	if err := tx.get(ctx, &known, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, to); err != nil {
 		return fmt.Errorf("check auto-ack recipient: %w", err)
 	}
 	if known > 0 {
@@ -202,8 +202,8 @@ func enqueueAutoAck(ctx context.Context, tx *sqlx.Tx, mb mailboxInfo, convID, th
 	}
 	t := now()
 	var recent int
-	if err := tx.GetContext(ctx, &recent, tx.Rebind(`SELECT COUNT(*) FROM auto_acks
-		WHERE mailbox_id = ? AND email = ? AND sent_at > ?`), mb.ID, to, t.Add(-AutoAckInterval)); err != nil {
+	if err := tx.get(ctx, &recent, `SELECT COUNT(*) FROM auto_acks
+		WHERE mailbox_id = ? AND email = ? AND sent_at > ?`, mb.ID, to, t.Add(-AutoAckInterval)); err != nil {
 		return fmt.Errorf("check auto-ack rate: %w", err)
 	}
 	if recent > 0 {
@@ -237,7 +237,7 @@ func enqueueAutoAck(ctx context.Context, tx *sqlx.Tx, mb mailboxInfo, convID, th
 	if m.validate() != nil {
 		return nil // a sender address we cannot write to
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO auto_acks (mailbox_id, email, sent_at) VALUES (?, ?, ?)`), mb.ID, to, t); err != nil {
+	if _, err := tx.exec(ctx, `INSERT INTO auto_acks (mailbox_id, email, sent_at) VALUES (?, ?, ?)`, mb.ID, to, t); err != nil {
 		return fmt.Errorf("record auto-ack: %w", err)
 	}
 	_, err := enqueueTx(ctx, tx, m)
@@ -286,7 +286,7 @@ func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUs
 	if err != nil {
 		return fmt.Errorf("read conversation %d for assignment notification: %w", convID, err)
 	}
-	users, err := notifiedUsers(ctx, tx, conv.MailboxID, "notify_assigned", assigneeID)
+	users, err := notifiedUsers(ctx, plainTx{tx}, conv.MailboxID, "notify_assigned", assigneeID)
 	if err != nil || len(users) == 0 {
 		return err
 	}
@@ -302,7 +302,7 @@ func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUs
 		}
 	}
 	u := users[0]
-	return enqueueIfValid(ctx, tx, OutboundMail{
+	return enqueueIfValid(ctx, plainTx{tx}, OutboundMail{
 		DedupKey:  fmt.Sprintf("notify:assigned:%d:%d:%d", convID, u.ID, conv.LastThread),
 		Kind:      "notification",
 		MailboxID: conv.MailboxID,
@@ -318,7 +318,7 @@ func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUs
 
 // enqueueIfValid enqueues m unless an address in it cannot be mailed:
 // a broken stored address must not fail the ingest that notifies.
-func enqueueIfValid(ctx context.Context, tx *sqlx.Tx, m OutboundMail) error {
+func enqueueIfValid(ctx context.Context, tx sqlTx, m OutboundMail) error {
 	if m.validate() != nil {
 		return nil
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // OutboundMail is one mail to send: a reply, a notification, an alert.
@@ -51,17 +49,17 @@ func mayBeOurs(messageID string) bool { return strings.HasPrefix(messageID, ourM
 // enqueueTx adds a mail to the outbox inside the caller's transaction and
 // returns its Message-ID (without angle brackets). An existing row with the
 // same dedup key is kept as it is.
-func enqueueTx(ctx context.Context, tx *sqlx.Tx, m OutboundMail) (string, error) {
+func enqueueTx(ctx context.Context, tx sqlTx, m OutboundMail) (string, error) {
 	if err := m.validate(); err != nil {
 		return "", err
 	}
 	messageID := OutboxMessageID(m.DedupKey, m.From)
 	t := now()
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO outbox
+	_, err := tx.exec(ctx, `INSERT INTO outbox
 		(dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers, message_id,
 		 status, attempts, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-		ON CONFLICT (dedup_key) DO NOTHING`),
+		ON CONFLICT (dedup_key) DO NOTHING`,
 		m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From, strings.Join(m.To, ", "),
 		m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, t, t)
 	if err != nil {

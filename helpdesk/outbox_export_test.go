@@ -17,7 +17,7 @@ func (s *Store) EnqueueForTest(ctx context.Context, m OutboundMail) (string, err
 	var id string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		id, err = enqueueTx(ctx, tx, m)
+		id, err = enqueueTx(ctx, plainTx{tx}, m)
 		return err
 	})
 	return id, err

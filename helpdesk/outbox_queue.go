@@ -299,7 +299,7 @@ func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy str
 			return err
 		}
 		t := now()
-		_, err = enqueueTx(ctx, tx, OutboundMail{
+		_, err = enqueueTx(ctx, plainTx{tx}, OutboundMail{
 			// Each press of the button is its own event.
 			DedupKey:  fmt.Sprintf("test:%d:%s", t.UnixNano(), strings.ToLower(to)),
 			Kind:      "test",

@@ -47,7 +47,7 @@ func quarantineTx(ctx context.Context, t *fetchTx, src MessageSource, raw []byte
 	if prior, err := priorLedger(ctx, t, src, ""); err != nil || prior.seen {
 		return err
 	}
-	rawID, err := storeRaw(ctx, t, raw)
+	rawID, err := storeRaw(ctx, t, raw, nil)
 	if err != nil {
 		return err
 	}

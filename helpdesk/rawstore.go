@@ -16,18 +16,25 @@ var gzipWriters = sync.Pool{New: func() any {
 	return zw
 }}
 
-// storeRaw keeps a message's exact bytes, gzipped, and returns the row id.
-func storeRaw(ctx context.Context, t *fetchTx, raw []byte) (int64, error) {
+// CompressRaw is how raw messages are kept: gzipped, fast level.
+func CompressRaw(raw []byte) []byte {
 	var buf bytes.Buffer
 	zw := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(zw)
 	zw.Reset(&buf)
 	zw.Write(raw)
-	if err := zw.Close(); err != nil {
-		return 0, fmt.Errorf("compress raw message: %w", err)
+	zw.Close() // writing to memory cannot fail
+	return buf.Bytes()
+}
+
+// storeRaw keeps a message's exact bytes and returns the row id; gz is
+// raw already compressed, or nil.
+func storeRaw(ctx context.Context, t *fetchTx, raw, gz []byte) (int64, error) {
+	if gz == nil {
+		gz = CompressRaw(raw)
 	}
 	var id int64
-	err := t.get(ctx, &id, `INSERT INTO raw_messages (size, gzipped) VALUES (?, ?) RETURNING id`, len(raw), buf.Bytes())
+	err := t.get(ctx, &id, `INSERT INTO raw_messages (size, gzipped) VALUES (?, ?) RETURNING id`, len(raw), gz)
 	if err != nil {
 		return 0, fmt.Errorf("store raw message: %w", err)
 	}

@@ -90,7 +90,7 @@ func (s *Store) AddReply(ctx context.Context, v Viewer, convID int64, body strin
 		if len(refs) > 0 {
 			headers["References"] = "<" + strings.Join(refs, "> <") + ">"
 		}
-		w.MessageID, err = enqueueTx(ctx, tx, OutboundMail{
+		w.MessageID, err = enqueueTx(ctx, plainTx{tx}, OutboundMail{
 			DedupKey:  "reply:" + strconv.FormatInt(w.ThreadID, 10),
 			Kind:      "reply",
 			MailboxID: rc.MailboxID,
