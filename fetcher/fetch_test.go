@@ -2,6 +2,7 @@ package fetcher_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -316,4 +317,65 @@ func TestImportSince(t *testing.T) {
 		t.Fatalf("next run: %+v, want only the new message", got)
 	}
 	requireExactlyOnce(t, e.audit(), append(recent, id))
+}
+
+// A message the database refuses (a trigger stands in for any store error)
+// goes to quarantine alone: the rest of its commit group is stored exactly
+// once, and a retry stores it once the cause is gone.
+func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		url := teststore.URL(t, dialect)
+		e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, helpdesk.Options{}), nil)
+		db := rawDB(t, url)
+		poison := map[string]string{
+			"sqlite": `CREATE TRIGGER poison BEFORE INSERT ON threads WHEN NEW.subject LIKE 'poison%'
+				BEGIN SELECT RAISE(ABORT, 'poisoned message refused'); END`,
+			"postgres": `CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN IF NEW.subject LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned message refused'; END IF; RETURN NEW; END $$;
+				CREATE TRIGGER poison BEFORE INSERT ON threads FOR EACH ROW EXECUTE FUNCTION poison()`,
+		}
+		if _, err := db.Exec(poison[dialect]); err != nil {
+			t.Fatal(err)
+		}
+		raws, ids := testMails(0, 60, 2000)
+		raws[30] = []byte(strings.Replace(string(raws[30]), "Subject: Question 30", "Subject: poison 30", 1))
+		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+
+		if got := e.fetch(); got.New != 59 || got.Quarantined != 1 {
+			t.Fatalf("fetch: %+v, want 59 new and 1 quarantined", got)
+		}
+		requireExactlyOnce(t, e.audit(), append(append([]string{}, ids[:30]...), ids[31:]...))
+		qs, err := e.store.Quarantined(context.Background(), e.mailbox)
+		if err != nil || len(qs) != 1 || qs[0].UID != 31 || !strings.Contains(qs[0].Reason, "poisoned message refused") {
+			t.Fatalf("quarantine %+v (%v): want UID 31 refused by the database", qs, err)
+		}
+
+		drop := map[string]string{"sqlite": `DROP TRIGGER poison`, "postgres": `DROP TRIGGER poison ON threads`}
+		if _, err := db.Exec(drop[dialect]); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.RetryQuarantined(context.Background(), qs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.fetch(); got.New != 1 {
+			t.Fatalf("retry run: %+v, want the quarantined message stored", got)
+		}
+		requireExactlyOnce(t, e.audit(), ids)
+	})
+}
+
+// rawDB opens the test database behind a store URL, for what the store
+// does not offer (here: a trigger that refuses a message).
+func rawDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -15,7 +15,9 @@ type Audit struct {
 	Conversations    int
 	Quarantined      int
 	// FenceViolations counts ledger rows written with a fence lower than
-	// one already accepted before them: a stale lease holder wrote.
+	// one already accepted before them: a stale lease holder wrote. Rows of
+	// quarantined messages are left out: a retry rewrites them later under
+	// its own fence.
 	FenceViolations int
 }
 
@@ -43,7 +45,9 @@ func (s *Store) AuditMailbox(ctx context.Context, mailboxID int64) (Audit, error
 	}
 	err = s.db.GetContext(ctx, &a.FenceViolations, s.db.Rebind(`SELECT COUNT(*) FROM (
 		SELECT fence, MAX(fence) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
-		FROM fetch_ledger WHERE mailbox_id = ?) w WHERE fence < before`), mailboxID)
+		FROM fetch_ledger l WHERE mailbox_id = ? AND NOT EXISTS (SELECT 1 FROM quarantine q
+			WHERE q.mailbox_id = l.mailbox_id AND q.folder = l.folder AND q.uidvalidity = l.uidvalidity AND q.uid = l.uid)
+		) w WHERE fence < before`), mailboxID)
 	if err != nil {
 		return a, fmt.Errorf("audit fences: %w", err)
 	}
