@@ -19,6 +19,33 @@ type fetchTx struct {
 	tx      *sqlx.Tx
 	stmts   *stmtCache
 	mailbox mailboxInfo
+	// notified caches notifiedUsers for the messages of one batch (a
+	// group commit lasts milliseconds; one query per message was a tenth
+	// of the ingest's round trips).
+	notified map[notifiedKey][]recipient
+}
+
+type notifiedKey struct {
+	pref     string
+	onlyUser int64
+}
+
+// notifiedUsers is notifiedUsers of the transaction's mailbox, read once
+// per transaction.
+func (t *fetchTx) notifiedUsers(ctx context.Context, pref string, onlyUser int64) ([]recipient, error) {
+	key := notifiedKey{pref, onlyUser}
+	if users, ok := t.notified[key]; ok {
+		return users, nil
+	}
+	users, err := notifiedUsers(ctx, t, t.mailbox.ID, pref, onlyUser)
+	if err != nil {
+		return nil, err
+	}
+	if t.notified == nil {
+		t.notified = map[notifiedKey][]recipient{}
+	}
+	t.notified[key] = users
+	return users, nil
 }
 
 type mailboxInfo struct {

@@ -64,7 +64,7 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv thre
 	if !conv.created && conv.AssigneeID.Valid {
 		onlyUser = conv.AssigneeID.Int64
 	}
-	users, err := notifiedUsers(ctx, t, mb.ID, pref, onlyUser)
+	users, err := t.notifiedUsers(ctx, pref, onlyUser)
 	if err != nil {
 		return err
 	}
