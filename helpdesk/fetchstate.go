@@ -119,12 +119,24 @@ type FetchRun struct {
 	Error       string     `db:"error" json:"error"`
 }
 
-// StartRun records the start of a run (fenced).
+// KeptRuns is how many runs of each mailbox are kept: a service that wakes
+// on IDLE starts a run per new mail, and the status page reads them all.
+const KeptRuns = 500
+
+// StartRun records the start of a run (fenced) and forgets the mailbox's
+// runs older than the newest KeptRuns.
 func (s *Store) StartRun(ctx context.Context, fence, mailboxID int64, trigger, holder string) (int64, error) {
 	var id int64
 	err := s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
-		return t.get(ctx, &id, `INSERT INTO fetch_runs (mailbox_id, trigger, fence, holder, started_at)
+		err := t.get(ctx, &id, `INSERT INTO fetch_runs (mailbox_id, trigger, fence, holder, started_at)
 			VALUES (?, ?, ?, ?, ?) RETURNING id`, mailboxID, trigger, fence, holder, now())
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, `DELETE FROM fetch_runs WHERE mailbox_id = ? AND id <
+			(SELECT id FROM fetch_runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+			mailboxID, mailboxID, KeptRuns-1)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start fetch run: %w", err)

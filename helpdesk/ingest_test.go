@@ -211,3 +211,42 @@ func TestAssignmentNotifiesOnce(t *testing.T) {
 		t.Fatalf("self-assignment enqueued a notification (%d rows)", n)
 	}
 }
+
+// Only the newest KeptRuns runs of a mailbox are kept, and another
+// mailbox's runs are left alone.
+func TestOldRunsArePruned(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			w := setupWorkspace(t, dialect)
+			ctx := context.Background()
+			if err := w.s.ClaimFence(ctx, w.mb1, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.s.ClaimFence(ctx, w.mb2, 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.s.StartRun(ctx, 1, w.mb2, "schedule", "other"); err != nil {
+				t.Fatal(err)
+			}
+			var last int64
+			for range helpdesk.KeptRuns + 20 {
+				id, err := w.s.StartRun(ctx, 1, w.mb1, "idle", "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = id
+			}
+			runs, err := w.s.RecentRuns(ctx, w.mb1, 10*helpdesk.KeptRuns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != helpdesk.KeptRuns || runs[0].ID != last {
+				t.Fatalf("kept %d runs, newest %d; want the newest %d, ending with %d", len(runs), runs[0].ID, helpdesk.KeptRuns, last)
+			}
+			if other, _ := w.s.RecentRuns(ctx, w.mb2, 10); len(other) != 1 {
+				t.Fatalf("the other mailbox kept %d runs, want 1", len(other))
+			}
+		})
+	}
+}
