@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
@@ -17,7 +19,9 @@ import (
 const (
 	maxGroup      = 256      // messages per commit
 	maxGroupBytes = 32 << 20 // raw bytes per commit
-	parsedAhead   = 32       // messages parsed ahead of the store
+	// At most this many raw bytes (and their parsed copies) wait for the
+	// store, however large the mails: memory stays bounded.
+	maxAheadBytes = 64 << 20
 )
 
 // fetchedMessage is a downloaded message and what parsing made of it.
@@ -41,24 +45,24 @@ func parseFetched(src helpdesk.MessageSource, raw []byte, size int64) fetchedMes
 // the UIDs whose messages are committed as new or duplicate (the
 // after-fetch action applies to them), also when it fails part-way.
 func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, folder Folder, uids []uint32, job Job, sum *Summary) ([]uint32, error) {
-	ready := make(chan fetchedMessage, parsedAhead)
-	quit := make(chan struct{})
+	ready := make(chan fetchedMessage, maxGroup)
+	ahead := semaphore.NewWeighted(maxAheadBytes)
+	readCtx, stopReading := context.WithCancel(ctx)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(ready)
 		readErr <- s.Bodies(uids, func(uid uint32, raw []byte) error {
-			src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: uid, Fence: job.Fence}
-			select {
-			case ready <- parseFetched(src, raw, int64(len(raw))):
-				return nil
-			case <-quit:
+			if ahead.Acquire(readCtx, aheadWeight(raw)) != nil {
 				return errStopped // the store side has ended
 			}
+			src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: uid, Fence: job.Fence}
+			ready <- parseFetched(src, raw, int64(len(raw))) // the store side drains ready until it closes
+			return nil
 		})
 	}()
-	stored, err := f.storeReady(ctx, stop, ready, sum)
-	close(quit)
-	for range ready { // unblock the reader; it no longer sends after quit
+	stored, err := f.storeReady(ctx, stop, ready, ahead, sum)
+	stopReading()
+	for range ready { // unblock the reader
 	}
 	if rerr := <-readErr; err == nil && !errors.Is(rerr, errStopped) {
 		err = rerr
@@ -66,13 +70,20 @@ func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Ses
 	return stored, err
 }
 
+// aheadWeight is what a message counts against maxAheadBytes; one larger
+// than the budget takes all of it.
+func aheadWeight(raw []byte) int64 { return min(int64(len(raw))+1, maxAheadBytes) }
+
 // storeReady stores groups of parsed messages until ready is closed, the
 // run is asked to stop (after committing the current group) or it fails.
-func (f *Fetcher) storeReady(ctx context.Context, stop <-chan struct{}, ready <-chan fetchedMessage, sum *Summary) ([]uint32, error) {
+func (f *Fetcher) storeReady(ctx context.Context, stop <-chan struct{}, ready <-chan fetchedMessage, ahead *semaphore.Weighted, sum *Summary) ([]uint32, error) {
 	var stored []uint32
 	for {
 		group, more := nextGroup(ctx, ready)
 		outcomes, err := f.storeGroup(ctx, group)
+		for _, fm := range group {
+			ahead.Release(aheadWeight(fm.raw))
+		}
 		for i, o := range outcomes {
 			sum.add(o)
 			if o != helpdesk.OutcomeQuarantined {
