@@ -180,12 +180,29 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 			job.Progress(name, start+len(batch), len(uids))
 		}
 	}
-	if len(uids) == 0 && since != nil {
-		// Remember where a first import that found nothing recent ended,
-		// so mail older than ImportSince is never fetched later.
-		return f.store.SaveFetchProgress(ctx, job.Fence, m.ID, name, folder.UIDValidity, max(last, folder.UIDNext-1))
+	// Every UID below UIDNEXT at SELECT existed then, so the search saw it
+	// or it is gone (or, on a first import, older than ImportSince). Saving
+	// that much means a later SELECT with a higher UIDNEXT tells new mail
+	// arrived, and a limited first import never fetches old mail later.
+	seen := last
+	if len(uids) > 0 {
+		seen = uids[len(uids)-1]
+	}
+	if folder.UIDNext > 0 && folder.UIDNext-1 > seen {
+		return f.store.SaveFetchProgress(ctx, job.Fence, m.ID, name, folder.UIDValidity, folder.UIDNext-1)
 	}
 	return nil
+}
+
+// arrivedSince tells whether a folder just selected holds mail that came
+// after the last run's SELECT: a SELECT reports it in its answer, not as
+// the EXISTS that would end IDLE.
+func (f *Fetcher) arrivedSince(ctx context.Context, mailboxID int64, folder Folder) (bool, error) {
+	st, err := f.store.FetchState(ctx, mailboxID, folder.Name)
+	if err != nil {
+		return false, err
+	}
+	return folder.UIDValidity != st.UIDValidity || folder.UIDNext > st.LastUID+1, nil
 }
 
 // fetchBatch handles one batch of UIDs: the header-only phase decides what

@@ -244,13 +244,21 @@ func (s *Service) serveMailbox(ctx, leaseCtx context.Context, mailboxID, fence i
 		if m, err = s.store.Mailbox(leaseCtx, mailboxID); err != nil || !m.Enabled {
 			return err
 		}
-		// IDLE watches the selected folder. Select it again only if the run
-		// ended elsewhere: a SELECT reports mail that arrived since the
-		// run's search in its own answer, not as the EXISTS that ends IDLE,
-		// so that mail would wait for the poll interval.
+		// IDLE watches the first folder. If the run ended in another one,
+		// select it again, and run at once if mail came meanwhile: the
+		// SELECT reports it in its answer, not as the EXISTS that ends IDLE.
 		if sess.selected != m.Folders[0] {
-			if _, err := sess.Select(m.Folders[0]); err != nil {
+			folder, err := sess.Select(m.Folders[0])
+			if err != nil {
 				return err
+			}
+			arrived, err := s.f.arrivedSince(leaseCtx, mailboxID, folder)
+			if err != nil {
+				return err
+			}
+			if arrived {
+				job.Trigger = IdleNewMail
+				continue
 			}
 		}
 		// Re-issue IDLE well within the 29 minutes servers allow.
