@@ -26,7 +26,7 @@ func BenchmarkIngest(b *testing.B) {
 	}{{"10000x4KB", 10000, 4 << 10}, {"200x1MB", 200, 1 << 20}} {
 		d := testserver.StartDovecot(b)
 		d.AddUser(b, "support", "secret-pass")
-		raws, _ := testMails(0, set.n, set.size)
+		raws, _ := teststore.Mails("msg", 0, set.n, set.size)
 		d.AppendMany(b, "support", "INBOX", raws)
 		for _, dialect := range teststore.Dialects {
 			b.Run(dialect+"/"+set.name, func(b *testing.B) {

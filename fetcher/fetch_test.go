@@ -29,7 +29,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 func TestFetch500ExactlyOnce(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect, nil)
-		raws, ids := testMails(0, 500, 3000)
+		raws, ids := teststore.Mails("msg", 0, 500, 3000)
 		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
 
 		first := e.fetch()
@@ -40,7 +40,7 @@ func TestFetch500ExactlyOnce(t *testing.T) {
 		if second.New != 0 || second.Duplicates != 0 || second.Quarantined != 0 {
 			t.Fatalf("second run found something: %+v", second)
 		}
-		requireExactlyOnce(t, e.audit(), ids)
+		teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 		st, err := e.store.FetchState(context.Background(), e.mailbox, "INBOX")
 		if err != nil || st.LastUID != 500 || st.Failures != 0 || st.LastSuccessAt == nil {
 			t.Fatalf("fetch state %+v (%v): want last UID 500, a success, no failures", st, err)
@@ -51,7 +51,7 @@ func TestFetch500ExactlyOnce(t *testing.T) {
 func TestUIDValidityChangeMakesNoDuplicates(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect, func(in *helpdesk.MailboxInput) { in.Folders = []string{"Support"} })
-		raws, ids := testMails(0, 50, 2000)
+		raws, ids := teststore.Mails("msg", 0, 50, 2000)
 		e.dovecot.CreateFolder(t, e.user, "Support")
 		e.dovecot.AppendMany(t, e.user, "Support", raws)
 		if got := e.fetch(); got.New != 50 {
@@ -71,13 +71,13 @@ func TestUIDValidityChangeMakesNoDuplicates(t *testing.T) {
 		if after.UIDValidity == before.UIDValidity {
 			t.Fatalf("UIDVALIDITY did not change (%d): the test proves nothing", after.UIDValidity)
 		}
-		_, id50 := testMail(50, 2000)
-		requireExactlyOnce(t, e.audit(), append(ids, id50))
+		_, id50 := teststore.Mail("msg", 50, 2000)
+		teststore.RequireExactlyOnce(t, e.store, e.mailbox, append(ids, id50))
 	})
 }
 
 func mustMail(i int) []byte {
-	raw, _ := testMail(i, 2000)
+	raw, _ := teststore.Mail("msg", i, 2000)
 	return raw
 }
 
@@ -88,13 +88,13 @@ func TestSeenMailIsFetchedAndAfterFetchActions(t *testing.T) {
 	t.Run("seen", func(t *testing.T) {
 		t.Parallel()
 		e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.AfterFetch = "seen" })
-		raws, ids := testMails(0, 5, 1000)
+		raws, ids := teststore.Mails("msg", 0, 5, 1000)
 		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
 		markSeen(t, e, 1) // read in another client before we fetch
 		if got := e.fetch(); got.New != 5 {
 			t.Fatalf("got %+v, want all 5 (one already \\Seen) fetched", got)
 		}
-		requireExactlyOnce(t, e.audit(), ids)
+		teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 		if n := countFlagged(t, e, "INBOX", imap.FlagSeen); n != 5 {
 			t.Fatalf("%d of 5 messages \\Seen after fetch", n)
 		}
@@ -103,12 +103,12 @@ func TestSeenMailIsFetchedAndAfterFetchActions(t *testing.T) {
 		t.Parallel()
 		e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.AfterFetch = "move"; in.MoveToFolder = "Processed" })
 		e.dovecot.CreateFolder(t, e.user, "Processed")
-		raws, ids := testMails(0, 5, 1000)
+		raws, ids := teststore.Mails("msg", 0, 5, 1000)
 		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
 		if got := e.fetch(); got.New != 5 {
 			t.Fatalf("got %+v", got)
 		}
-		requireExactlyOnce(t, e.audit(), ids)
+		teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 		if inbox, processed := folderSize(t, e, "INBOX"), folderSize(t, e, "Processed"); inbox != 0 || processed != 5 {
 			t.Fatalf("after move: INBOX %d, Processed %d; want 0 and 5", inbox, processed)
 		}
@@ -119,7 +119,7 @@ func TestSeenMailIsFetchedAndAfterFetchActions(t *testing.T) {
 	t.Run("leave", func(t *testing.T) {
 		t.Parallel()
 		e := setup(t, "sqlite", nil)
-		raws, _ := testMails(0, 3, 1000)
+		raws, _ := teststore.Mails("msg", 0, 3, 1000)
 		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
 		e.fetch()
 		if n := countFlagged(t, e, "INBOX", imap.FlagSeen); n != 0 {
@@ -276,7 +276,7 @@ func TestFetchOverTLSAndSTARTTLS(t *testing.T) {
 				in.Email = security + "@example.test"
 			})
 			e.user = "support"
-			raw, id := testMail(i, 1000)
+			raw, id := teststore.Mail("msg", i, 1000)
 			e.dovecot.Append(t, e.user, "INBOX", raw)
 			if got := e.fetch(); got.New != i+1 {
 				t.Fatalf("%s: %+v", security, got)
@@ -297,7 +297,7 @@ func TestImportSince(t *testing.T) {
 	c := e.dovecot.Dial(t, e.user)
 	var recent []string
 	for i, received := range []time.Time{since.AddDate(0, -2, 0), since.AddDate(0, 0, 3), since.AddDate(0, -1, 0), since.AddDate(0, 0, 10)} {
-		raw, id := testMail(i, 500)
+		raw, id := teststore.Mail("msg", i, 500)
 		cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: received})
 		cmd.Write(raw)
 		cmd.Close()
@@ -311,12 +311,12 @@ func TestImportSince(t *testing.T) {
 	if got := e.fetch(); got.New != 2 {
 		t.Fatalf("first import: %+v, want the 2 recent messages", got)
 	}
-	raw, id := testMail(9, 500)
+	raw, id := teststore.Mail("msg", 9, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
 	if got := e.fetch(); got.New != 1 {
 		t.Fatalf("next run: %+v, want only the new message", got)
 	}
-	requireExactlyOnce(t, e.audit(), append(recent, id))
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, append(recent, id))
 }
 
 // A message the database refuses (a trigger stands in for any store error)
@@ -337,14 +337,14 @@ func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
 		if _, err := db.Exec(poison[dialect]); err != nil {
 			t.Fatal(err)
 		}
-		raws, ids := testMails(0, 60, 2000)
+		raws, ids := teststore.Mails("msg", 0, 60, 2000)
 		raws[30] = []byte(strings.Replace(string(raws[30]), "Subject: Question 30", "Subject: poison 30", 1))
 		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
 
 		if got := e.fetch(); got.New != 59 || got.Quarantined != 1 {
 			t.Fatalf("fetch: %+v, want 59 new and 1 quarantined", got)
 		}
-		requireExactlyOnce(t, e.audit(), append(append([]string{}, ids[:30]...), ids[31:]...))
+		teststore.RequireExactlyOnce(t, e.store, e.mailbox, append(append([]string{}, ids[:30]...), ids[31:]...))
 		qs, err := e.store.Quarantined(context.Background(), e.mailbox)
 		if err != nil || len(qs) != 1 || qs[0].UID != 31 || !strings.Contains(qs[0].Reason, "poisoned message refused") {
 			t.Fatalf("quarantine %+v (%v): want UID 31 refused by the database", qs, err)
@@ -360,7 +360,7 @@ func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
 		if got := e.fetch(); got.New != 1 {
 			t.Fatalf("retry run: %+v, want the quarantined message stored", got)
 		}
-		requireExactlyOnce(t, e.audit(), ids)
+		teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 	})
 }
 

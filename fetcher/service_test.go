@@ -7,6 +7,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/teststore"
 	"github.com/helpdesk/helpdesk/locks"
 )
 
@@ -38,7 +39,7 @@ func waitStored(t *testing.T, e *env, id string, timeout time.Duration) time.Dur
 func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 600 })
-	raw, id := testMail(1, 500)
+	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
 	startService(t, e)
 	waitStored(t, e, id, 3*time.Minute) // first run: at a random point of a quarter interval at most
@@ -49,7 +50,7 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 		t.Fatalf("while idling the service holds the lease: %+v %v", st, err)
 	}
 	for i := 2; i <= 4; i++ {
-		raw, id := testMail(i, 500)
+		raw, id := teststore.Mail("msg", i, 500)
 		e.dovecot.Append(t, e.user, "INBOX", raw)
 		if took := waitStored(t, e, id, 10*time.Second); took > 3*time.Second {
 			t.Errorf("IDLE: new mail stored after %s", took)
@@ -67,7 +68,7 @@ func TestServiceRunsFetchRequests(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 3600 })
 	startService(t, e)
-	raw, id := testMail(1, 500)
+	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
 	if err := e.store.RequestFetch(context.Background(), e.mailbox, "admin@example.test"); err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func TestServiceRunsFetchRequests(t *testing.T) {
 func TestServiceStopsGracefully(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 5 })
-	raws, ids := testMails(0, 1500, 2000)
+	raws, ids := teststore.Mails("msg", 0, 1500, 2000)
 	e.dovecot.AppendMany(t, e.user, "INBOX", raws)
 	local := e.locker.(*locks.Local)
 	svc := fetcher.NewService(e.fetcher, local, local.Inspector(), fetcher.ServiceConfig{Tick: 100 * time.Millisecond})
@@ -122,5 +123,5 @@ func TestServiceStopsGracefully(t *testing.T) {
 	}
 	// The next run completes the mailbox: nothing lost, nothing twice.
 	e.fetch()
-	requireExactlyOnce(t, e.audit(), ids)
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 }

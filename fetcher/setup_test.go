@@ -2,10 +2,8 @@ package fetcher_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -76,46 +74,4 @@ func (e *env) audit() helpdesk.Audit {
 		e.t.Fatal(err)
 	}
 	return a
-}
-
-// requireExactlyOnce checks each expected Message-ID is stored exactly once
-// and nothing else is stored.
-func requireExactlyOnce(t testing.TB, a helpdesk.Audit, ids []string) {
-	t.Helper()
-	missing, twice := 0, 0
-	for _, id := range ids {
-		switch n := a.StoredMessageIDs[id]; {
-		case n == 0:
-			missing++
-		case n > 1:
-			twice++
-		}
-	}
-	if missing > 0 || twice > 0 || len(a.StoredMessageIDs) != len(ids) {
-		t.Fatalf("want %d messages stored exactly once: %d missing, %d stored more than once, %d distinct stored",
-			len(ids), missing, twice, len(a.StoredMessageIDs))
-	}
-	if a.FenceViolations != 0 {
-		t.Fatalf("%d ledger writes accepted out of fence order", a.FenceViolations)
-	}
-}
-
-// testMail is a realistic small customer mail of about size bytes.
-func testMail(i, size int) ([]byte, string) {
-	id := fmt.Sprintf("msg-%06d@customer.test", i)
-	body := strings.Repeat(fmt.Sprintf("Line %d of a customer question about order %d.\r\n", i, i), max(1, size/50))
-	raw := fmt.Sprintf("From: Customer %d <customer%d@customer.test>\r\nTo: support@example.test\r\n"+
-		"Subject: Question %d\r\nDate: Mon, 23 Nov 2026 10:%02d:%02d +0000\r\nMessage-ID: <%s>\r\n"+
-		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
-		i, i%97, i, (i/60)%60, i%60, id, body)
-	return []byte(raw), id
-}
-
-func testMails(from, n, size int) ([][]byte, []string) {
-	raws := make([][]byte, n)
-	ids := make([]string, n)
-	for i := range n {
-		raws[i], ids[i] = testMail(from+i, size)
-	}
-	return raws, ids
 }

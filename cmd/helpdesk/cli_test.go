@@ -23,7 +23,7 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 			d := testserver.StartDovecot(t)
 			w := newWorld(t, teststore.URL(t, dialect))
 			id := w.addMailbox(d, "support", "secret-pass")
-			raws, ids := customerMails("kill", 1500, 2000)
+			raws, ids := teststore.Mails("kill", 0, 1500, 2000)
 			d.AppendMany(t, "support", "INBOX", raws)
 
 			for round := 0; round < 3; round++ {
@@ -40,7 +40,7 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.Mailbox != id {
 				t.Fatalf("fetch --json printed %q (%v)", stdout, err)
 			}
-			requireExactlyOnce(t, w.store, id, ids)
+			teststore.RequireExactlyOnce(t, w.store, id, ids)
 			// A last run finds nothing at all.
 			stdout, _ = w.run(0, "fetch", "--mailbox", itoa(id), "--json")
 			if !strings.Contains(stdout, `"new":0,"duplicates":0,"quarantined":0`) {

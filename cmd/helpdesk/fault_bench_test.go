@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"testing"
+
+	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
 // Takeover after SIGKILL: from the kill of the holder to the first message
@@ -28,7 +30,7 @@ func BenchmarkTakeoverAfterSIGKILL(b *testing.B) {
 func BenchmarkIdleNewMailLatency(b *testing.B) {
 	c := newCluster(b, "3s")
 	id := c.addMailbox(c.dove, "idle", "pw-idle", "--poll-interval", "60")
-	raws, _ := customerMails("idle-first", 1, 400)
+	raws, _ := teststore.Mails("idle-first", 0, 1, 400)
 	c.dove.Append(b, "idle", "INBOX", raws[0])
 	c.service()
 	stored := func() int { return c.count(`SELECT COUNT(*) FROM fetch_ledger WHERE mailbox_id = $1`, id) }
@@ -39,7 +41,7 @@ func BenchmarkIdleNewMailLatency(b *testing.B) {
 	var lat []time.Duration
 	b.ResetTimer()
 	for n := range b.N {
-		raws, _ := customerMails(fmt.Sprintf("idle%d", n), perOp, 400)
+		raws, _ := teststore.Mails(fmt.Sprintf("idle%d", n), 0, perOp, 400)
 		for _, raw := range raws {
 			want := stored() + 1
 			start := time.Now()

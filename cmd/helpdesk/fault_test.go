@@ -58,7 +58,7 @@ func newCluster(t testing.TB, lockTTL string) *cluster {
 func (c *cluster) seed(user string, n int) (int64, []string) {
 	c.t.Helper()
 	id := c.addMailbox(c.dove, user, "pw-"+user, "--poll-interval", "5")
-	raws, ids := customerMails(user, n, 400)
+	raws, ids := teststore.Mails(user, 0, n, 400)
 	c.dove.AppendMany(c.t, user, "INBOX", raws)
 	return id, ids
 }
@@ -141,7 +141,7 @@ func (c *cluster) claimed(id, fence int64) bool {
 // claim still queued behind the transaction the holder had open when it
 // was stopped, that transaction and possibly a few more may win the row
 // lock first: they are ordered before the claim, which the fence-order
-// audit (requireExactlyOnce) checks row by row.
+// audit (teststore.RequireExactlyOnce) checks row by row.
 func requireStaleWroteNothingAfterClaim(t testing.TB, after int, claimed bool) {
 	t.Helper()
 	if claimed && after > 0 {
@@ -319,7 +319,7 @@ func TestFaultThreeServicesFiveMailboxes(t *testing.T) {
 		}
 	}
 	for i, id := range ids {
-		requireExactlyOnce(t, c.store, id, msgIDs[i])
+		teststore.RequireExactlyOnce(t, c.store, id, msgIDs[i])
 	}
 	s.check(t, c.store)
 	holders := map[string]bool{}
@@ -378,7 +378,7 @@ func TestFaultStoppedHolderIsFenced(t *testing.T) {
 	t.Logf("stale holder on resuming: lease lost %v, fenced off %v", strings.Contains(log, "lease lost"), strings.Contains(log, "fenced off"))
 	waitFor(t, 4*time.Minute, "all mail", func() bool { return storedCount(t, c.store, id) >= len(msgIDs) })
 	requireStaleWroteNothingAfterClaim(t, c.ledgerRows(id, h.Fence)-staleRows, claimed)
-	requireExactlyOnce(t, c.store, id, msgIDs)
+	teststore.RequireExactlyOnce(t, c.store, id, msgIDs)
 	requireRunFences(t, c.store, id)
 	// Its run was never finished: that write was refused too.
 	runs, err := c.store.RecentRuns(context.Background(), id, 1000)
@@ -430,7 +430,7 @@ func killHolderAndMeasure(t testing.TB, ttl time.Duration) time.Duration {
 		t.Fatalf("mailbox finished before the kill; nothing was taken over")
 	}
 	waitFor(t, 4*time.Minute, "all mail", func() bool { return storedCount(t, c.store, id) >= len(msgIDs) })
-	requireExactlyOnce(t, c.store, id, msgIDs)
+	teststore.RequireExactlyOnce(t, c.store, id, msgIDs)
 	requireRunFences(t, c.store, id)
 	return took
 }
@@ -491,7 +491,7 @@ func TestFaultRedisRestartedWithoutPersistence(t *testing.T) {
 		}
 	}
 	for i, id := range ids {
-		requireExactlyOnce(t, c.store, id, msgIDs[i])
+		teststore.RequireExactlyOnce(t, c.store, id, msgIDs[i])
 	}
 	s.check(t, c.store)
 	lost, fenced := 0, 0
@@ -575,7 +575,7 @@ func TestFaultControlStaleWriter(t *testing.T) {
 				t.Fatalf("one-shot fetch exited %d:\n%s", code, tail(b.Log(), 3000))
 			}
 			requireStaleWroteNothingAfterClaim(t, c.ledgerRows(id, h.Fence)-staleRows, claimed)
-			requireExactlyOnce(t, c.store, id, msgIDs)
+			teststore.RequireExactlyOnce(t, c.store, id, msgIDs)
 			requireRunFences(t, c.store, id)
 		})
 	}
@@ -641,7 +641,7 @@ func TestFaultInspectorReadsDuringFetch(t *testing.T) {
 	if strings.Contains(p.Log(), "lease lost") {
 		t.Fatalf("the fetch lost its lease:\n%s", tail(p.Log(), 3000))
 	}
-	requireExactlyOnce(t, c.store, id, msgIDs)
+	teststore.RequireExactlyOnce(t, c.store, id, msgIDs)
 	runs, err := c.store.RecentRuns(ctx, id, 10)
 	if err != nil || len(runs) != 1 || runs[0].FinishedAt == nil || runs[0].Error != "" || runs[0].New != len(msgIDs) {
 		t.Fatalf("want one clean run storing every message: %+v, %v", runs, err)
@@ -683,7 +683,7 @@ func TestFaultOneShotAndServiceTogether(t *testing.T) {
 	const rounds, perRound = 10, 100
 	won := map[int]int{}
 	for round := range rounds {
-		raws, ids := customerMails(fmt.Sprintf("together%d", round), perRound, 400)
+		raws, ids := teststore.Mails(fmt.Sprintf("together%d", round), 0, perRound, 400)
 		c.dove.AppendMany(t, "together", "INBOX", raws)
 		all = append(all, ids...)
 		// A "fetch now" request makes the service start on the mailbox at
@@ -707,7 +707,7 @@ func TestFaultOneShotAndServiceTogether(t *testing.T) {
 		if code := svc.wait(t, 30*time.Second); code != 0 {
 			t.Fatalf("round %d: service exited %d:\n%s", round, code, tail(svc.Log(), 3000))
 		}
-		requireExactlyOnce(t, c.store, id, all)
+		teststore.RequireExactlyOnce(t, c.store, id, all)
 		requireRunFences(t, c.store, id)
 	}
 	t.Logf("one-shot fetch: %d times ran (exit 0), %d times found the service holding the mailbox (exit 3)", won[0], won[3])
@@ -787,7 +787,7 @@ func (m *monitor) until(t testing.TB, marker string) []monitorCmd {
 func TestFaultLeaseLostWhileIdling(t *testing.T) {
 	c := newCluster(t, "2s")
 	id := c.addMailbox(c.dove, "idler", "pw-idler", "--poll-interval", "60")
-	raws, ids := customerMails("idler", 2, 400)
+	raws, ids := teststore.Mails("idler", 0, 2, 400)
 	c.dove.Append(t, "idler", "INBOX", raws[0])
 	p := c.service()
 	_, h := c.waitHolder(id, p)
@@ -803,6 +803,6 @@ func TestFaultLeaseLostWhileIdling(t *testing.T) {
 	t.Logf("mailbox held again %s after the restart", time.Since(restarted).Round(time.Millisecond))
 	c.dove.Append(t, "idler", "INBOX", raws[1])
 	waitFor(t, 10*time.Second, "the new mail through IDLE", func() bool { return storedCount(t, c.store, id) == 2 })
-	requireExactlyOnce(t, c.store, id, ids)
+	teststore.RequireExactlyOnce(t, c.store, id, ids)
 	requireRunFences(t, c.store, id)
 }

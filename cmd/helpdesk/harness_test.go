@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -201,53 +200,6 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
-}
-
-func mailIDs(prefix string, n int) []string {
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("%s-%06d@customer.test", prefix, i)
-	}
-	return ids
-}
-
-// customerMails builds n small customer mails with Message-IDs from mailIDs.
-func customerMails(prefix string, n, size int) ([][]byte, []string) {
-	ids := mailIDs(prefix, n)
-	raws := make([][]byte, n)
-	for i, id := range ids {
-		body := strings.Repeat(fmt.Sprintf("Customer %s question %d, line of text.\r\n", prefix, i), max(1, size/45))
-		raws[i] = []byte(fmt.Sprintf("From: Customer %d <c%d@customer.test>\r\nTo: support@example.test\r\nSubject: %s question %d\r\n"+
-			"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%s>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
-			i, i%50, prefix, i, id, body))
-	}
-	return raws, ids
-}
-
-// requireExactlyOnce checks each expected Message-ID is stored exactly once
-// in the mailbox, nothing else is, and no write was accepted out of fence order.
-func requireExactlyOnce(t testing.TB, store *helpdesk.Store, mailboxID int64, ids []string) {
-	t.Helper()
-	a, err := store.AuditMailbox(context.Background(), mailboxID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	missing, twice := 0, 0
-	for _, id := range ids {
-		switch n := a.StoredMessageIDs[id]; {
-		case n == 0:
-			missing++
-		case n > 1:
-			twice++
-		}
-	}
-	if missing > 0 || twice > 0 || len(a.StoredMessageIDs) != len(ids) {
-		t.Fatalf("mailbox %d: want %d messages exactly once: %d missing, %d more than once, %d distinct stored",
-			mailboxID, len(ids), missing, twice, len(a.StoredMessageIDs))
-	}
-	if a.FenceViolations != 0 {
-		t.Fatalf("mailbox %d: %d ledger writes accepted out of fence order", mailboxID, a.FenceViolations)
-	}
 }
 
 func storedCount(t testing.TB, store *helpdesk.Store, mailboxID int64) int {

@@ -193,18 +193,9 @@ func (d *Dovecot) start(bin string) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if p.exited() {
-			return fmt.Errorf("dovecot exited: %v", p.err)
-		}
-		if err := checkGreeting(d.Addr()); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			p.kill()
-			return fmt.Errorf("dovecot not ready after 15s: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	ready := func() error { return checkGreeting(d.Addr()) }
+	if err := p.waitReady("dovecot", 15*time.Second, 10*time.Millisecond, ready); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.p = p
@@ -611,17 +602,10 @@ func (d *Dovecot) Restart(t testing.TB) {
 	}
 	// The old listening sockets close with the last killed process; the
 	// kernel may need a moment before the port can be bound again.
-	var lastErr error
-	for attempt := 0; attempt < 50; attempt++ {
-		if lastErr = d.start(bin); lastErr == nil {
-			return
-		}
-		if !strings.Contains(logTail(d.logPath, 5), "Address already in use") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	err = retryWhileBusy(d.logPath, func() error { return d.start(bin) }, "Address already in use")
+	if err != nil {
+		t.Fatalf("testserver: restarting dovecot: %v\n%s", err, logTail(d.logPath, 30))
 	}
-	t.Fatalf("testserver: restarting dovecot: %v\n%s", lastErr, logTail(d.logPath, 30))
 }
 
 // Running reports whether the server process is alive.

@@ -195,20 +195,8 @@ func (pg *Postgres) start() error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if p.exited() {
-			return fmt.Errorf("postgres exited: %v", p.err)
-		}
-		err := pg.ping()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			p.kill()
-			return fmt.Errorf("postgres not ready after 30s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.waitReady("postgres", 30*time.Second, 20*time.Millisecond, pg.ping); err != nil {
+		return err
 	}
 	pg.mu.Lock()
 	pg.p = p
@@ -267,20 +255,11 @@ func (pg *Postgres) Restart(t testing.TB) {
 	t.Helper()
 	pg.Kill()
 	// A killed postmaster leaves its pid file; the postmaster removes a
-	// stale one itself when the pid is gone. The port may need a moment.
-	var err error
-	for attempt := 0; attempt < 50; attempt++ {
-		if err = pg.start(); err == nil {
-			return
-		}
-		// "already in use": the port, or shared memory of a backend
-		// that is still exiting.
-		if tail := logTail(pg.logPath, 5); !strings.Contains(tail, "already in use") && !strings.Contains(tail, "still in use") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	// stale one itself when the pid is gone. The port, or shared memory of
+	// a backend that is still exiting, may need a moment.
+	if err := retryWhileBusy(pg.logPath, pg.start, "already in use", "still in use"); err != nil {
+		t.Fatalf("testserver: restarting postgres: %v\n%s", err, logTail(pg.logPath, 30))
 	}
-	t.Fatalf("testserver: restarting postgres: %v\n%s", err, logTail(pg.logPath, 30))
 }
 
 // Running reports whether the postmaster is alive.

@@ -63,7 +63,7 @@ func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 	// redis binds it; try a few ports before giving up.
 	var lastErr error
 	for range 5 {
-		port, err := redisFreePort()
+		port, err := freePort()
 		if err != nil {
 			t.Fatalf("testserver: free port: %v", err)
 		}
@@ -213,14 +213,4 @@ func (w *redisLogWriter) head() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
-}
-
-// redisFreePort asks the kernel for an unused loopback port.
-func redisFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

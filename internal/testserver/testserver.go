@@ -44,6 +44,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,6 +180,46 @@ func (p *proc) kill() {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// waitReady polls ready every interval until it succeeds. It fails when the
+// process exits first, and kills the process when ready still fails after
+// timeout. name is the server's name in the error.
+func (p *proc) waitReady(name string, timeout, interval time.Duration, ready func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if p.exited() {
+			return fmt.Errorf("%s exited: %v", name, p.err)
+		}
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			p.kill()
+			return fmt.Errorf("%s not ready after %v: %v", name, timeout, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// retryWhileBusy calls start until it succeeds, for a server restarted
+// right after a kill: while the last lines of logPath name one of busy (a
+// port or other resource the killed server still holds), it tries again,
+// 50 times 100 ms apart at most. It returns the last error.
+func retryWhileBusy(logPath string, start func() error, busy ...string) error {
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = start(); err == nil {
+			return nil
+		}
+		tail := logTail(logPath, 5)
+		if !slices.ContainsFunc(busy, func(b string) bool { return strings.Contains(tail, b) }) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }
 
 // procStat is what kill needs from /proc/PID/stat.
