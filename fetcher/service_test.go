@@ -125,3 +125,35 @@ func TestServiceStopsGracefully(t *testing.T) {
 	e.fetch()
 	teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 }
+
+// A mailbox with two folders IDLEs on the first. Mail that reaches it while
+// the run is busy with the second is reported by the re-SELECT, not by an
+// EXISTS during IDLE; it is still stored at once, not at the next poll.
+func TestServiceMultiFolderMailDuringRunIsNotLeftToThePoll(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
+		in.PollIntervalS = 240 // the first run comes within a minute; the next poll 4 minutes later
+		in.Folders = []string{"INBOX", "Sales"}
+	})
+	e.dovecot.CreateFolder(t, e.user, "Sales")
+	raws, ids := teststore.Mails("sales", 0, 1500, 2000)
+	e.dovecot.AppendMany(t, e.user, "Sales", raws)
+	startService(t, e)
+	// Wait until the scheduled run is inside the second folder (no fetch
+	// request: its wake-up would hide the case), then mail the first.
+	deadline := time.Now().Add(2 * time.Minute)
+	for e.audit().StoredMessageIDs[ids[0]] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first run did not reach the second folder")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	raw, id := teststore.Mail("inbox", 1, 500)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	waitStored(t, e, id, time.Minute)
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, append(ids, id))
+	runs, _ := e.store.RecentRuns(context.Background(), e.mailbox, 10)
+	if len(runs) != 2 || runs[0].Trigger != "idle" || runs[0].New != 1 {
+		t.Fatalf("runs %+v: want the scheduled one, then one for the new mail", runs)
+	}
+}
