@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -146,6 +147,7 @@ func (r *Redis) start() error {
 	w := &redisLogWriter{file: logFile, ready: ready}
 	cmd := exec.Command(r.args[0], r.args[1:]...)
 	cmd.Dir = r.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // as every server here
 	cmd.Stdout = w
 	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
