@@ -12,9 +12,11 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
+	"github.com/helpdesk/helpdesk/locks"
 )
 
 func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
@@ -378,4 +380,39 @@ func rawDB(t *testing.T, url string) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// racingLocker plays a holder that read the same fence, claimed it and
+// finished between our read of the fence and our lease.
+type racingLocker struct {
+	locks.Locker
+	store *helpdesk.Store
+	raced bool
+}
+
+func (r *racingLocker) Obtain(ctx context.Context, mailboxID, fence int64) (*locks.Lease, error) {
+	if !r.raced {
+		r.raced = true
+		if err := r.store.ClaimFence(ctx, mailboxID, fence); err != nil {
+			return nil, err
+		}
+	}
+	return r.Locker.Obtain(ctx, mailboxID, fence)
+}
+
+// Losing the fence claim to a holder that has already gone is not "busy":
+// the fetch takes the lease again with a fresh fence and runs.
+func TestLostFenceClaimTakesTheLeaseAgain(t *testing.T) {
+	e := setup(t, "sqlite", nil)
+	raw, id := teststore.Mail("msg", 1, 500)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	locker := &racingLocker{Locker: e.locker, store: e.store}
+	sum, err := e.fetcher.RunLeased(context.Background(), locker, fetcher.Job{MailboxID: e.mailbox, Trigger: "test"})
+	if err != nil || sum.New != 1 || !locker.raced {
+		t.Fatalf("fetch after a lost claim: %+v, %v", sum, err)
+	}
+	if fence, _ := e.store.Fence(context.Background(), e.mailbox); fence != 2 {
+		t.Fatalf("fence %d: want 2, claimed after the racing holder's 1", fence)
+	}
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id})
 }

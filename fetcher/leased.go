@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/locks"
 )
 
@@ -31,23 +32,11 @@ func (f *Fetcher) RunLeased(ctx context.Context, locker locks.Locker, job Job) (
 // fn's context ends when the lease is lost, or stopGrace after ctx ends.
 func (f *Fetcher) withLease(ctx context.Context, locker locks.Locker, mailboxID int64, fn func(context.Context, int64) (Summary, error)) (Summary, error) {
 	sum := Summary{MailboxID: mailboxID}
-	current, err := f.store.Fence(ctx, mailboxID)
-	if err != nil {
-		return sum, err
-	}
-	fence := current + 1
-	// The lease must outlive ctx so that a graceful stop can still commit
-	// and release; it is released below in any case.
-	lease, err := locker.Obtain(context.WithoutCancel(ctx), mailboxID, fence)
+	lease, fence, err := f.takeLease(ctx, locker, mailboxID)
 	if err != nil {
 		return sum, err
 	}
 	defer lease.Release()
-	if err := f.store.ClaimFence(ctx, mailboxID, fence); err != nil {
-		// Someone claimed this fence between our read and our lease: they
-		// hold (or held) the mailbox; try again later.
-		return sum, fmt.Errorf("%w: %w", locks.ErrHeld, err)
-	}
 	runCtx, cancel := context.WithCancel(lease.Context())
 	defer cancel()
 	stopHard := context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })
@@ -59,4 +48,34 @@ func (f *Fetcher) withLease(ctx context.Context, locker locks.Locker, mailboxID 
 		err = fmt.Errorf("%w: %w", lost, err)
 	}
 	return sum, err
+}
+
+// takeLease obtains the mailbox's lease with the next fence and claims that
+// fence. The claim loses when a holder that read the same fence has come
+// and gone since (its lease already released); the lease is then taken
+// again with a fresh fence, so a free mailbox is never reported busy.
+func (f *Fetcher) takeLease(ctx context.Context, locker locks.Locker, mailboxID int64) (*locks.Lease, int64, error) {
+	var lost error
+	for range 3 {
+		current, err := f.store.Fence(ctx, mailboxID)
+		if err != nil {
+			return nil, 0, err
+		}
+		fence := current + 1
+		// The lease must outlive ctx so that a graceful stop can still
+		// commit and release; the caller releases it in any case.
+		lease, err := locker.Obtain(context.WithoutCancel(ctx), mailboxID, fence)
+		if err != nil {
+			return nil, 0, err
+		}
+		lost = f.store.ClaimFence(ctx, mailboxID, fence)
+		if lost == nil {
+			return lease, fence, nil
+		}
+		lease.Release()
+		if !errors.Is(lost, helpdesk.ErrFenced) {
+			return nil, 0, lost
+		}
+	}
+	return nil, 0, fmt.Errorf("%w: %w", locks.ErrHeld, lost)
 }
