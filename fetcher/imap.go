@@ -229,7 +229,27 @@ func (s *Session) Bodies(uids []uint32, fn func(uid uint32, raw []byte) error) e
 	}
 	section := &imap.FetchItemBodySection{Peek: true}
 	cmd := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	defer cmd.Close()
+	err := s.eachBody(cmd, fn)
+	var broken *bodyReadError
+	if errors.As(err, &broken) {
+		// Draining the command would read the failed body again while
+		// go-imap's reader goroutine decodes past it (a data race). The
+		// connection is broken anyway; the caller closes the session.
+		return err
+	}
+	if cerr := cmd.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("fetch bodies: %w", serverAnswer(cerr))
+	}
+	return err
+}
+
+// bodyReadError is a message body that could not be read to its end.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "read message body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+func (s *Session) eachBody(cmd *imapclient.FetchCommand, fn func(uid uint32, raw []byte) error) error {
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var (
 			uid uint32
@@ -242,7 +262,7 @@ func (s *Session) Bodies(uids []uint32, fn func(uid uint32, raw []byte) error) e
 			case imapclient.FetchItemDataBodySection:
 				b, err := io.ReadAll(item.Literal)
 				if err != nil {
-					return fmt.Errorf("read message body: %w", err)
+					return &bodyReadError{err}
 				}
 				raw = b
 			}
@@ -253,9 +273,6 @@ func (s *Session) Bodies(uids []uint32, fn func(uid uint32, raw []byte) error) e
 		if err := fn(uid, raw); err != nil {
 			return err
 		}
-	}
-	if err := cmd.Close(); err != nil {
-		return fmt.Errorf("fetch bodies: %w", serverAnswer(err))
 	}
 	return nil
 }

@@ -315,7 +315,7 @@ func TestFaultThreeServicesFiveMailboxes(t *testing.T) {
 	}
 	for _, p := range procs[1:] {
 		if code := p.wait(t, 30*time.Second); code != 0 {
-			t.Fatalf("service exited %d:\n%s", code, tail(p.Log(), 3000))
+			t.Fatalf("service exited %d:\n%s", code, tail(p.Log(), 30000))
 		}
 	}
 	for i, id := range ids {
@@ -487,7 +487,7 @@ func TestFaultRedisRestartedWithoutPersistence(t *testing.T) {
 	}
 	for _, p := range procs {
 		if code := p.wait(t, 30*time.Second); code != 0 {
-			t.Fatalf("service exited %d:\n%s", code, tail(p.Log(), 3000))
+			t.Fatalf("service exited %d:\n%s", code, tail(p.Log(), 30000))
 		}
 	}
 	for i, id := range ids {
