@@ -33,6 +33,13 @@ func TestFetch500ExactlyOnce(t *testing.T) {
 		e := setup(t, dialect, nil)
 		raws, ids := teststore.Mails("msg", 0, 500, 3000)
 		e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+		// An admin who wants new-conversation mail: messages stored in one
+		// commit group each enqueue their own notification.
+		if _, err := e.store.CreateUser(context.Background(), helpdesk.UserInput{
+			Email: "agent@example.test", Name: "Agent", Role: "admin", Password: "long-enough-password",
+		}); err != nil {
+			t.Fatal(err)
+		}
 
 		first := e.fetch()
 		if first.New != 500 || first.Duplicates != 0 || first.Quarantined != 0 {
@@ -43,6 +50,9 @@ func TestFetch500ExactlyOnce(t *testing.T) {
 			t.Fatalf("second run found something: %+v", second)
 		}
 		teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
+		if stats, err := e.store.OutboxStats(context.Background()); err != nil || stats.Pending != 500 {
+			t.Fatalf("outbox %+v (%v): want one notification per message, 500", stats, err)
+		}
 		st, err := e.store.FetchState(context.Background(), e.mailbox, "INBOX")
 		if err != nil || st.LastUID != 500 || st.Failures != 0 || st.LastSuccessAt == nil {
 			t.Fatalf("fetch state %+v (%v): want last UID 500, a success, no failures", st, err)

@@ -212,6 +212,7 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 		c.mu.Unlock()
 	}
 }
+
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
