@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"sort"
@@ -260,7 +259,7 @@ func (s *Session) eachBody(cmd *imapclient.FetchCommand, fn func(uid uint32, raw
 			case imapclient.FetchItemDataUID:
 				uid = uint32(item.UID)
 			case imapclient.FetchItemDataBodySection:
-				b, err := io.ReadAll(item.Literal)
+				b, err := readLiteral(item.Literal)
 				if err != nil {
 					return &bodyReadError{err}
 				}
@@ -275,6 +274,17 @@ func (s *Session) eachBody(cmd *imapclient.FetchCommand, fn func(uid uint32, raw
 		}
 	}
 	return nil
+}
+
+// readLiteral reads a body in one allocation of the size the server
+// announced (capped: the announcement is the server's word, and the
+// header phase already kept oversized mail out).
+func readLiteral(lit imap.LiteralReader) ([]byte, error) {
+	const maxPrealloc = 64 << 20
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(lit.Size(), 0), maxPrealloc)) + bytes.MinRead)
+	_, err := buf.ReadFrom(lit)
+	return buf.Bytes(), err
 }
 
 // MarkSeen sets \Seen on messages already committed.

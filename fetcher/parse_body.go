@@ -70,10 +70,10 @@ func (w *bodyWalker) leaf(h textproto.Header, ct contentType, body []byte) {
 	isAttachment := disp.kind == "attachment"
 	switch {
 	case !isAttachment && ct.isText("plain") && !w.haveText:
-		w.msg.Text = normalizeNewlines(decodeCharset(data, ct.params["charset"]))
+		w.msg.Text = decodeText(data, ct.params["charset"])
 		w.haveText = true
 	case !isAttachment && ct.isText("html") && !w.haveHTML:
-		w.msg.HTML = normalizeNewlines(decodeCharset(data, ct.params["charset"]))
+		w.msg.HTML = decodeText(data, ct.params["charset"])
 		w.haveHTML = true
 	case !ok:
 		w.keepUndecodable(body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
 )
@@ -158,28 +159,55 @@ func hexValue(c byte) int {
 // unknown or broken charset falls back to UTF-8 with invalid bytes replaced;
 // NUL becomes U+FFFD too, as databases refuse it in text.
 func decodeCharset(data []byte, label string) string {
-	s, ok := convertCharset(data, label)
-	if !ok {
-		s = string(data)
-	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+	var b strings.Builder
+	b.Grow(len(data))
+	writeStorable(&b, convertCharset(data, label))
+	return b.String()
 }
 
-func convertCharset(data []byte, label string) (string, bool) {
+// decodeText is decodeCharset for a body part, with CRLF and lone CR turned
+// into LF, in one pass: bodies can be megabytes.
+func decodeText(data []byte, label string) string {
+	data = convertCharset(data, label)
+	var b strings.Builder
+	b.Grow(len(data))
+	for {
+		i := bytes.IndexByte(data, '\r')
+		if i < 0 {
+			writeStorable(&b, data)
+			return b.String()
+		}
+		writeStorable(&b, data[:i])
+		b.WriteByte('\n')
+		data = bytes.TrimPrefix(data[i+1:], []byte{'\n'})
+	}
+}
+
+// writeStorable writes p as valid UTF-8 without NUL bytes.
+func writeStorable(b *strings.Builder, p []byte) {
+	if utf8.Valid(p) && bytes.IndexByte(p, 0) < 0 {
+		b.Write(p)
+		return
+	}
+	b.WriteString(strings.ReplaceAll(strings.ToValidUTF8(string(p), "\uFFFD"), "\x00", "\uFFFD"))
+}
+
+// convertCharset returns data converted to UTF-8 (maybe invalid), or data
+// itself for UTF-8 and for a charset it cannot convert.
+func convertCharset(data []byte, label string) []byte {
 	if isUTF8Label(label) {
-		return string(data), true
+		return data
 	}
 	r, err := charsetReader(label, bytes.NewReader(data))
 	if err != nil {
-		return "", false
+		return data
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(data) + len(data)/2)
 	if _, err := buf.ReadFrom(r); err != nil {
-		return "", false
+		return data
 	}
-	return buf.String(), true
+	return buf.Bytes()
 }
 
 func isUTF8Label(label string) bool {

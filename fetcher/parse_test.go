@@ -619,6 +619,24 @@ func TestDecodeQuotedPrintableMatchesStandardLibrary(t *testing.T) {
 	}
 }
 
+func TestDecodeText(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, charset, want string }{
+		{"plain", "utf-8", "plain"},
+		{"a\r\nb\r\n", "utf-8", "a\nb\n"},
+		{"lone\rcr\n\rend\r", "", "lone\ncr\n\nend\n"},
+		{"nul\x00byte\r\n", "utf-8", "nul\uFFFDbyte\n"},
+		{"bad\xff\xfeutf8\r\nok", "utf-8", "bad\uFFFDutf8\nok"},
+		{"caf\xe9\r\n", "iso-8859-1", "café\n"},
+		{"caf\xe9", "no-such-charset", "caf\uFFFD"},
+		{"", "utf-8", ""},
+	} {
+		if got := decodeText([]byte(c.in), c.charset); got != c.want {
+			t.Errorf("decodeText(%q, %q) = %q, want %q", c.in, c.charset, got, c.want)
+		}
+	}
+}
+
 func TestDecodeBase64Lenient(t *testing.T) {
 	t.Parallel()
 	data := make([]byte, 1000)

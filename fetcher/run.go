@@ -323,7 +323,9 @@ func (f *Fetcher) retryQuarantined(ctx context.Context, s *Session, m *helpdesk.
 			}
 			continue
 		}
-		outcome, err := f.storeAlone(ctx, parseFetched(src, raw, q.Size))
+		fm := fetchedMessage{src: src, raw: raw, size: q.Size}
+		fm.parse()
+		outcome, err := f.storeAlone(ctx, fm)
 		if err != nil {
 			return err
 		}

@@ -11,11 +11,11 @@ import (
 )
 
 // Downloading, parsing and storing run as a pipeline: one goroutine reads
-// bodies from the server and parses them while the fetch goroutine stores
-// what is ready, all of it in one transaction (a group commit). With a fast
-// server one commit covers many messages; with a slow one each message is
-// committed as soon as it is parsed. No transaction waits on the network,
-// and nothing is done on the server before the commit.
+// bodies from the server, another parses them, and the fetch goroutine
+// stores what is ready, all of it in one transaction (a group commit). With
+// a fast server one commit covers many messages; with a slow one each
+// message is committed as soon as it is parsed. No transaction waits on the
+// network, and nothing is done on the server before the commit.
 const (
 	maxGroup      = 256      // messages per commit
 	maxGroupBytes = 32 << 20 // raw bytes per commit
@@ -33,36 +33,45 @@ type fetchedMessage struct {
 	parseErr error
 }
 
-func parseFetched(src helpdesk.MessageSource, raw []byte, size int64) fetchedMessage {
-	msg, err := ParseMessage(raw)
-	if err == nil {
-		msg.RawGzip = helpdesk.CompressRaw(raw)
+func (fm *fetchedMessage) parse() {
+	fm.msg, fm.parseErr = ParseMessage(fm.raw)
+	if fm.parseErr == nil {
+		fm.msg.RawGzip = helpdesk.CompressRaw(fm.raw)
 	}
-	return fetchedMessage{src: src, raw: raw, size: size, msg: msg, parseErr: err}
 }
 
 // ingestBodies downloads, parses and stores the bodies of uids. It returns
 // the UIDs whose messages are committed as new or duplicate (the
 // after-fetch action applies to them), also when it fails part-way.
 func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, folder Folder, uids []uint32, job Job, sum *Summary) ([]uint32, error) {
+	downloaded := make(chan fetchedMessage, maxGroup)
 	ready := make(chan fetchedMessage, maxGroup)
 	ahead := semaphore.NewWeighted(maxAheadBytes)
 	readCtx, stopReading := context.WithCancel(ctx)
 	readErr := make(chan error, 1)
 	go func() {
-		defer close(ready)
+		defer close(downloaded)
 		readErr <- s.Bodies(uids, func(uid uint32, raw []byte) error {
 			if ahead.Acquire(readCtx, aheadWeight(raw)) != nil {
 				return errStopped // the store side has ended
 			}
 			src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: uid, Fence: job.Fence}
-			ready <- parseFetched(src, raw, int64(len(raw))) // the store side drains ready until it closes
+			downloaded <- fetchedMessage{src: src, raw: raw, size: int64(len(raw))} // drained until closed
 			return nil
 		})
 	}()
+	go func() {
+		defer close(ready)
+		for fm := range downloaded {
+			if readCtx.Err() == nil { // else the store side has ended: just drain
+				fm.parse()
+			}
+			ready <- fm // the store side drains ready until it closes
+		}
+	}()
 	stored, err := f.storeReady(ctx, stop, ready, ahead, sum)
 	stopReading()
-	for range ready { // unblock the reader
+	for range ready { // unblock the parser and the reader
 	}
 	if rerr := <-readErr; err == nil && !errors.Is(rerr, errStopped) {
 		err = rerr

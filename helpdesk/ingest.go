@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MessageSource says where on the IMAP server a message was found, and
@@ -355,5 +356,8 @@ func cleanText(msg *IncomingMessage) {
 }
 
 func storable(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s // the parser's output: checked fast, as bodies can be megabytes
+	}
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }

@@ -47,6 +47,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
+	if dialect == "sqlite" {
+		if err := createSQLite(ctx, dsn); err != nil {
+			return nil, err
+		}
+	}
 	sqlDB, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -83,7 +88,7 @@ func driverFor(databaseURL string) (driver, dsn, dialect string, err error) {
 			return "", "", "", fmt.Errorf("create database directory: %w", err)
 		}
 		q := url.Values{}
-		for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		for _, p := range sqlitePragmas {
 			q.Add("_pragma", p)
 		}
 		// Writers take the lock at BEGIN, so two writers wait for each

@@ -1,0 +1,76 @@
+package helpdesk_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+func sqlitePragma(t *testing.T, path, pragma string) string {
+	t.Helper()
+	return sqliteQuery(t, path, "PRAGMA "+pragma)
+}
+
+// sqliteQuery reads one value from the database file at path.
+func sqliteQuery(t *testing.T, path, query string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	if err := db.QueryRow(query).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestOpenCreatesSQLiteWithLargePagesInWAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "new.db")
+	s, err := helpdesk.Open(ctx, "sqlite:"+path, helpdesk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := sqlitePragma(t, path, "page_size"); got != "16384" {
+		t.Errorf("page_size = %s, want 16384", got)
+	}
+	if got := sqlitePragma(t, path, "journal_mode"); got != "wal" {
+		t.Errorf("journal_mode = %s, want wal", got)
+	}
+}
+
+func TestOpenKeepsAnExistingSQLiteDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES ('data')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := helpdesk.Open(ctx, "sqlite:"+path, helpdesk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := sqlitePragma(t, path, "page_size"); got != "4096" {
+		t.Errorf("page_size = %s, want the existing 4096", got)
+	}
+	if got := sqliteQuery(t, path, "SELECT v FROM kept"); got != "data" {
+		t.Errorf("kept = %q", got)
+	}
+}
