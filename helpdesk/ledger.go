@@ -3,6 +3,7 @@ package helpdesk
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -10,13 +11,25 @@ import (
 // Lookups for the fetcher's header-only phase, which decides which bodies
 // are worth downloading.
 
+// inValues binds query, whose one slice argument is for "IN (?)". On
+// PostgreSQL that becomes "= ANY(?)" with one array parameter, so that the
+// statement is the same for any number of values (planning a 500-value IN
+// list took 50 ms, on every batch); on SQLite, a list of placeholders.
+func (s *Store) inValues(query string, args ...any) (string, []any, error) {
+	if s.dialect == "postgres" {
+		return s.db.Rebind(strings.Replace(query, "IN (?)", "= ANY(?)", 1)), args, nil
+	}
+	q, args, err := sqlx.In(query, args...)
+	return s.db.Rebind(q), args, err
+}
+
 // SeenUIDs returns what became of those of these UIDs the ledger has.
 func (s *Store) SeenUIDs(ctx context.Context, mailboxID int64, folder string, uidvalidity uint32, uids []uint32) (map[uint32]Outcome, error) {
 	seen := map[uint32]Outcome{}
 	if len(uids) == 0 {
 		return seen, nil
 	}
-	q, args, err := sqlx.In(`SELECT uid, outcome FROM fetch_ledger WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid IN (?)`,
+	q, args, err := s.inValues(`SELECT uid, outcome FROM fetch_ledger WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid IN (?)`,
 		mailboxID, folder, uidvalidity, uids)
 	if err != nil {
 		return nil, err
@@ -25,7 +38,7 @@ func (s *Store) SeenUIDs(ctx context.Context, mailboxID int64, folder string, ui
 		UID     uint32  `db:"uid"`
 		Outcome Outcome `db:"outcome"`
 	}
-	if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &found, q, args...); err != nil {
 		return nil, fmt.Errorf("look up seen UIDs: %w", err)
 	}
 	for _, f := range found {
@@ -41,12 +54,12 @@ func (s *Store) StoredDedupKeys(ctx context.Context, mailboxID int64, keys []str
 	if len(keys) == 0 {
 		return stored, nil
 	}
-	q, args, err := sqlx.In(`SELECT dedup_key FROM fetch_ledger WHERE mailbox_id = ? AND outcome = 'new' AND dedup_key IN (?)`, mailboxID, keys)
+	q, args, err := s.inValues(`SELECT dedup_key FROM fetch_ledger WHERE mailbox_id = ? AND outcome = 'new' AND dedup_key IN (?)`, mailboxID, keys)
 	if err != nil {
 		return nil, err
 	}
 	var found []string
-	if err := s.db.SelectContext(ctx, &found, s.db.Rebind(q), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &found, q, args...); err != nil {
 		return nil, fmt.Errorf("look up dedup keys: %w", err)
 	}
 	for _, k := range found {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
 func sqlitePragma(t *testing.T, path, pragma string) string {
@@ -72,5 +73,30 @@ func TestOpenKeepsAnExistingSQLiteDatabase(t *testing.T) {
 	}
 	if got := sqliteQuery(t, path, "SELECT v FROM kept"); got != "data" {
 		t.Errorf("kept = %q", got)
+	}
+}
+
+func TestPostgresCompressesMailTextWithLZ4(t *testing.T) {
+	url := teststore.URL(t, "postgres")
+	teststore.OpenURL(t, url, helpdesk.Options{}) // migrated
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var compression, storage string
+	if err := db.QueryRow(`SELECT attcompression, attstorage FROM pg_attribute
+		WHERE attrelid = 'threads'::regclass AND attname = 'body_text'`).Scan(&compression, &storage); err != nil {
+		t.Fatal(err)
+	}
+	if compression != "l" || storage != "x" {
+		t.Errorf("threads.body_text: compression %q storage %q, want lz4 (l) in extended storage (x)", compression, storage)
+	}
+	if err := db.QueryRow(`SELECT attstorage FROM pg_attribute
+		WHERE attrelid = 'raw_messages'::regclass AND attname = 'gzipped'`).Scan(&storage); err != nil {
+		t.Fatal(err)
+	}
+	if storage != "e" {
+		t.Errorf("raw_messages.gzipped storage %q, want external (e): it is gzipped already", storage)
 	}
 }
