@@ -49,6 +49,7 @@ func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Ses
 	ahead := semaphore.NewWeighted(maxAheadBytes)
 	readCtx, stopReading := context.WithCancel(ctx)
 	readErr := make(chan error, 1)
+	storeEnded := make(chan struct{})
 	go func() {
 		defer close(downloaded)
 		readErr <- s.Bodies(uids, func(uid uint32, raw []byte) error {
@@ -63,13 +64,16 @@ func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Ses
 	go func() {
 		defer close(ready)
 		for fm := range downloaded {
-			if readCtx.Err() == nil { // else the store side has ended: just drain
+			select {
+			case <-storeEnded: // nothing more is stored: just drain
+			default:
 				fm.parse()
 			}
 			ready <- fm // the store side drains ready until it closes
 		}
 	}()
 	stored, err := f.storeReady(ctx, stop, ready, ahead, sum)
+	close(storeEnded)
 	stopReading()
 	for range ready { // unblock the parser and the reader
 	}
