@@ -120,7 +120,9 @@ func startDovecot(t testing.TB, withTLS bool) *Dovecot {
 		if d.port, err = freePort(); err != nil {
 			t.Fatalf("testserver: %v", err)
 		}
-		if withTLS {
+		// Ports are free once probed, so the second probe can return the
+		// first port again (Dovecot then refuses a duplicate listener).
+		for d.tlsPort = 0; withTLS && (d.tlsPort == 0 || d.tlsPort == d.port); {
 			if d.tlsPort, err = freePort(); err != nil {
 				t.Fatalf("testserver: %v", err)
 			}
