@@ -13,8 +13,9 @@ import (
 
 // inValues binds query, whose one slice argument is for "IN (?)". On
 // PostgreSQL that becomes "= ANY(?)" with one array parameter, so that the
-// statement is the same for any number of values (planning a 500-value IN
-// list took 50 ms, on every batch); on SQLite, a list of placeholders.
+// statement is the same for any number of values: a 500-value IN list was
+// prepared and planned anew on every batch (53 ms a lookup, 31 ms as an
+// array). On SQLite it becomes a list of placeholders.
 func (s *Store) inValues(query string, args ...any) (string, []any, error) {
 	if s.dialect == "postgres" {
 		return s.db.Rebind(strings.Replace(query, "IN (?)", "= ANY(?)", 1)), args, nil

@@ -1,7 +1,6 @@
 package helpdesk_test
 
 import (
-	"context"
 	"database/sql"
 	"path/filepath"
 	"testing"
@@ -31,16 +30,8 @@ func sqliteQuery(t *testing.T, path, query string) string {
 }
 
 func TestOpenCreatesSQLiteWithLargePagesInWAL(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "new.db")
-	s, err := helpdesk.Open(ctx, "sqlite:"+path, helpdesk.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	teststore.OpenURL(t, "sqlite:"+path, helpdesk.Options{}) // migrated
 	if got := sqlitePragma(t, path, "page_size"); got != "16384" {
 		t.Errorf("page_size = %s, want 16384", got)
 	}
@@ -50,7 +41,6 @@ func TestOpenCreatesSQLiteWithLargePagesInWAL(t *testing.T) {
 }
 
 func TestOpenKeepsAnExistingSQLiteDatabase(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -60,14 +50,7 @@ func TestOpenKeepsAnExistingSQLiteDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	s, err := helpdesk.Open(ctx, "sqlite:"+path, helpdesk.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	teststore.OpenURL(t, "sqlite:"+path, helpdesk.Options{}) // migrated
 	if got := sqlitePragma(t, path, "page_size"); got != "4096" {
 		t.Errorf("page_size = %s, want the existing 4096", got)
 	}
