@@ -201,11 +201,31 @@ func (s *Store) RequestedMailboxes(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
+// KeepDoneFetchRequests is how long a served "fetch now" request is kept.
+// Only open requests are read; done ones are kept a while for debugging.
+const KeepDoneFetchRequests = 24 * time.Hour
+
 // CompleteFetchRequests closes the open requests of a mailbox made before a
-// run started; that run served them.
+// run started; that run served them. When it closes any, it also deletes
+// the mailbox's requests done over KeepDoneFetchRequests ago, so the table
+// holds about a day of requests. Every run ends here (each IDLE wake-up
+// too), so the delete runs only when rows were closed, and only over this
+// mailbox's rows, so fetchers of different mailboxes never contend.
 func (s *Store) CompleteFetchRequests(ctx context.Context, mailboxID int64, runStarted time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE fetch_requests SET done_at = ? WHERE mailbox_id = ? AND done_at IS NULL AND requested_at <= ?`),
-		now(), mailboxID, runStarted.UTC())
+	t := now()
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fetch_requests SET done_at = ? WHERE mailbox_id = ? AND done_at IS NULL AND requested_at <= ?`),
+			t, mailboxID, runStarted.UTC())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`DELETE FROM fetch_requests WHERE mailbox_id = ? AND done_at < ?`),
+			mailboxID, t.Add(-KeepDoneFetchRequests))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("complete fetch requests of mailbox %d: %w", mailboxID, err)
 	}

@@ -34,6 +34,7 @@ type OutboxMessage struct {
 	LastError     string     `json:"last_error"`
 	CreatedAt     time.Time  `json:"created_at"`
 	SentAt        *time.Time `json:"sent_at,omitempty"`
+	FailedAt      *time.Time `json:"failed_at,omitempty"` // set while failed
 }
 
 // outboxRow is the row as scanned; nullable ids and the flat header text.
@@ -57,10 +58,11 @@ type outboxRow struct {
 	LastError     string        `db:"last_error"`
 	CreatedAt     time.Time     `db:"created_at"`
 	SentAt        *time.Time    `db:"sent_at"`
+	FailedAt      *time.Time    `db:"failed_at"`
 }
 
 const outboxColumns = `id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at`
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at`
 
 func (r outboxRow) message() OutboxMessage {
 	var to []string
@@ -77,6 +79,7 @@ func (r outboxRow) message() OutboxMessage {
 		},
 		MessageID: r.MessageID, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
 		LeaseOwner: r.LeaseOwner, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt, SentAt: r.SentAt,
+		FailedAt: r.FailedAt,
 	}
 }
 
@@ -173,11 +176,11 @@ func (s *Store) ReleaseOutbox(ctx context.Context, m OutboxMessage, next time.Ti
 
 // FailOutbox marks a row the caller still leases as failed: the server
 // refused it for good (5xx) or it ran out of attempts. Admins see it in
-// FailedOutbox and can RetryOutbox it.
+// FailedOutbox, with when it failed, and can RetryOutbox it.
 func (s *Store) FailOutbox(ctx context.Context, m OutboxMessage, lastError string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'failed', last_error = ?,
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'failed', failed_at = ?, last_error = ?,
 		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
-		truncate(lastError, 2000), m.ID, m.LeaseOwner)
+		now(), truncate(lastError, 2000), m.ID, m.LeaseOwner)
 	if err != nil {
 		return fmt.Errorf("fail outbox %d: %w", m.ID, err)
 	}
@@ -185,9 +188,10 @@ func (s *Store) FailOutbox(ctx context.Context, m OutboxMessage, lastError strin
 }
 
 // RetryOutbox is an admin's manual retry of a failed row: pending again,
-// due now, with a fresh attempt budget. Same row, same Message-ID.
+// due now, with a fresh attempt budget. Same row, same Message-ID; it is
+// no longer failed, so failed_at goes.
 func (s *Store) RetryOutbox(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, failed_at = NULL,
 		lease_owner = '', lease_until = NULL WHERE id = ? AND status = 'failed'`), now(), id)
 	if err != nil {
 		return fmt.Errorf("retry outbox %d: %w", id, err)
@@ -202,7 +206,9 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64) error {
 // to act on, while OutboxStats.Failed still counts them all.
 const FailedOutboxShown = 50
 
-// FailedOutbox lists the newest FailedOutboxShown failed mails, newest first.
+// FailedOutbox lists the newest FailedOutboxShown failed mails, newest
+// first. By id, not failed_at: mails that failed before failed_at existed
+// have none. It reads the failed end of the outbox_status index.
 func (s *Store) FailedOutbox(ctx context.Context) ([]OutboxMessage, error) {
 	var rows []outboxRow
 	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?`), FailedOutboxShown)
@@ -246,7 +252,11 @@ type OutboxStats struct {
 }
 
 // OutboxStats counts the outbox by status and reads the age of its oldest
-// pending mail and the newest send error. It only reads.
+// pending mail and the newest send error. It only reads. The oldest pending
+// and the last error read only unsent rows, through the status indexes
+// (outbox_status, outbox_due); the counts read all of outbox_status but not
+// the table. Counting without reading every row would take a counter kept
+// up to date on every status change.
 func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	var st OutboxStats
 	var counts []struct {
@@ -273,8 +283,9 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("oldest pending outbox: %w", err)
 	}
+	// IN rather than <> 'sent': neither database reads an index for <>.
 	err = s.db.GetContext(ctx, &st.LastError, `SELECT last_error FROM outbox
-		WHERE status <> 'sent' AND last_error <> '' ORDER BY id DESC LIMIT 1`)
+		WHERE status IN ('pending', 'failed') AND last_error <> '' ORDER BY id DESC LIMIT 1`)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("last outbox error: %w", err)
 	}

@@ -198,6 +198,9 @@ func TestClaimLeaseAndOutcomes(t *testing.T) {
 			if err := o.s.RescheduleOutbox(ctx, a[1], time.Now().Add(time.Hour), "451 try later"); err != nil {
 				t.Fatal(err)
 			}
+			// Queued an hour ago, failing now.
+			o.exec(t, `UPDATE outbox SET created_at = ? WHERE id = ?`, time.Now().UTC().Add(-time.Hour), a[2].ID)
+			beforeFail := time.Now()
 			if err := o.s.FailOutbox(ctx, a[2], "550 no such user"); err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +210,7 @@ func TestClaimLeaseAndOutcomes(t *testing.T) {
 			if err := o.s.FailOutbox(ctx, stale, "stale"); err != nil {
 				t.Fatal(err)
 			}
-			if m, _ := o.s.OutboxMessage(ctx, b[0].ID); m.Status != "pending" {
+			if m, _ := o.s.OutboxMessage(ctx, b[0].ID); m.Status != "pending" || m.FailedAt != nil {
 				t.Fatalf("a stale lease owner failed the row: %+v", m)
 			}
 			if err := o.s.ReleaseOutbox(ctx, b[0], time.Now(), ""); err != nil {
@@ -247,8 +250,16 @@ func TestClaimLeaseAndOutcomes(t *testing.T) {
 			if err != nil || len(failed) != 1 || failed[0].ID != a[2].ID || failed[0].LastError != "550 no such user" {
 				t.Fatalf("failed %+v %v", failed, err)
 			}
+			// The time of failure, not of queueing (a second of slack for
+			// SQLite's and PostgreSQL's timestamp rounding).
+			if at := failed[0].FailedAt; at == nil || at.Before(beforeFail.Add(-time.Second)) || at.After(time.Now().Add(time.Second)) {
+				t.Fatalf("failed_at %v, want about %v", at, beforeFail)
+			}
 			if err := o.s.RetryOutbox(ctx, a[2].ID); err != nil {
 				t.Fatal(err)
+			}
+			if m, _ := o.s.OutboxMessage(ctx, a[2].ID); m.Status != "pending" || m.FailedAt != nil {
+				t.Fatalf("retried row %+v: still has a failed_at", m)
 			}
 			if err := o.s.RetryOutbox(ctx, a[2].ID); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Fatalf("second retry: %v, want ErrNotFound", err)

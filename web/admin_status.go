@@ -197,13 +197,14 @@ type outboxStatus struct {
 
 // failedMail is a failed outbox row without its body and headers.
 type failedMail struct {
-	ID        int64     `json:"id"`
-	Kind      string    `json:"kind"`
-	To        []string  `json:"to"`
-	Subject   string    `json:"subject"`
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error"`
-	CreatedAt time.Time `json:"created_at"` // queued; the outbox keeps no time of failure
+	ID        int64      `json:"id"`
+	Kind      string     `json:"kind"`
+	To        []string   `json:"to"`
+	Subject   string     `json:"subject"`
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error"`
+	CreatedAt time.Time  `json:"created_at"` // queued
+	FailedAt  *time.Time `json:"failed_at"`  // null for mails failed before the outbox kept it
 }
 
 // readOutbox reads the outbox figures; it only reads.
@@ -220,6 +221,10 @@ func (s *Server) readOutbox(ctx context.Context) (outboxStatus, error) {
 	for i, m := range failed {
 		v.FailedMails[i] = failedMail{ID: m.ID, Kind: m.Kind, To: m.To, Subject: m.Subject,
 			Attempts: m.Attempts, LastError: m.LastError, CreatedAt: m.CreatedAt.UTC()}
+		if m.FailedAt != nil {
+			at := m.FailedAt.UTC()
+			v.FailedMails[i].FailedAt = &at
+		}
 	}
 	return v, nil
 }

@@ -270,6 +270,11 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 		if err := e.store.FailOutbox(ctx, failed, `550 5.1.1 <bob0@customer.example>: recipient rejected`); err != nil {
 			t.Fatal(err)
 		}
+		m, err := e.store.OutboxMessage(ctx, failed.ID)
+		if err != nil || m.FailedAt == nil {
+			t.Fatalf("failed mail without failed_at: %+v %v", m, err)
+		}
+		failedAt := m.FailedAt.UTC()
 		// The newest error of an unsent mail is the send path's last error.
 		if err := e.store.RescheduleOutbox(ctx, retried, time.Now().Add(time.Hour), "451 4.7.1 greylisted & try later"); err != nil {
 			t.Fatal(err)
@@ -302,6 +307,7 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 			"<td>test</td>", "bob0@customer.example", "Helpdesk test email", "<td>1</td>",
 			"550 5.1.1 &lt;bob0@customer.example&gt;: recipient rejected",
 			fmt.Sprintf(`form="outbox-retry" formaction="/admin/outbox/%d/retry"`, failed.ID),
+			`data-field="failed-at">` + failedAt.Format("2006-01-02 15:04:05 UTC") + "<",
 		} {
 			if !strings.Contains(row, want) {
 				t.Errorf("failed mail row lacks %q:\n%s", want, row)
@@ -327,8 +333,9 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 			OldestAge   time.Duration `json:"oldest_pending_age_ns"`
 			LastError   string        `json:"last_error"`
 			FailedMails []struct {
-				ID        int64  `json:"id"`
-				LastError string `json:"last_error"`
+				ID        int64      `json:"id"`
+				LastError string     `json:"last_error"`
+				FailedAt  *time.Time `json:"failed_at"`
 			} `json:"failed_mails"`
 		}
 		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(js), &api) != nil {
@@ -338,6 +345,9 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 			api.LastError != "451 4.7.1 greylisted & try later" || len(api.FailedMails) != 1 ||
 			api.FailedMails[0].ID != failed.ID || !strings.HasPrefix(api.FailedMails[0].LastError, "550 ") {
 			t.Errorf("API outbox: %s", js)
+		}
+		if at := api.FailedMails[0].FailedAt; at == nil || !at.Equal(failedAt) {
+			t.Errorf("API outbox failed_at %v, want %v: %s", at, failedAt, js)
 		}
 		if strings.Contains(js, "test email from the helpdesk") {
 			t.Errorf("API outbox shows mail bodies: %s", js)
@@ -363,8 +373,8 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/status?notice=outbox-retried" {
 			t.Fatalf("retry: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
-		m, err := e.store.OutboxMessage(ctx, failed.ID)
-		if err != nil || m.Status != "pending" || m.Attempts != 0 || m.MessageID != failed.MessageID {
+		m, err = e.store.OutboxMessage(ctx, failed.ID)
+		if err != nil || m.Status != "pending" || m.Attempts != 0 || m.MessageID != failed.MessageID || m.FailedAt != nil {
 			t.Fatalf("after retry: %+v %v", m, err)
 		}
 		_, body = admin.get("/admin/status?notice=outbox-retried")
