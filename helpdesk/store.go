@@ -4,7 +4,6 @@ package helpdesk
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -52,9 +50,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, err
 		}
 	}
-	sqlDB, err := sql.Open(driver, dsn)
+	sqlDB, err := openSQL(driver, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	// sqlx needs a driver name it knows to pick the placeholder style.
 	bindName := map[string]string{"postgres": "pgx", "sqlite": "sqlite3"}[dialect]

@@ -5,6 +5,7 @@ package teststore
 
 import (
 	"context"
+	"net/url"
 	"path/filepath"
 	"testing"
 
@@ -29,6 +30,20 @@ func URL(t testing.TB, dialect string) string {
 	}
 	t.Fatalf("unknown dialect %q", dialect)
 	return ""
+}
+
+// WithParam returns a database URL with one query parameter set, e.g. a
+// PostgreSQL setting for the connections.
+func WithParam(t testing.TB, rawURL, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Open returns a migrated store on a fresh database, closed at cleanup.
