@@ -376,6 +376,43 @@ func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
 	})
 }
 
+// A database error that is not the message's fault (here a serialization
+// failure, as a deadlock or a lost connection would be) ends the run
+// instead of quarantining the message: the next run stores it.
+func TestDatabaseTroubleEndsTheRunWithoutQuarantine(t *testing.T) {
+	t.Parallel()
+	url := teststore.URL(t, "postgres")
+	e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, helpdesk.Options{}), nil)
+	db := rawDB(t, url)
+	if _, err := db.Exec(`CREATE FUNCTION trouble() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.subject LIKE 'trouble%' THEN RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER trouble BEFORE INSERT ON threads FOR EACH ROW EXECUTE FUNCTION trouble()`); err != nil {
+		t.Fatal(err)
+	}
+	raws, ids := teststore.Mails("msg", 0, 60, 2000)
+	raws[30] = []byte(strings.Replace(string(raws[30]), "Subject: Question 30", "Subject: trouble 30", 1))
+	e.dovecot.AppendMany(t, e.user, "INBOX", raws)
+
+	sum, err := e.fetcher.RunLeased(context.Background(), e.locker, fetcher.Job{MailboxID: e.mailbox, Trigger: "test"})
+	if err == nil || !strings.Contains(err.Error(), "could not serialize") {
+		t.Fatalf("run with database trouble: %+v, %v; want it to fail with the database's error", sum, err)
+	}
+	if sum.Quarantined != 0 {
+		t.Fatalf("run with database trouble quarantined %d messages", sum.Quarantined)
+	}
+	if qs, err := e.store.Quarantined(context.Background(), e.mailbox); err != nil || len(qs) != 0 {
+		t.Fatalf("quarantine %+v (%v): want empty", qs, err)
+	}
+
+	if _, err := db.Exec(`DROP TRIGGER trouble ON threads`); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.fetch(); got.New+sum.New != 60 {
+		t.Fatalf("runs stored %d and %d messages, want 60 in all", sum.New, got.New)
+	}
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
+}
+
 // rawDB opens the test database behind a store URL, for what the store
 // does not offer (here: a trigger that refuses a message).
 func rawDB(t *testing.T, url string) *sql.DB {

@@ -236,7 +236,9 @@ func (f *Fetcher) quarantine(ctx context.Context, fm fetchedMessage, reason erro
 	return nil
 }
 
-// mustStop tells errors that end the run from those of one message.
+// mustStop tells errors that end the run from those of one message. On
+// database trouble the run ends and the next one fetches the message
+// again: quarantine is for messages that are the cause.
 func mustStop(ctx context.Context, err error) bool {
-	return errors.Is(err, helpdesk.ErrFenced) || ctx.Err() != nil
+	return errors.Is(err, helpdesk.ErrFenced) || ctx.Err() != nil || helpdesk.IsDatabaseTrouble(err)
 }
