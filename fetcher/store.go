@@ -215,7 +215,7 @@ func (f *Fetcher) storeTogether(ctx context.Context, group []fetchedMessage) ([]
 		}
 		outcomes = append(outcomes, res.Outcome)
 	}
-	if err := b.Commit(); err != nil {
+	if err := b.Commit(ctx); err != nil {
 		return nil, err
 	}
 	for i, o := range outcomes {

@@ -17,8 +17,14 @@ import (
 // fetch transaction of the old holder is refused with ErrFenced.
 type fetchTx struct {
 	tx      *sqlx.Tx
+	dialect string
 	stmts   *stmtCache
 	mailbox mailboxInfo
+	// Rows collected for flush, by rank of their insert (rowinsert.go),
+	// what reads may find them by, and the ids taken for new rows.
+	pending     [][][]any
+	pendingKeys map[string]bool
+	ids         map[string]*idRange
 	// notified caches notifiedUsers for the messages of one batch (a
 	// group commit lasts milliseconds; one query per message was a tenth
 	// of the ingest's round trips).
@@ -61,7 +67,7 @@ func (s *Store) beginFetchTx(ctx context.Context, mailboxID, fence int64) (*fetc
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	t := &fetchTx{tx: tx, stmts: s.stmts}
+	t := &fetchTx{tx: tx, dialect: s.dialect, stmts: s.stmts}
 	if err := t.lockFence(ctx, s, mailboxID, fence); err != nil {
 		tx.Rollback()
 		return nil, err
@@ -103,6 +109,14 @@ func (s *Store) inFetchTx(ctx context.Context, mailboxID, fence int64, fn func(t
 	if err := fn(t); err != nil {
 		return err
 	}
+	return t.commit(ctx)
+}
+
+// commit writes the collected rows and commits.
+func (t *fetchTx) commit(ctx context.Context) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -115,6 +129,7 @@ type sqlTx interface {
 	get(ctx context.Context, dest any, query string, args ...any) error
 	sel(ctx context.Context, dest any, query string, args ...any) error
 	exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	insert(ctx context.Context, ins *rowInsert, values ...any) error
 }
 
 // plainTx is an sqlTx whose statements are prepared on each use.

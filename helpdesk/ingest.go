@@ -60,11 +60,8 @@ func (s *Store) BeginIngest(ctx context.Context, mailboxID, fence int64) (*Inges
 
 // Commit makes the batch's messages stored; only then may the fetcher act
 // on them on the server.
-func (b *IngestBatch) Commit() error {
-	if err := b.t.tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+func (b *IngestBatch) Commit(ctx context.Context) error {
+	return b.t.commit(ctx)
 }
 
 // Rollback drops what the batch wrote; after Commit it does nothing.
@@ -83,7 +80,7 @@ func (s *Store) Ingest(ctx context.Context, src MessageSource, msg *IncomingMess
 	if err != nil {
 		return IngestResult{}, err
 	}
-	return res, b.Commit()
+	return res, b.Commit(ctx)
 }
 
 // Ingest adds one customer message to the batch.
@@ -115,8 +112,8 @@ func ingestTx(ctx context.Context, t *fetchTx, src MessageSource, msg *IncomingM
 		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: prior.seenThread}, nil
 	}
 	if prior.stored {
-		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: prior.storedThread},
-			writeLedger(ctx, t, src, msg.DedupKey, OutcomeDuplicate, prior.storedThread)
+		writeLedger(t, src, msg.DedupKey, OutcomeDuplicate, prior.storedThread)
+		return IngestResult{Outcome: OutcomeDuplicate, ThreadID: prior.storedThread}, nil
 	}
 
 	customerID, err := upsertCustomer(ctx, t, senderOf(msg))
@@ -147,9 +144,7 @@ func ingestTx(ctx context.Context, t *fetchTx, src MessageSource, msg *IncomingM
 	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
 		return IngestResult{}, err
 	}
-	if err := writeLedger(ctx, t, src, msg.DedupKey, OutcomeNew, threadID); err != nil {
-		return IngestResult{}, err
-	}
+	writeLedger(t, src, msg.DedupKey, OutcomeNew, threadID)
 	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
 		return IngestResult{}, err
 	}
@@ -172,6 +167,9 @@ type ledgerPrior struct {
 }
 
 func priorLedger(ctx context.Context, t *fetchTx, src MessageSource, dedupKey string) (ledgerPrior, error) {
+	if err := t.flushFor(ctx, uidLookup(src.Folder, src.UIDValidity, src.UID), dedupLookup(dedupKey)); err != nil {
+		return ledgerPrior{}, err
+	}
 	var rows []struct {
 		Outcome  Outcome       `db:"outcome"`
 		ThreadID sql.NullInt64 `db:"thread_id"`
@@ -199,21 +197,12 @@ func priorLedger(ctx context.Context, t *fetchTx, src MessageSource, dedupKey st
 
 // writeLedger records what became of a message. A row left by quarantine
 // is updated when the message is retried.
-func writeLedger(ctx context.Context, t *fetchTx, src MessageSource, dedupKey string, outcome Outcome, threadID int64) error {
+func writeLedger(t *fetchTx, src MessageSource, dedupKey string, outcome Outcome, threadID int64) {
 	var thread any
 	if threadID != 0 {
 		thread = threadID
 	}
-	_, err := t.exec(ctx, `INSERT INTO fetch_ledger
-		(mailbox_id, folder, uidvalidity, uid, dedup_key, outcome, thread_id, fence, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (mailbox_id, folder, uidvalidity, uid) DO UPDATE SET
-			dedup_key = excluded.dedup_key, outcome = excluded.outcome, thread_id = excluded.thread_id, fence = excluded.fence`,
-		src.MailboxID, src.Folder, src.UIDValidity, src.UID, dedupKey, outcome, thread, src.Fence, now())
-	if err != nil {
-		return fmt.Errorf("write ledger: %w", err)
-	}
-	return nil
+	t.collect(insertLedger, src.MailboxID, src.Folder, src.UIDValidity, src.UID, dedupKey, outcome, thread, src.Fence, now())
 }
 
 // senderOf is who the conversation is with: From, else Reply-To.
@@ -275,22 +264,15 @@ func touchConversation(ctx context.Context, t *fetchTx, convID int64, msg *Incom
 }
 
 func insertCustomerThread(ctx context.Context, t *fetchTx, convID, rawID int64, msg *IncomingMessage) (int64, error) {
-	var id int64
-	err := t.get(ctx, &id, `INSERT INTO threads
-		(conversation_id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
-		 body_text, body_html, auto_reply, raw_id, created_at)
-		VALUES (?, 'customer', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		convID, msg.MessageID, msg.InReplyTo, senderOf(msg).Email, truncate(senderOf(msg).Name, 200),
-		joinAddresses(msg.To), joinAddresses(msg.Cc), msg.Subject, msg.Text, msg.HTML, msg.AutoReply, rawID, now())
+	id, err := t.nextID(ctx, "threads")
 	if err != nil {
-		return 0, fmt.Errorf("insert thread: %w", err)
+		return 0, err
 	}
+	t.collect(insertThread, id, convID, "customer", msg.MessageID, msg.InReplyTo, senderOf(msg).Email,
+		truncate(senderOf(msg).Name, 200), joinAddresses(msg.To), joinAddresses(msg.Cc), msg.Subject,
+		msg.Text, msg.HTML, msg.AutoReply, rawID, now())
 	for _, a := range msg.Attachments {
-		_, err := t.exec(ctx, `INSERT INTO attachments (thread_id, filename, content_type, content_id, inline, size, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, a.Filename, a.ContentType, a.ContentID, a.Inline, len(a.Data), a.Data)
-		if err != nil {
-			return 0, fmt.Errorf("insert attachment %q: %w", a.Filename, err)
-		}
+		t.collect(insertAttachment, id, a.Filename, a.ContentType, a.ContentID, a.Inline, int64(len(a.Data)), a.Data)
 	}
 	return id, nil
 }
@@ -305,10 +287,7 @@ func addParticipants(ctx context.Context, t *fetchTx, convID int64, msg *Incomin
 		if email == "" || email == t.mailbox.Email {
 			continue
 		}
-		if _, err := t.exec(ctx, `INSERT INTO conversation_participants (conversation_id, email)
-			VALUES (?, ?) ON CONFLICT DO NOTHING`, convID, email); err != nil {
-			return fmt.Errorf("add participant: %w", err)
-		}
+		t.collect(insertParticipant, convID, email)
 	}
 	return nil
 }

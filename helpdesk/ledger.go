@@ -91,9 +91,7 @@ func (s *Store) RecordDuplicates(ctx context.Context, fence, mailboxID int64, fo
 			if prior.seen {
 				continue
 			}
-			if err := writeLedger(ctx, t, src, d.DedupKey, OutcomeDuplicate, prior.storedThread); err != nil {
-				return err
-			}
+			writeLedger(t, src, d.DedupKey, OutcomeDuplicate, prior.storedThread)
 		}
 		return nil
 	})

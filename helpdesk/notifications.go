@@ -124,7 +124,7 @@ func notifiedUsers(ctx context.Context, tx sqlTx, mailboxID int64, pref string, 
 // X-Helpdesk-Loop is ours), or an answer to a notification we sent to
 // staff. "" means a person wrote it. An answer to an agent's reply or to an
 // auto-acknowledgement is a customer writing, and counts.
-func automaticMail(ctx context.Context, tx sqlTx, msg *IncomingMessage) (string, error) {
+func automaticMail(ctx context.Context, tx *fetchTx, msg *IncomingMessage) (string, error) {
 	if msg.AutoReply {
 		return "auto-reply: " + msg.AutoReason, nil
 	}
@@ -142,6 +142,9 @@ func automaticMail(ctx context.Context, tx sqlTx, msg *IncomingMessage) (string,
 		}
 	}
 	if mayBeOurs(msg.MessageID) {
+		if err := tx.flushFor(ctx, messageIDLookups(msg.MessageID)...); err != nil {
+			return "", err
+		}
 		var n int
 		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox WHERE message_id = ?`, msg.MessageID); err != nil {
 			return "", fmt.Errorf("check own message id: %w", err)
@@ -151,6 +154,9 @@ func automaticMail(ctx context.Context, tx sqlTx, msg *IncomingMessage) (string,
 		}
 	}
 	if mayBeOurs(msg.InReplyTo) {
+		if err := tx.flushFor(ctx, messageIDLookups(msg.InReplyTo)...); err != nil {
+			return "", err
+		}
 		var n int
 		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox
 			WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')`, msg.InReplyTo); err != nil {

@@ -55,13 +55,8 @@ func enqueueTx(ctx context.Context, tx sqlTx, m OutboundMail) (string, error) {
 	}
 	messageID := OutboxMessageID(m.DedupKey, m.From)
 	t := now()
-	_, err := tx.exec(ctx, `INSERT INTO outbox
-		(dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers, message_id,
-		 status, attempts, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-		ON CONFLICT (dedup_key) DO NOTHING`,
-		m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From, strings.Join(m.To, ", "),
-		m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, t, t)
+	err := tx.insert(ctx, insertOutbox, m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From,
+		strings.Join(m.To, ", "), m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, "pending", int64(0), t, t)
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", m.DedupKey, err)
 	}

@@ -64,7 +64,7 @@ func TestStoppedFetchTransactionDoesNotBlockTheNextHolder(t *testing.T) {
 		t.Fatalf("next holder's claim: %v", err)
 	}
 	t.Logf("the claim waited %s for the stopped transaction", time.Since(start).Round(time.Millisecond))
-	if err := batch.Commit(); err == nil {
+	if err := batch.Commit(ctx); err == nil {
 		t.Fatal("the stopped holder's batch committed after its transaction was ended")
 	}
 

@@ -52,14 +52,10 @@ func quarantineTx(ctx context.Context, t *fetchTx, src MessageSource, raw []byte
 		return err
 	}
 	at := now()
-	_, err = t.exec(ctx, `INSERT INTO quarantine
-		(mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`,
-		src.MailboxID, src.Folder, src.UIDValidity, src.UID, truncate(reason, 2000), size, complete, rawID, at, at)
-	if err != nil {
-		return fmt.Errorf("insert quarantine: %w", err)
-	}
-	return writeLedger(ctx, t, src, fmt.Sprintf("quarantine:%d:%d", src.UIDValidity, src.UID), OutcomeQuarantined, 0)
+	t.collect(insertQuarantine, src.MailboxID, src.Folder, src.UIDValidity, src.UID, truncate(reason, 2000),
+		size, complete, rawID, "held", at, at)
+	writeLedger(t, src, fmt.Sprintf("quarantine:%d:%d", src.UIDValidity, src.UID), OutcomeQuarantined, 0)
+	return nil
 }
 
 func holdQuarantine(ctx context.Context, t *fetchTx, id int64, reason string) error {
@@ -72,6 +68,9 @@ func holdQuarantine(ctx context.Context, t *fetchTx, id int64, reason string) er
 }
 
 func resolveQuarantine(ctx context.Context, t *fetchTx, id, threadID int64) error {
+	if err := t.flush(ctx); err != nil { // the thread it points to
+		return err
+	}
 	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?`,
 		threadID, now(), id)
 	if err != nil {

@@ -33,11 +33,11 @@ func storeRaw(ctx context.Context, t *fetchTx, raw, gz []byte) (int64, error) {
 	if gz == nil {
 		gz = CompressRaw(raw)
 	}
-	var id int64
-	err := t.get(ctx, &id, `INSERT INTO raw_messages (size, gzipped) VALUES (?, ?) RETURNING id`, len(raw), gz)
+	id, err := t.nextID(ctx, "raw_messages")
 	if err != nil {
-		return 0, fmt.Errorf("store raw message: %w", err)
+		return 0, err
 	}
+	t.collect(insertRaw, id, int64(len(raw)), gz)
 	return id, nil
 }
 

@@ -53,6 +53,9 @@ func conversationByReferences(ctx context.Context, t *fetchTx, mailboxID int64, 
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	if err := t.flushFor(ctx, messageIDLookups(ids...)...); err != nil {
+		return 0, err
+	}
 	q, args, err := sqlx.In(`SELECT t.conversation_id FROM threads t
 		JOIN conversations c ON c.id = t.conversation_id
 		WHERE c.mailbox_id = ? AND t.message_id IN (?)
@@ -79,6 +82,9 @@ func conversationBySubjectToken(ctx context.Context, t *fetchTx, mailboxID int64
 	number, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil {
 		return 0, nil
+	}
+	if err := t.flushFor(ctx, participantLookup(number, strings.ToLower(sender))); err != nil {
+		return 0, err
 	}
 	var id int64
 	err = t.get(ctx, &id, `SELECT c.id FROM conversations c
