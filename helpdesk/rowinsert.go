@@ -23,7 +23,7 @@ import (
 
 // rowInsert is a single-row INSERT whose rows can be collected.
 type rowInsert struct {
-	rank     int    // flush order: after the tables it references
+	rank     int // flush order: after the tables it references
 	table    string
 	one      string // the single-row statement, ? placeholders
 	postgres string // the same over arrays: INSERT ... SELECT FROM unnest($1::type[], ...)
