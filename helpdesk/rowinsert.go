@@ -237,6 +237,8 @@ func (t *fetchTx) insertMany(ctx context.Context, ins *rowInsert, rows [][]any) 
 		}
 		columns[c] = column
 	}
+	// Not through the statement cache: pgx prepares and keeps this
+	// constant text per connection by itself.
 	if _, err := t.tx.ExecContext(ctx, ins.postgres, columns...); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", len(rows), ins.table, err)
 	}
