@@ -12,6 +12,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
@@ -139,7 +140,7 @@ func fetchParseRate(b *testing.B, e *env, want int) float64 {
 			n := 0
 			for raw := range raws {
 				if _, err := fetcher.ParseMessage(raw); err == nil {
-					helpdesk.CompressRaw(raw)
+					store.CompressRaw(raw)
 					n++
 				}
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 	"github.com/helpdesk/helpdesk/locks"
@@ -337,7 +338,7 @@ func TestImportSince(t *testing.T) {
 func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		url := teststore.URL(t, dialect)
-		e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, helpdesk.Options{}), nil)
+		e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, store.Options{}), nil)
 		db := rawDB(t, url)
 		poison := map[string]string{
 			"sqlite": `CREATE TRIGGER poison BEFORE INSERT ON threads WHEN NEW.subject LIKE 'poison%'
@@ -382,7 +383,7 @@ func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
 func TestDatabaseTroubleEndsTheRunWithoutQuarantine(t *testing.T) {
 	t.Parallel()
 	url := teststore.URL(t, "postgres")
-	e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, helpdesk.Options{}), nil)
+	e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, store.Options{}), nil)
 	db := rawDB(t, url)
 	if _, err := db.Exec(`CREATE FUNCTION trouble() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN IF NEW.subject LIKE 'trouble%' THEN RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure'; END IF; RETURN NEW; END $$;
@@ -433,7 +434,7 @@ func rawDB(t *testing.T, url string) *sql.DB {
 // finished between our read of the fence and our lease.
 type racingLocker struct {
 	locks.Locker
-	store *helpdesk.Store
+	store *store.Store
 	raced bool
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 // Config is what every run of the fetcher shares.
@@ -22,13 +23,13 @@ type Config struct {
 
 // Fetcher runs fetches of mailboxes into the store.
 type Fetcher struct {
-	store *helpdesk.Store
+	store *store.Store
 	cfg   Config
 	log   *slog.Logger
 }
 
 // New returns a Fetcher; cfg's zero values get defaults.
-func New(store *helpdesk.Store, cfg Config) *Fetcher {
+func New(store *store.Store, cfg Config) *Fetcher {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/locks"
 )
 
@@ -34,7 +35,7 @@ type ServiceConfig struct {
 // lease makes one of them fetch a mailbox at a time.
 type Service struct {
 	f         *Fetcher
-	store     *helpdesk.Store
+	store     *store.Store
 	locker    locks.Locker
 	inspector locks.Inspector
 	cfg       ServiceConfig

@@ -9,6 +9,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 	"github.com/helpdesk/helpdesk/locks"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 type env struct {
 	t       testing.TB
 	dovecot *testserver.Dovecot
-	store   *helpdesk.Store
+	store   *store.Store
 	user    string
 	mailbox int64
 	fetcher *fetcher.Fetcher
@@ -34,7 +35,7 @@ func setup(t testing.TB, dialect string, tweak func(*helpdesk.MailboxInput)) *en
 	return setupWith(t, d, teststore.Open(t, dialect), tweak)
 }
 
-func setupWith(t testing.TB, d *testserver.Dovecot, store *helpdesk.Store, tweak func(*helpdesk.MailboxInput)) *env {
+func setupWith(t testing.TB, d *testserver.Dovecot, store *store.Store, tweak func(*helpdesk.MailboxInput)) *env {
 	t.Helper()
 	e := &env{t: t, dovecot: d, store: store, user: "support"}
 	d.AddUser(t, e.user, "secret-pass")

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 // Downloading, parsing and storing run as a pipeline: one goroutine reads
@@ -36,7 +37,7 @@ type fetchedMessage struct {
 func (fm *fetchedMessage) parse() {
 	fm.msg, fm.parseErr = ParseMessage(fm.raw)
 	if fm.parseErr == nil {
-		fm.msg.RawGzip = helpdesk.CompressRaw(fm.raw)
+		fm.msg.RawGzip = store.CompressRaw(fm.raw)
 	}
 }
 
@@ -240,5 +241,5 @@ func (f *Fetcher) quarantine(ctx context.Context, fm fetchedMessage, reason erro
 // database trouble the run ends and the next one fetches the message
 // again: quarantine is for messages that are the cause.
 func mustStop(ctx context.Context, err error) bool {
-	return errors.Is(err, helpdesk.ErrFenced) || ctx.Err() != nil || helpdesk.IsDatabaseTrouble(err)
+	return errors.Is(err, helpdesk.ErrFenced) || ctx.Err() != nil || store.IsDatabaseTrouble(err)
 }

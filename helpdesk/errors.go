@@ -1,16 +1,8 @@
 package helpdesk
 
 import (
-	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"io"
-	"net"
 	"strings"
-
-	"github.com/jackc/pgx/v5/pgconn"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var (
@@ -41,51 +33,3 @@ func (e *ValidationError) Error() string {
 }
 
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-// isUniqueViolation reports a UNIQUE constraint failure from either database.
-func isUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
-}
-
-// IsDatabaseTrouble tells an error of the database itself (connection
-// lost, session ended, server shutting down, serialization failure or
-// deadlock, disk full, locked too long) from one about what was written.
-// The fetcher ends its run on trouble and tries again later, instead of
-// quarantining a message that was never the cause.
-func IsDatabaseTrouble(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch sqlstateClass(pgErr.Code) {
-		case "08", // connection exception
-			"53", // insufficient resources (disk full, out of memory)
-			"57", // operator intervention: shutdown, cancel, idle session ended
-			"58": // system error (I/O)
-			return true
-		}
-		switch pgErr.Code {
-		case "40001", "40P01", // serialization failure, deadlock
-			"25P03": // idle_in_transaction_session_timeout
-			return true
-		}
-		return false
-	}
-	var sqliteErr *sqlite.Error
-	if errors.As(err, &sqliteErr) {
-		switch sqliteErr.Code() & 0xff { // the primary result code
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
-			sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
-			return true
-		}
-		return false
-	}
-	var netErr net.Error
-	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.As(err, &netErr) || pgconn.SafeToRetry(err)
-}
-
-func sqlstateClass(code string) string { return code[:min(2, len(code))] }

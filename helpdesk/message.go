@@ -47,3 +47,11 @@ type IncomingMessage struct {
 	// ahead of the store (off the goroutine that writes); else Ingest does.
 	RawGzip []byte
 }
+
+// Sender is who the conversation is with: From, else Reply-To.
+func (msg *IncomingMessage) Sender() Address {
+	if msg.From.Email != "" || len(msg.ReplyTo) == 0 {
+		return msg.From
+	}
+	return msg.ReplyTo[0]
+}

@@ -1,12 +1,11 @@
 package helpdesk
 
 import (
-	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"sort"
 	"strings"
+	"time"
 )
 
 // OutboundMail is one mail to send: a reply, a notification, an alert.
@@ -42,28 +41,11 @@ func OutboxMessageID(dedupKey, from string) string {
 
 const ourMessageIDPrefix = "hd-"
 
-// mayBeOurs tells whether a Message-ID can be one the outbox made, which
+// MayBeOurs tells whether a Message-ID can be one the outbox made, which
 // saves looking up every incoming Message-ID in the outbox.
-func mayBeOurs(messageID string) bool { return strings.HasPrefix(messageID, ourMessageIDPrefix) }
+func MayBeOurs(messageID string) bool { return strings.HasPrefix(messageID, ourMessageIDPrefix) }
 
-// enqueueTx adds a mail to the outbox inside the caller's transaction and
-// returns its Message-ID (without angle brackets). An existing row with the
-// same dedup key is kept as it is.
-func enqueueTx(ctx context.Context, tx sqlTx, m OutboundMail) (string, error) {
-	if err := m.validate(); err != nil {
-		return "", err
-	}
-	messageID := OutboxMessageID(m.DedupKey, m.From)
-	t := now()
-	err := tx.insert(ctx, insertOutbox, m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From,
-		strings.Join(m.To, ", "), m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, "pending", int64(0), t, t)
-	if err != nil {
-		return "", fmt.Errorf("enqueue %s: %w", m.DedupKey, err)
-	}
-	return messageID, nil
-}
-
-func (m OutboundMail) validate() error {
+func (m OutboundMail) Validate() error {
 	bad := map[string]string{}
 	if m.DedupKey == "" {
 		bad["dedup_key"] = "required"
@@ -93,19 +75,36 @@ func (m OutboundMail) validate() error {
 	return nil
 }
 
-// encodeHeaders stores extra headers as "Name: value" lines, sorted.
-func encodeHeaders(h map[string]string) string {
-	lines := make([]string, 0, len(h))
-	for k, v := range h {
-		lines = append(lines, k+": "+v)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+// OutboxMessage is one outbox row.
+type OutboxMessage struct {
+	ID int64 `json:"id"`
+	OutboundMail
+	MessageID     string     `json:"message_id"` // without angle brackets
+	Status        string     `json:"status"`     // pending, sent, failed
+	Attempts      int        `json:"attempts"`   // claims so far, the current one included
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LeaseOwner    string     `json:"-"`
+	LeaseUntil    *time.Time `json:"-"`
+	LastError     string     `json:"last_error"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
+	FailedAt      *time.Time `json:"failed_at,omitempty"` // set while failed
 }
 
-func nullID(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return id
+// NewLeaseOwner returns a lease owner name unique to one claim: two
+// notifiers started with the same instance name (the double-cron case)
+// still hold different leases.
+func NewLeaseOwner(instance string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return Truncate(instance, 100) + "/" + hex.EncodeToString(b)
+}
+
+// OutboxStats is the outbox at a glance, for the status page.
+type OutboxStats struct {
+	Pending          int           `json:"pending"`
+	Sent             int           `json:"sent"`
+	Failed           int           `json:"failed"`
+	OldestPendingAge time.Duration `json:"oldest_pending_age_ns"` // 0 when nothing is pending
+	LastError        string        `json:"last_error"`            // of the newest unsent mail that had one
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/secret"
 )
 
 func TestLoginLogout(t *testing.T) {
@@ -172,18 +173,18 @@ func TestAPIToken(t *testing.T) {
 
 func TestPasswordHash(t *testing.T) {
 	t.Parallel()
-	h, err := helpdesk.HashPassword("correct horse battery")
+	h, err := secret.HashPassword("correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(h, "$argon2id$v=19$") {
 		t.Fatalf("hash %q", h)
 	}
-	if !helpdesk.CheckPassword(h, "correct horse battery") || helpdesk.CheckPassword(h, "correct horse batterz") {
+	if !secret.CheckPassword(h, "correct horse battery") || secret.CheckPassword(h, "correct horse batterz") {
 		t.Fatal("CheckPassword")
 	}
 	for _, bad := range []string{"", "x", "$argon2id$v=19$m=1,t=1,p=1$$", "$2a$10$abcdefghijklmnopqrstuv"} {
-		if helpdesk.CheckPassword(bad, "") {
+		if secret.CheckPassword(bad, "") {
 			t.Fatalf("CheckPassword(%q) accepted", bad)
 		}
 	}

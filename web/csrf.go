@@ -5,9 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/labstack/echo/v4"
-
-	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // CSRF protection for page forms. A signed-in session has its own random
@@ -62,7 +61,7 @@ func (s *Server) issueLoginCSRF(c echo.Context) string {
 	if ck, err := c.Cookie(loginCSRFCookie); err == nil && len(ck.Value) == 43 {
 		return ck.Value
 	}
-	token := helpdesk.NewToken()
+	token := secret.NewToken()
 	c.SetCookie(&http.Cookie{
 		Name:     loginCSRFCookie,
 		Value:    token,

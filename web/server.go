@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/locks"
 )
 
@@ -32,7 +33,7 @@ type ConnectionTester func(ctx context.Context, m *helpdesk.Mailbox, password st
 
 // Config is everything the web server needs; nothing else is global.
 type Config struct {
-	Store     *helpdesk.Store
+	Store     *store.Store
 	Inspector locks.Inspector // read-only view of the fetch leases
 	// Registry receives the web's metrics and is served at /metrics. The
 	// other services' collectors go into the same registry. A new one is

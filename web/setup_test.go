@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 	"github.com/helpdesk/helpdesk/locks"
@@ -32,7 +33,7 @@ const (
 
 // env is a web server over a real database, with an admin and an agent.
 type env struct {
-	store      *helpdesk.Store
+	store      *store.Store
 	srv        *Server
 	ts         *httptest.Server
 	local      *locks.Local // the leases the server's inspector sees (unless another inspector was given)

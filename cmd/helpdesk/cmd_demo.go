@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 const (
@@ -118,7 +119,7 @@ func appendDemoMail(addr, password, raw string) error {
 }
 
 // upsertDemoMailbox points the demo mailbox at this run's IMAP server.
-func upsertDemoMailbox(ctx context.Context, store *helpdesk.Store, addr, password string) error {
+func upsertDemoMailbox(ctx context.Context, store *store.Store, addr, password string) error {
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	in := helpdesk.MailboxInput{
@@ -140,7 +141,7 @@ func upsertDemoMailbox(ctx context.Context, store *helpdesk.Store, addr, passwor
 
 // ensureDemoAdmin creates the demo admin once; its password is kept in the
 // data directory so every `make run` can print it.
-func ensureDemoAdmin(ctx context.Context, store *helpdesk.Store, cfg config) (string, error) {
+func ensureDemoAdmin(ctx context.Context, store *store.Store, cfg config) (string, error) {
 	path := filepath.Join(cfg.DataDir, "demo-admin-password")
 	if _, err := store.UserByEmail(ctx, demoAdmin); err == nil {
 		b, err := os.ReadFile(path)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/web"
 )
 
@@ -67,7 +68,7 @@ type service interface {
 // serve starts the services of the given roles and stops them, in order,
 // when ctx ends: HTTP first, then the fetchers (releasing their leases),
 // then the notifier; the caller closes Redis and the database after.
-func serve(ctx context.Context, cfg config, store *helpdesk.Store, roles map[string]bool, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config, store *store.Store, roles map[string]bool, logger *slog.Logger) error {
 	deps, err := newLockDeps(ctx, cfg, roles["fetcher"])
 	if err != nil {
 		return err
@@ -138,7 +139,7 @@ func serve(ctx context.Context, cfg config, store *helpdesk.Store, roles map[str
 
 // fetchAlerts sends admins one "fetching is failing" mail after several
 // failed runs in a row and one "recovered" mail after, through the outbox.
-func fetchAlerts(store *helpdesk.Store, logger *slog.Logger) func(context.Context, int64, error) {
+func fetchAlerts(store *store.Store, logger *slog.Logger) func(context.Context, int64, error) {
 	return func(ctx context.Context, mailboxID int64, _ error) {
 		failures, err := store.MailboxFailures(ctx, mailboxID)
 		if err == nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 func cmdUserAdd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -64,7 +65,7 @@ func cmdTokenCreate(ctx context.Context, args []string, stdout io.Writer) error 
 	return nil
 }
 
-func openConfiguredStore(ctx context.Context) (*helpdesk.Store, error) {
+func openConfiguredStore(ctx context.Context) (*store.Store, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/secret"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 // config is the process configuration, from the environment.
@@ -23,8 +24,6 @@ type config struct {
 	SMTPURL     string
 	DataDir     string // where the SQLite file, the secret key and the fetch lock live
 	LockTTL     time.Duration
-	// UnsafeDisableFencing is only for the fault tests' control run.
-	UnsafeDisableFencing bool
 }
 
 func loadConfig() (config, error) {
@@ -35,8 +34,6 @@ func loadConfig() (config, error) {
 		SecretKey:   os.Getenv("HELPDESK_SECRET_KEY"),
 		SMTPURL:     os.Getenv("HELPDESK_SMTP_URL"),
 		DataDir:     os.Getenv("HELPDESK_DATA_DIR"),
-
-		UnsafeDisableFencing: os.Getenv("HELPDESK_UNSAFE_DISABLE_FENCING") == "1",
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
@@ -101,16 +98,16 @@ func (c config) secretKey() (string, error) {
 }
 
 // openStore opens the database; unless migrating, it refuses an old schema.
-func openStore(ctx context.Context, c config, migrating bool) (*helpdesk.Store, error) {
+func openStore(ctx context.Context, c config, migrating bool) (*store.Store, error) {
 	key, err := c.secretKey()
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := helpdesk.NewSecrets(key)
+	secrets, err := secret.NewBox(key)
 	if err != nil {
 		return nil, err
 	}
-	store, err := helpdesk.Open(ctx, c.DatabaseURL, helpdesk.Options{Secrets: secrets, DisableFencing: c.UnsafeDisableFencing})
+	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +121,7 @@ func openStore(ctx context.Context, c config, migrating bool) (*helpdesk.Store, 
 }
 
 // openMigratedStore opens the database and applies pending migrations.
-func openMigratedStore(ctx context.Context, c config) (*helpdesk.Store, error) {
+func openMigratedStore(ctx context.Context, c config) (*store.Store, error) {
 	store, err := openStore(ctx, c, true)
 	if err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 	"github.com/helpdesk/helpdesk/locks"
@@ -168,7 +168,7 @@ func (c *cluster) fenceViolations(id int64) int {
 // never go down, and each fence belongs to one holder (an instance re-runs
 // under its fence while it keeps the lease and IDLEs, so a fence repeats
 // only for the same holder). It returns holder by fence.
-func requireRunFences(t testing.TB, store *helpdesk.Store, id int64) map[int64]string {
+func requireRunFences(t testing.TB, store *store.Store, id int64) map[int64]string {
 	t.Helper()
 	runs, err := store.RecentRuns(context.Background(), id, 1_000_000)
 	if err != nil {
@@ -254,7 +254,7 @@ func (s *sampler) finish() {
 // with a fence another had claimed a moment before (it read the fence, the
 // other claimed, ran and released, then it obtained): its ClaimFence fails
 // and it writes nothing, so it must not appear in fetch_runs with that fence.
-func (s *sampler) check(t testing.TB, store *helpdesk.Store) {
+func (s *sampler) check(t testing.TB, store *store.Store) {
 	t.Helper()
 	s.finish()
 	s.mu.Lock()

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
@@ -43,7 +43,7 @@ type world struct {
 	dbURL   string
 	dataDir string
 	env     []string
-	store   *helpdesk.Store // the test's own view of the database
+	store   *store.Store // the test's own view of the database
 }
 
 func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
@@ -58,7 +58,7 @@ func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
 		"HOME=" + os.Getenv("HOME"),
 	}, extraEnv...)
 	w.run(0, "migrate")
-	w.store = teststore.OpenURL(t, dbURL, helpdesk.Options{})
+	w.store = teststore.OpenURL(t, dbURL, store.Options{})
 	return w
 }
 
@@ -202,7 +202,7 @@ func tail(s string, n int) string {
 	return "..." + s[len(s)-n:]
 }
 
-func storedCount(t testing.TB, store *helpdesk.Store, mailboxID int64) int {
+func storedCount(t testing.TB, store *store.Store, mailboxID int64) int {
 	a, err := store.AuditMailbox(context.Background(), mailboxID)
 	if err != nil {
 		t.Fatal(err)

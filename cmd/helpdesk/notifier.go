@@ -5,12 +5,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/notifier"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 // newNotifier is the outbox sender of the notifier role.
-func newNotifier(store *helpdesk.Store, cfg config, logger *slog.Logger, registry *prometheus.Registry) service {
+func newNotifier(store *store.Store, cfg config, logger *slog.Logger, registry *prometheus.Registry) service {
 	metrics := notifier.NewMetrics()
 	registry.MustRegister(metrics.Collectors()...)
 	return notifier.New(store, notifier.Config{SMTPURL: cfg.SMTPURL, Logger: logger, Metrics: metrics})

@@ -14,13 +14,14 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
 // deliver parses raw with the fetcher's parser, as the fetch service does,
 // and ingests it into a mailbox.
-func deliver(t *testing.T, s *helpdesk.Store, mailboxID int64, uid uint32, raw []byte) helpdesk.IngestResult {
+func deliver(t *testing.T, s *store.Store, mailboxID int64, uid uint32, raw []byte) helpdesk.IngestResult {
 	t.Helper()
 	msg, err := fetcher.ParseMessage(raw)
 	if err != nil {
@@ -33,7 +34,7 @@ func deliver(t *testing.T, s *helpdesk.Store, mailboxID int64, uid uint32, raw [
 	return res
 }
 
-func addMailbox(t *testing.T, s *helpdesk.Store, email string, autoAck bool) int64 {
+func addMailbox(t *testing.T, s *store.Store, email string, autoAck bool) int64 {
 	t.Helper()
 	id, err := s.CreateMailbox(context.Background(), helpdesk.MailboxInput{
 		Name: "Support " + email, Email: email, IMAPHost: "127.0.0.1", IMAPPort: 143, IMAPSecurity: "none",
@@ -96,7 +97,7 @@ func TestNoAckLoopBetweenHelpdesks(t *testing.T) {
 			t.Parallel()
 			sink := testserver.StartSMTP(t)
 			type desk struct {
-				s     *helpdesk.Store
+				s     *store.Store
 				email string
 				mb    int64
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 // env is one helpdesk database with a mailbox, users who get
 // notifications, and an SMTP sink.
 type env struct {
-	s     *helpdesk.Store
+	s     *store.Store
 	url   string
 	mb    int64
 	sink  *testserver.SMTPSink
@@ -36,7 +37,7 @@ func setup(t *testing.T, dialect string, users int) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{url: teststore.URL(t, dialect), sink: testserver.StartSMTP(t)}
-	e.s = teststore.OpenURL(t, e.url, helpdesk.Options{})
+	e.s = teststore.OpenURL(t, e.url, store.Options{})
 	var err error
 	e.mb, err = e.s.CreateMailbox(ctx, helpdesk.MailboxInput{
 		Name: "Support", Email: "help@alpha.example", IMAPHost: "127.0.0.1", IMAPPort: 143,
@@ -104,7 +105,7 @@ func testConfig(e *env, instance string) Config {
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func start(t *testing.T, s *helpdesk.Store, cfg Config) *Service {
+func start(t *testing.T, s *store.Store, cfg Config) *Service {
 	t.Helper()
 	svc := New(s, cfg)
 	if err := svc.Start(context.Background()); err != nil {
@@ -429,7 +430,7 @@ func TestPermanentFailureAndManualRetry(t *testing.T) {
 
 // waitSettled waits until nothing is pending: the last 250s may reach the
 // sink a moment before their rows are marked sent.
-func waitSettled(t testing.TB, s *helpdesk.Store) {
+func waitSettled(t testing.TB, s *store.Store) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -450,7 +451,7 @@ func waitSettled(t testing.TB, s *helpdesk.Store) {
 	}
 }
 
-func waitFailed(t *testing.T, s *helpdesk.Store, n int) []helpdesk.OutboxMessage {
+func waitFailed(t *testing.T, s *store.Store, n int) []helpdesk.OutboxMessage {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 // Mail is a realistic small customer mail of about size bytes (at least one
@@ -35,7 +35,7 @@ func Mails(prefix string, from, n, size int) ([][]byte, []string) {
 // RequireExactlyOnce fails the test unless each Message-ID in ids is stored
 // exactly once in the mailbox, no other customer message is stored there,
 // and no ledger write was accepted out of fence order.
-func RequireExactlyOnce(t testing.TB, store *helpdesk.Store, mailboxID int64, ids []string) {
+func RequireExactlyOnce(t testing.TB, store *store.Store, mailboxID int64, ids []string) {
 	t.Helper()
 	a, err := store.AuditMailbox(context.Background(), mailboxID)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package teststore gives tests a migrated helpdesk.Store on a fresh
+// Package teststore gives tests a migrated store.Store on a fresh
 // database: a SQLite file in a temp dir, or a new database on the private
 // PostgreSQL cluster of internal/testserver.
 package teststore
@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/secret"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 )
 
@@ -47,20 +48,20 @@ func WithParam(t testing.TB, rawURL, key, value string) string {
 }
 
 // Open returns a migrated store on a fresh database, closed at cleanup.
-func Open(t testing.TB, dialect string) *helpdesk.Store {
+func Open(t testing.TB, dialect string) *store.Store {
 	t.Helper()
-	return OpenURL(t, URL(t, dialect), helpdesk.Options{})
+	return OpenURL(t, URL(t, dialect), store.Options{})
 }
 
 // OpenURL opens and migrates the store at url with the test secret key.
-func OpenURL(t testing.TB, url string, opts helpdesk.Options) *helpdesk.Store {
+func OpenURL(t testing.TB, url string, opts store.Options) *store.Store {
 	t.Helper()
-	secrets, err := helpdesk.NewSecrets(SecretKey)
+	secrets, err := secret.NewBox(SecretKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.Secrets = secrets
-	s, err := helpdesk.Open(context.Background(), url, opts)
+	s, err := store.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open store %s: %v", url, err)
 	}

@@ -12,15 +12,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/notifier"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := helpdesk.Open(ctx, os.Getenv("HELPDESK_DATABASE_URL"), helpdesk.Options{})
+	store, err := store.Open(ctx, os.Getenv("HELPDESK_DATABASE_URL"), store.Options{})
 	if err != nil {
 		logger.Error("open store", "err", err)
 		os.Exit(1)

@@ -1,0 +1,254 @@
+package helpdesk
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Conversation statuses.
+const (
+	StatusActive  = "active"
+	StatusPending = "pending"
+	StatusClosed  = "closed"
+	StatusSpam    = "spam"
+)
+
+// Statuses lists every conversation status, in the order the UI shows them.
+var Statuses = []string{StatusActive, StatusPending, StatusClosed, StatusSpam}
+
+func ValidStatus(s string) bool {
+	for _, st := range Statuses {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}
+
+// Page sizes of the conversation list.
+const (
+	DefaultPerPage = 25
+	MaxPerPage     = 100
+	// maxPage bounds OFFSET so a crafted page number cannot make the
+	// database walk millions of rows.
+	maxPage = 10000
+)
+
+// Viewer is who is looking: admins see every mailbox, agents only the
+// mailboxes they are given in user_mailboxes. Conversations outside a
+// viewer's mailboxes behave as if they did not exist (ErrNotFound).
+type Viewer struct {
+	UserID int64
+	Admin  bool
+}
+
+// ViewerOf is the viewer a signed-in user is; nil (nobody) sees nothing.
+func ViewerOf(u *User) Viewer {
+	if u == nil {
+		return Viewer{UserID: -1}
+	}
+	return Viewer{UserID: u.ID, Admin: u.IsAdmin()}
+}
+
+// ConversationFilter selects conversations for the list. Zero values mean
+// "any".
+type ConversationFilter struct {
+	MailboxID  int64
+	Status     string // one of Statuses, or "" for all
+	AssigneeID int64  // a user id; 0 for anyone
+	Unassigned bool   // only conversations nobody is assigned to
+	Tag        string
+	Query      string // searched in subject, customer e-mail and name, and message bodies
+	Page       int    // from 1
+	PerPage    int    // at most MaxPerPage
+}
+
+// Validate normalises the filter and reports every problem at once.
+func (f *ConversationFilter) Validate() error {
+	f.Status = strings.TrimSpace(f.Status)
+	f.Tag = strings.ToLower(strings.TrimSpace(f.Tag))
+	f.Query = strings.TrimSpace(f.Query)
+	bad := map[string]string{}
+	if f.Status != "" && !ValidStatus(f.Status) {
+		bad["status"] = "must be one of " + strings.Join(Statuses, ", ")
+	}
+	if f.MailboxID < 0 {
+		bad["mailbox"] = "must be a mailbox id"
+	}
+	if f.AssigneeID < 0 {
+		bad["assignee"] = "must be a user id"
+	}
+	if len(f.Query) > 200 {
+		bad["q"] = "at most 200 characters"
+	}
+	if len(f.Tag) > MaxTagLength {
+		bad["tag"] = fmt.Sprintf("at most %d characters", MaxTagLength)
+	}
+	if f.Page == 0 {
+		f.Page = 1
+	}
+	if f.Page < 1 || f.Page > maxPage {
+		bad["page"] = fmt.Sprintf("must be between 1 and %d", maxPage)
+	}
+	if f.PerPage == 0 {
+		f.PerPage = DefaultPerPage
+	}
+	if f.PerPage < 1 || f.PerPage > MaxPerPage {
+		bad["per_page"] = fmt.Sprintf("must be between 1 and %d", MaxPerPage)
+	}
+	if len(bad) > 0 {
+		return &ValidationError{Fields: bad}
+	}
+	return nil
+}
+
+// ConversationSummary is one row of the conversation list.
+type ConversationSummary struct {
+	ID            int64     `db:"id" json:"id"`
+	MailboxID     int64     `db:"mailbox_id" json:"mailbox_id"`
+	MailboxName   string    `db:"mailbox_name" json:"mailbox_name"`
+	CustomerID    int64     `db:"customer_id" json:"customer_id"`
+	CustomerEmail string    `db:"customer_email" json:"customer_email"`
+	CustomerName  string    `db:"customer_name" json:"customer_name"`
+	Subject       string    `db:"subject" json:"subject"`
+	Status        string    `db:"status" json:"status"`
+	AssigneeID    *int64    `db:"assignee_id" json:"assignee_id"`
+	AssigneeName  *string   `db:"assignee_name" json:"assignee_name"`
+	Preview       string    `db:"preview" json:"preview"`
+	CreatedAt     time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt     time.Time `db:"updated_at" json:"updated_at"`
+	LastMessageAt time.Time `db:"last_message_at" json:"last_message_at"`
+	Tags          []string  `db:"-" json:"tags"`
+}
+
+// ConversationList is one page of the list, with the number of matching
+// conversations in each status (all filters applied except status).
+type ConversationList struct {
+	Conversations []ConversationSummary `json:"conversations"`
+	Page          int                   `json:"page"`
+	PerPage       int                   `json:"per_page"`
+	Total         int                   `json:"total"`
+	Counts        map[string]int        `json:"counts"`
+}
+
+// Pages is the number of pages of the list.
+func (l *ConversationList) Pages() int {
+	if l.PerPage == 0 {
+		return 0
+	}
+	return (l.Total + l.PerPage - 1) / l.PerPage
+}
+
+// ConversationDetail is one conversation with its threads, oldest first.
+type ConversationDetail struct {
+	ConversationSummary
+	MailboxEmail string   `json:"mailbox_email"`
+	Threads      []Thread `json:"threads"`
+}
+
+// Thread is one message of a conversation: from the customer, an agent's
+// reply, or an internal note.
+type Thread struct {
+	ID          int64            `db:"id" json:"id"`
+	Kind        string           `db:"kind" json:"kind"`
+	MessageID   string           `db:"message_id" json:"message_id"`
+	InReplyTo   string           `db:"in_reply_to" json:"in_reply_to"`
+	FromEmail   string           `db:"from_email" json:"from"`
+	FromName    string           `db:"from_name" json:"from_name"`
+	To          string           `db:"to_addrs" json:"to"`
+	Cc          string           `db:"cc_addrs" json:"cc"`
+	Subject     string           `db:"subject" json:"subject"`
+	BodyText    string           `db:"body_text" json:"body_text"`
+	BodyHTML    string           `db:"body_html" json:"-"` // unsanitised: only ever shown through the web sanitiser
+	AutoReply   bool             `db:"auto_reply" json:"auto_reply"`
+	UserID      *int64           `db:"user_id" json:"user_id"`
+	CreatedAt   time.Time        `db:"created_at" json:"created_at"`
+	Attachments []AttachmentInfo `db:"-" json:"attachments"`
+}
+
+// HasHTML reports whether the thread has an HTML body.
+func (t *Thread) HasHTML() bool { return strings.TrimSpace(t.BodyHTML) != "" }
+
+// ConversationChange is a PATCH of a conversation: nil fields stay as
+// they are. AssigneeID 0 unassigns.
+type ConversationChange struct {
+	Status     *string
+	AssigneeID *int64
+}
+
+// Validate reports every problem of a change at once.
+func (ch ConversationChange) Validate() error {
+	bad := map[string]string{}
+	if ch.Status != nil && !ValidStatus(*ch.Status) {
+		bad["status"] = "must be one of " + strings.Join(Statuses, ", ")
+	}
+	if ch.AssigneeID != nil && *ch.AssigneeID < 0 {
+		bad["assignee"] = "must be a user id, or null to unassign"
+	}
+	if ch.Status == nil && ch.AssigneeID == nil && len(bad) == 0 {
+		bad["status"] = "nothing to change: give status and/or assignee"
+	}
+	if len(bad) > 0 {
+		return &ValidationError{Fields: bad}
+	}
+	return nil
+}
+
+// Assignee is a user a conversation can be assigned to.
+type Assignee struct {
+	ID    int64  `db:"id" json:"id"`
+	Name  string `db:"name" json:"name"`
+	Email string `db:"email" json:"email"`
+}
+
+// MailboxRef names a mailbox for filters and links.
+type MailboxRef struct {
+	ID    int64  `db:"id" json:"id"`
+	Name  string `db:"name" json:"name"`
+	Email string `db:"email" json:"email"`
+}
+
+// AttachmentInfo describes a stored attachment without its data.
+type AttachmentInfo struct {
+	ID          int64  `db:"id" json:"id"`
+	ThreadID    int64  `db:"thread_id" json:"thread_id"`
+	Filename    string `db:"filename" json:"filename"`
+	ContentType string `db:"content_type" json:"content_type"`
+	ContentID   string `db:"content_id" json:"content_id"`
+	Inline      bool   `db:"inline" json:"inline"`
+	Size        int64  `db:"size" json:"size"`
+}
+
+// StoredAttachment is an attachment with its data.
+type StoredAttachment struct {
+	AttachmentInfo
+	Data []byte `db:"data"`
+}
+
+const MaxTagLength = 50
+
+// NormalizeTag lower-cases and trims a tag name and checks it: 1 to 50
+// letters, digits, spaces and "-_.:", starting with a letter or digit.
+func NormalizeTag(name string) (string, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	bad := func() error {
+		return &ValidationError{Fields: map[string]string{"tag": fmt.Sprintf(
+			"1 to %d letters, digits, spaces or - _ . : starting with a letter or digit", MaxTagLength)}}
+	}
+	if name == "" || utf8.RuneCountInString(name) > MaxTagLength || !utf8.ValidString(name) {
+		return "", bad()
+	}
+	for i, r := range name {
+		ok := unicode.IsLetter(r) || unicode.IsDigit(r)
+		if i > 0 && !ok {
+			ok = r == ' ' || r == '-' || r == '_' || r == '.' || r == ':'
+		}
+		if !ok {
+			return "", bad()
+		}
+	}
+	return name, nil
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/jmoiron/sqlx"
+)
+
+// UpdateFetchAlert is called by the fetch service after every run of a
+// mailbox with its consecutive-failure count (MailboxFailures). The first
+// time it reaches FetchAlertAfter, admins get one "fetching is failing"
+// mail; the first run that succeeds after that (failures 0) sends one
+// "recovered" mail. mailboxes.fetch_alert_sent flips in the same
+// transaction as the enqueue and only one caller can flip it, so runs in
+// between, two fetchers reporting at once, or a report repeated after a
+// crash send nothing more. Each failing episode has its number in the
+// dedup keys: alert:failing:<mailbox>:<episode>, alert:recovered:<mailbox>:<episode>.
+func (s *Store) UpdateFetchAlert(ctx context.Context, mailboxID int64, failures int) error {
+	failing := failures >= helpdesk.FetchAlertAfter
+	if failures > 0 && !failing {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The conditional UPDATE is the decision: the row lock (PostgreSQL)
+		// or the write lock (SQLite) lets one caller flip the flag.
+		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE mailboxes SET fetch_alert_sent = ? WHERE id = ? AND fetch_alert_sent = ?`),
+			failing, mailboxID, !failing)
+		if err != nil {
+			return fmt.Errorf("flip fetch alert: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return enqueueFetchAlert(ctx, tx, mailboxID, failing, failures)
+	})
+	if err != nil {
+		return fmt.Errorf("update fetch alert of mailbox %d: %w", mailboxID, err)
+	}
+	return nil
+}
+
+func enqueueFetchAlert(ctx context.Context, tx *sqlx.Tx, mailboxID int64, failing bool, failures int) error {
+	var mb mailboxInfo
+	if err := tx.GetContext(ctx, &mb, tx.Rebind(`SELECT id, name, email, auto_ack FROM mailboxes WHERE id = ?`), mailboxID); err != nil {
+		return fmt.Errorf("read mailbox: %w", err)
+	}
+	// Episodes are counted by the failing alerts enqueued so far; the flag
+	// flip above serialises their enqueueing.
+	var episode int
+	if err := tx.GetContext(ctx, &episode, tx.Rebind(`SELECT COUNT(*) FROM outbox WHERE dedup_key LIKE ?`),
+		fmt.Sprintf("alert:failing:%d:%%", mailboxID)); err != nil {
+		return fmt.Errorf("count fetch alert episodes: %w", err)
+	}
+	var admins []string
+	if err := tx.SelectContext(ctx, &admins, `SELECT email FROM users WHERE role = 'admin' ORDER BY id`); err != nil {
+		return fmt.Errorf("list admins: %w", err)
+	}
+	var to []string
+	for _, a := range admins {
+		if !strings.ContainsAny(a, "\r\n,") && strings.Contains(a, "@") {
+			to = append(to, a)
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	name := helpdesk.OneLine(mb.Name, 200)
+	m := helpdesk.OutboundMail{
+		Kind:      "alert",
+		MailboxID: mailboxID,
+		From:      mb.Email,
+		To:        to,
+		Headers:   helpdesk.AutomaticHeaders("auto-generated", mb.Email),
+	}
+	if failing {
+		episode++
+		var lastError string
+		err := tx.GetContext(ctx, &lastError, tx.Rebind(`SELECT last_error FROM fetch_state
+			WHERE mailbox_id = ? AND last_error <> '' ORDER BY last_run_at DESC LIMIT 1`), mailboxID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read last fetch error: %w", err)
+		}
+		m.DedupKey = fmt.Sprintf("alert:failing:%d:%d", mailboxID, episode)
+		m.Subject = fmt.Sprintf("Fetching mail for %s (%s) is failing", name, mb.Email)
+		m.BodyText = fmt.Sprintf("The last %d runs fetching mail for mailbox %q (%s) failed.\n\nLast error: %s\n\n"+
+			"Mail to this address is not reaching the helpdesk until this is fixed. The status page shows details.\n"+
+			"You will get one more mail when fetching works again.\n", failures, name, mb.Email, helpdesk.Truncate(lastError, 2000))
+	} else {
+		m.DedupKey = fmt.Sprintf("alert:recovered:%d:%d", mailboxID, episode)
+		m.Subject = fmt.Sprintf("Fetching mail for %s (%s) works again", name, mb.Email)
+		m.BodyText = fmt.Sprintf("Fetching mail for mailbox %q (%s) succeeded again.\n", name, mb.Email)
+	}
+	m.Subject = helpdesk.OneLine(m.Subject, 900)
+	_, err := enqueueTx(ctx, plainTx{tx}, m)
+	return err
+}

@@ -1,0 +1,187 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
+	"github.com/helpdesk/helpdesk/internal/teststore"
+)
+
+// BenchmarkConversationList measures what agents wait for all day: the
+// conversation list (filters, counts, a page) and one conversation with
+// its threads, at 100,000 conversations and 500,000 threads
+// (HELPDESK_BENCH_CONVERSATIONS changes the size). It reports p50/p95 in
+// milliseconds per query shape; the target is p95 <= 50 ms on PostgreSQL
+// for list and view. Run with `make bench` (-benchtime 1x: each
+// sub-benchmark seeds once and times its own samples).
+func BenchmarkConversationList(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("HELPDESK_BENCH_CONVERSATIONS")); err == nil && v > 0 {
+		n = v
+	}
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		b.Run(dialect, func(b *testing.B) {
+			w, mailboxes := seedWorkspace(b, dialect, n)
+			ctx := context.Background()
+			admin, agent := w.adminV(), w.agentV()
+			shapes := []struct {
+				name string
+				run  func(r *rand.Rand) error
+			}{
+				{"list-all", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, admin, helpdesk.ConversationFilter{Status: "", Page: 1 + r.IntN(20)})
+					return err
+				}},
+				{"list-active", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, admin, helpdesk.ConversationFilter{Status: "active", Page: 1 + r.IntN(20)})
+					return err
+				}},
+				{"list-agent-active", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, agent, helpdesk.ConversationFilter{Status: "active", Page: 1 + r.IntN(20)})
+					return err
+				}},
+				{"list-mailbox-status", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, admin, helpdesk.ConversationFilter{
+						MailboxID: mailboxes[r.IntN(len(mailboxes))], Status: helpdesk.Statuses[r.IntN(3)], Page: 1 + r.IntN(5)})
+					return err
+				}},
+				{"list-tag", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, admin, helpdesk.ConversationFilter{Tag: "vip", Page: 1 + r.IntN(5)})
+					return err
+				}},
+				{"list-assignee", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, agent, helpdesk.ConversationFilter{AssigneeID: w.agent.ID})
+					return err
+				}},
+				{"view", func(r *rand.Rand) error {
+					_, err := w.s.Conversation(ctx, admin, int64(1+r.IntN(n)))
+					return err
+				}},
+				{"search-subject-customer-body", func(r *rand.Rand) error {
+					_, err := w.s.Conversations(ctx, admin, helpdesk.ConversationFilter{Query: fmt.Sprintf("order %d", r.IntN(n))})
+					return err
+				}},
+			}
+			for _, shape := range shapes {
+				samples := 200
+				if shape.name == "search-subject-customer-body" {
+					samples = 5 // a scan by design: LIKE over 500,000 bodies
+				}
+				r := rand.New(rand.NewPCG(1, 2))
+				for range 5 { // warm up caches and plans
+					if err := shape.run(r); err != nil {
+						b.Fatalf("%s: %v", shape.name, err)
+					}
+				}
+				d := make([]time.Duration, 0, samples)
+				for range samples {
+					start := time.Now()
+					if err := shape.run(r); err != nil {
+						b.Fatalf("%s: %v", shape.name, err)
+					}
+					d = append(d, time.Since(start))
+				}
+				slices.Sort(d)
+				p50 := d[len(d)/2]
+				p95 := d[len(d)*95/100]
+				b.ReportMetric(float64(p95.Microseconds())/1000, shape.name+"-p95-ms")
+				b.Logf("%s %s: p50 %.2f ms, p95 %.2f ms, max %.2f ms (%d conversations, %d samples)",
+					dialect, shape.name, ms(p50), ms(p95), ms(d[len(d)-1]), n, samples)
+			}
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// seedWorkspace fills a fresh database with n conversations in 4
+// mailboxes, 5 threads each, n/5 customers, statuses spread like a real
+// helpdesk (40% active, 20% pending, 35% closed, 5% spam), 10% tagged
+// "vip", 5% assigned to the agent; the agent sees 2 of the 4 mailboxes.
+func seedWorkspace(b *testing.B, dialect string, n int) (*workspace, []int64) {
+	b.Helper()
+	ctx := context.Background()
+	url := teststore.URL(b, dialect)
+	w := &workspace{s: teststore.OpenURL(b, url, store.Options{}), db: rawDB(b, url)}
+	var mailboxes []int64
+	for i := range 4 {
+		id, err := w.s.CreateMailbox(ctx, helpdesk.MailboxInput{
+			Name: fmt.Sprintf("Support %d", i+1), Email: fmt.Sprintf("support%d@example.com", i+1),
+			IMAPHost: "127.0.0.1", IMAPPort: 143, IMAPSecurity: "none", IMAPUser: "u", IMAPPassword: "p",
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mailboxes = append(mailboxes, id)
+	}
+	var err error
+	if w.admin, err = w.s.CreateUser(ctx, helpdesk.UserInput{Email: "admin@example.com", Name: "Admin", Role: "admin", Password: "password-123456"}); err != nil {
+		b.Fatal(err)
+	}
+	if w.agent, err = w.s.CreateUser(ctx, helpdesk.UserInput{Email: "agent@example.com", Name: "Agent", Role: "agent", Password: "password-123456"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.s.SetUserMailboxes(ctx, w.agent.ID, mailboxes[:2]); err != nil {
+		b.Fatal(err)
+	}
+
+	// Timestamps as each driver stores a UTC time.Time.
+	ts := func(expr string) string {
+		if dialect == "postgres" {
+			return "(TIMESTAMPTZ '2026-01-01 00:00:00+00' + (" + expr + ") * INTERVAL '1 second')"
+		}
+		return "(strftime('%Y-%m-%d %H:%M:%S', 1767225600 + (" + expr + "), 'unixepoch') || '+00:00')"
+	}
+	series := func(limit int) string {
+		return fmt.Sprintf("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %d) ", limit)
+	}
+	customers := max(1, n/5)
+	start := time.Now()
+	stmts := []string{
+		series(customers) + `INSERT INTO customers (email, name, created_at)
+			SELECT 'customer' || n || '@customer.example', 'Customer ' || n, ` + ts("n") + ` FROM g`,
+		series(n) + fmt.Sprintf(`INSERT INTO conversations (mailbox_id, customer_id, subject, status, assignee_id, preview,
+				created_at, updated_at, last_message_at)
+			SELECT %d + (n %% 4), 1 + (n %% %d), 'Question about order ' || n,
+				CASE WHEN n %% 20 < 8 THEN 'active' WHEN n %% 20 < 12 THEN 'pending' WHEN n %% 20 < 19 THEN 'closed' ELSE 'spam' END,
+				CASE WHEN n %% 20 = 3 THEN %d ELSE NULL END,
+				'Hello, I have a question about my order ' || n, %s, %s, %s FROM g`,
+			mailboxes[0], customers, w.agent.ID, ts("n*10"), ts("n*10"), ts("n*10")),
+		series(5) + `INSERT INTO threads (conversation_id, kind, message_id, from_email, from_name, subject, body_text, created_at)
+			SELECT c.id, CASE WHEN g.n = 2 THEN 'reply' WHEN g.n = 4 THEN 'note' ELSE 'customer' END,
+				'm' || c.id || '-' || g.n || '@customer.example', 'customer@customer.example', 'Customer', c.subject,
+				'Dear support, this is message ' || g.n || ' about order ' || c.id || '. ' ||
+				'It has a few sentences of ordinary text so that searching has something to look through, like a real mail would.',
+				c.created_at
+			FROM conversations c CROSS JOIN g`,
+		`INSERT INTO tags (name) VALUES ('vip')`,
+		`INSERT INTO conversation_tags (conversation_id, tag_id) SELECT id, (SELECT id FROM tags WHERE name = 'vip') FROM conversations WHERE id % 10 = 0`,
+	}
+	for _, q := range stmts {
+		if _, err := w.db.ExecContext(ctx, q); err != nil {
+			b.Fatalf("seed: %v\n%s", err, q)
+		}
+	}
+	if dialect == "postgres" {
+		_, err = w.db.ExecContext(ctx, "VACUUM ANALYZE")
+	} else {
+		_, err = w.db.ExecContext(ctx, "ANALYZE")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	var threads int
+	if err := w.db.GetContext(ctx, &threads, `SELECT COUNT(*) FROM threads`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s: seeded %d conversations, %d threads in %v", dialect, n, threads, time.Since(start).Round(time.Millisecond))
+	return w, mailboxes
+}

@@ -1,0 +1,304 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// IngestBatch is one transaction in which the fetcher stores messages one
+// after another (a group commit: under load one commit covers many
+// messages). Each message is whole in it: its customer, conversation,
+// thread, attachments, raw bytes, notifications and ledger row, or, if
+// Ingest fails, the caller rolls the batch back and stores its messages
+// again one per batch. The batch holds the mailbox's fence until it ends.
+type IngestBatch struct {
+	t     *fetchTx
+	fence int64
+}
+
+// BeginIngest starts a batch for a mailbox under fence; ErrFenced when a
+// newer fetch has claimed the mailbox.
+func (s *Store) BeginIngest(ctx context.Context, mailboxID, fence int64) (*IngestBatch, error) {
+	t, err := s.beginFetchTx(ctx, mailboxID, fence)
+	if err != nil {
+		return nil, err
+	}
+	return &IngestBatch{t: t, fence: fence}, nil
+}
+
+// Commit makes the batch's messages stored; only then may the fetcher act
+// on them on the server.
+func (b *IngestBatch) Commit(ctx context.Context) error {
+	return b.t.commit(ctx)
+}
+
+// Rollback drops what the batch wrote; after Commit it does nothing.
+func (b *IngestBatch) Rollback() { b.t.tx.Rollback() }
+
+// Ingest stores one customer message in its own batch. Ingesting the same
+// message again, under the same UID or another one, is a no-op that
+// reports a duplicate.
+func (s *Store) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
+	b, err := s.BeginIngest(ctx, src.MailboxID, src.Fence)
+	if err != nil {
+		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: %w", src, err)
+	}
+	defer b.Rollback()
+	res, err := b.Ingest(ctx, src, msg)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	return res, b.Commit(ctx)
+}
+
+// Ingest adds one customer message to the batch.
+func (b *IngestBatch) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
+	if src.MailboxID != b.t.mailbox.ID || src.Fence != b.fence {
+		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: batch is for mailbox %d fence %d", src, b.t.mailbox.ID, b.fence)
+	}
+	cleanText(msg)
+	if msg.DedupKey == "" {
+		msg.DedupKey = "raw:" + fmt.Sprintf("%x", sha256.Sum256(msg.Raw))
+	}
+	res, err := ingestTx(ctx, b.t, src, msg)
+	if err != nil {
+		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: %w", src, err)
+	}
+	return res, nil
+}
+
+func ingestTx(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
+	prior, err := priorLedger(ctx, t, src, msg.DedupKey)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	if prior.seen && !(prior.seenOutcome == helpdesk.OutcomeQuarantined && src.QuarantineID != 0) {
+		return helpdesk.IngestResult{Outcome: helpdesk.OutcomeDuplicate, ThreadID: prior.seenThread}, nil
+	}
+	if prior.stored {
+		writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeDuplicate, prior.storedThread)
+		return helpdesk.IngestResult{Outcome: helpdesk.OutcomeDuplicate, ThreadID: prior.storedThread}, nil
+	}
+
+	customerID, err := upsertCustomer(ctx, t, msg.Sender())
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	convID, err := findConversation(ctx, t, src.MailboxID, msg)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	var conv threadedConversation
+	if convID == 0 {
+		conv, err = insertConversation(ctx, t, src.MailboxID, customerID, msg)
+	} else {
+		conv, err = touchConversation(ctx, t, convID, msg)
+	}
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	rawID, err := storeRaw(ctx, t, msg.Raw, msg.RawGzip)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	threadID, err := insertCustomerThread(ctx, t, conv.ID, rawID, msg)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeNew, threadID)
+	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	if src.QuarantineID != 0 {
+		if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {
+			return helpdesk.IngestResult{}, err
+		}
+	}
+	return helpdesk.IngestResult{Outcome: helpdesk.OutcomeNew, ConversationID: conv.ID, ThreadID: threadID}, nil
+}
+
+// ledgerPrior is what the ledger already knows of a message: its row under
+// this UID, and a stored copy of it under another UID (same dedup key).
+type ledgerPrior struct {
+	seen         bool
+	seenOutcome  helpdesk.Outcome
+	seenThread   int64
+	stored       bool
+	storedThread int64
+}
+
+func priorLedger(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, dedupKey string) (ledgerPrior, error) {
+	if err := t.flushFor(ctx, uidLookup(src.Folder, src.UIDValidity, src.UID), dedupLookup(dedupKey)); err != nil {
+		return ledgerPrior{}, err
+	}
+	var rows []struct {
+		Outcome  helpdesk.Outcome `db:"outcome"`
+		ThreadID sql.NullInt64    `db:"thread_id"`
+		ByUID    int              `db:"by_uid"`
+	}
+	err := t.sel(ctx, &rows, `SELECT outcome, thread_id, 1 AS by_uid FROM fetch_ledger
+		WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid = ?
+		UNION ALL
+		SELECT outcome, thread_id, 0 AS by_uid FROM fetch_ledger
+		WHERE mailbox_id = ? AND dedup_key = ? AND outcome = 'new'`,
+		src.MailboxID, src.Folder, src.UIDValidity, src.UID, src.MailboxID, dedupKey)
+	if err != nil {
+		return ledgerPrior{}, fmt.Errorf("read ledger: %w", err)
+	}
+	var p ledgerPrior
+	for _, r := range rows {
+		if r.ByUID == 1 {
+			p.seen, p.seenOutcome, p.seenThread = true, r.Outcome, r.ThreadID.Int64
+		} else {
+			p.stored, p.storedThread = true, r.ThreadID.Int64
+		}
+	}
+	return p, nil
+}
+
+// writeLedger records what became of a message. A row left by quarantine
+// is updated when the message is retried.
+func writeLedger(t *fetchTx, src helpdesk.MessageSource, dedupKey string, outcome helpdesk.Outcome, threadID int64) {
+	var thread any
+	if threadID != 0 {
+		thread = threadID
+	}
+	t.collect(insertLedger, src.MailboxID, src.Folder, src.UIDValidity, src.UID, dedupKey, outcome, thread, src.Fence, now())
+}
+
+// upsertCustomer returns the customer with this address, creating it if
+// needed; concurrent first mails from one address both get the one row.
+func upsertCustomer(ctx context.Context, t *fetchTx, a helpdesk.Address) (int64, error) {
+	var id int64
+	err := t.get(ctx, &id, `INSERT INTO customers (email, name, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET name = CASE WHEN customers.name = '' THEN excluded.name ELSE customers.name END
+		RETURNING id`, strings.ToLower(a.Email), helpdesk.Truncate(a.Name, 200), now())
+	if err != nil {
+		return 0, fmt.Errorf("upsert customer %q: %w", a.Email, err)
+	}
+	return id, nil
+}
+
+// threadedConversation is the conversation a customer message went to, as
+// notifications need it.
+type threadedConversation struct {
+	ID         int64         `db:"id"`
+	Subject    string        `db:"subject"`
+	AssigneeID sql.NullInt64 `db:"assignee_id"`
+	created    bool          // by this message
+}
+
+func insertConversation(ctx context.Context, t *fetchTx, mailboxID, customerID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
+	at := now()
+	var c threadedConversation
+	err := t.get(ctx, &c, `INSERT INTO conversations
+		(mailbox_id, customer_id, subject, status, preview, created_at, updated_at, last_message_at)
+		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id, subject, assignee_id`,
+		mailboxID, customerID, subjectOrDefault(msg.Subject), preview(msg.Text), at, at, at)
+	if err != nil {
+		return c, fmt.Errorf("insert conversation: %w", err)
+	}
+	c.created = true
+	return c, nil
+}
+
+// touchConversation moves a conversation up on a new customer message and
+// reopens it, unless the message is an auto-reply.
+func touchConversation(ctx context.Context, t *fetchTx, convID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
+	at := now()
+	var c threadedConversation
+	err := t.get(ctx, &c, `UPDATE conversations SET last_message_at = ?, updated_at = ?, preview = ?,
+		status = CASE WHEN status IN ('closed', 'pending') AND ? THEN 'active' ELSE status END
+		WHERE id = ? RETURNING id, subject, assignee_id`, at, at, preview(msg.Text), !msg.AutoReply, convID)
+	if err != nil {
+		return c, fmt.Errorf("update conversation %d: %w", convID, err)
+	}
+	return c, nil
+}
+
+func insertCustomerThread(ctx context.Context, t *fetchTx, convID, rawID int64, msg *helpdesk.IncomingMessage) (int64, error) {
+	id, err := t.nextID(ctx, "threads")
+	if err != nil {
+		return 0, err
+	}
+	t.collect(insertThread, id, convID, "customer", msg.MessageID, msg.InReplyTo, msg.Sender().Email,
+		helpdesk.Truncate(msg.Sender().Name, 200), joinAddresses(msg.To), joinAddresses(msg.Cc), msg.Subject,
+		msg.Text, msg.HTML, msg.AutoReply, rawID, now())
+	for _, a := range msg.Attachments {
+		t.collect(insertAttachment, id, a.Filename, a.ContentType, a.ContentID, a.Inline, int64(len(a.Data)), a.Data)
+	}
+	return id, nil
+}
+
+// addParticipants records the sender and the other addresses on the mail
+// (not the mailbox itself), who may thread by [#N] subject token later.
+func addParticipants(ctx context.Context, t *fetchTx, convID int64, msg *helpdesk.IncomingMessage) error {
+	addrs := append([]helpdesk.Address{msg.Sender()}, msg.Cc...)
+	addrs = append(addrs, msg.To...)
+	for _, a := range addrs {
+		email := strings.ToLower(a.Email)
+		if email == "" || email == t.mailbox.Email {
+			continue
+		}
+		t.collect(insertParticipant, convID, email)
+	}
+	return nil
+}
+
+func joinAddresses(as []helpdesk.Address) string {
+	parts := make([]string, 0, len(as))
+	for _, a := range as {
+		parts = append(parts, a.Email)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func subjectOrDefault(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "(no subject)"
+	}
+	return helpdesk.Truncate(s, 998)
+}
+
+// preview is the start of the text on one line; only the start is read,
+// as a long mail would otherwise cost more here than its insert.
+func preview(text string) string {
+	return helpdesk.Truncate(strings.Join(strings.Fields(helpdesk.Truncate(text, 2000)), " "), 200)
+}
+
+// cleanText makes the text fields storable in both databases: PostgreSQL
+// refuses NUL bytes and invalid UTF-8 in text columns.
+func cleanText(msg *helpdesk.IncomingMessage) {
+	fields := []*string{&msg.Subject, &msg.Text, &msg.HTML, &msg.From.Name, &msg.From.Email, &msg.MessageID, &msg.InReplyTo}
+	for i := range msg.References {
+		fields = append(fields, &msg.References[i])
+	}
+	for _, list := range [][]helpdesk.Address{msg.To, msg.Cc, msg.ReplyTo} {
+		for i := range list {
+			fields = append(fields, &list[i].Name, &list[i].Email)
+		}
+	}
+	for i := range msg.Attachments {
+		a := &msg.Attachments[i]
+		fields = append(fields, &a.Filename, &a.ContentType, &a.ContentID)
+	}
+	for _, f := range fields {
+		*f = storable(*f)
+	}
+}
+
+func storable(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s // the parser's output: checked fast, as bodies can be megabytes
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}

@@ -1,0 +1,302 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/jmoiron/sqlx"
+)
+
+// notificationExcerpt caps the customer text quoted in a notification.
+const notificationExcerpt = 4000
+
+type recipient struct {
+	ID    int64  `db:"id"`
+	Email string `db:"email"`
+	Name  string `db:"name"`
+}
+
+// enqueueCustomerMailNotifications runs inside the ingest transaction of a
+// new customer thread: it enqueues "new conversation" or "customer reply"
+// notifications for the users with access to the mailbox who want them,
+// and the mailbox's auto-acknowledgement of a new conversation. Nothing is
+// enqueued for auto-replies, bounces or our own mail coming back. The dedup
+// keys name the thread, so an ingest retried or run twice enqueues once.
+func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv threadedConversation, threadID int64, msg *helpdesk.IncomingMessage) error {
+	mb := t.mailbox
+	if reason, err := automaticMail(ctx, t, msg); err != nil || reason != "" {
+		return err
+	}
+	sender := msg.Sender()
+	event, pref, headline := "customer-reply", "notify_customer_reply", "New reply from the customer"
+	if conv.created {
+		event, pref, headline = "new-conversation", "notify_new_conversation", "New conversation"
+	}
+	// A reply in an assigned conversation concerns its assignee only.
+	var onlyUser int64
+	if !conv.created && conv.AssigneeID.Valid {
+		onlyUser = conv.AssigneeID.Int64
+	}
+	users, err := t.notifiedUsers(ctx, pref, onlyUser)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if strings.EqualFold(u.Email, sender.Email) {
+			continue // an agent writing to the support address
+		}
+		err := enqueueIfValid(ctx, t, helpdesk.OutboundMail{
+			DedupKey:  fmt.Sprintf("notify:%s:%d:%d", event, threadID, u.ID),
+			Kind:      "notification",
+			MailboxID: mb.ID,
+			ThreadID:  threadID,
+			From:      mb.Email,
+			To:        []string{u.Email},
+			Subject:   helpdesk.OneLine(fmt.Sprintf("[#%d] %s: %s", conv.ID, headline, conv.Subject), 900),
+			BodyText: fmt.Sprintf("%s #%d in %s\nFrom: %s\nSubject: %s\n\n%s\n",
+				headline, conv.ID, helpdesk.OneLine(mb.Name, 200), helpdesk.FormatSender(sender), helpdesk.OneLine(msg.Subject, 900),
+				helpdesk.Truncate(strings.TrimSpace(msg.Text), notificationExcerpt)),
+			Headers: helpdesk.AutomaticHeaders("auto-generated", mb.Email),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if conv.created && mb.AutoAck {
+		return enqueueAutoAck(ctx, t, mb, conv.ID, threadID, msg)
+	}
+	return nil
+}
+
+// notifiedUsers are the users with access to the mailbox (admins, and
+// agents given the mailbox) whose preference column pref is on; with
+// onlyUser set, just that user if so.
+func notifiedUsers(ctx context.Context, tx sqlTx, mailboxID int64, pref string, onlyUser int64) ([]recipient, error) {
+	switch pref { // a column name, never input
+	case "notify_new_conversation", "notify_customer_reply", "notify_assigned":
+	default:
+		return nil, fmt.Errorf("unknown notification preference %q", pref)
+	}
+	q := `SELECT u.id, u.email, u.name FROM users u
+		WHERE u.` + pref + ` = ?
+		AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?))`
+	args := []any{true, mailboxID}
+	if onlyUser != 0 {
+		q += ` AND u.id = ?`
+		args = append(args, onlyUser)
+	}
+	var users []recipient
+	if err := tx.sel(ctx, &users, q+` ORDER BY u.id`, args...); err != nil {
+		return nil, fmt.Errorf("list users to notify: %w", err)
+	}
+	return users, nil
+}
+
+// automaticMail tells why nothing may answer or notify on msg: an
+// auto-reply or bounce, our own mail coming back (its Message-ID or
+// X-Helpdesk-Loop is ours), or an answer to a notification we sent to
+// staff. "" means a person wrote it. An answer to an agent's reply or to an
+// auto-acknowledgement is a customer writing, and counts.
+func automaticMail(ctx context.Context, tx *fetchTx, msg *helpdesk.IncomingMessage) (string, error) {
+	if msg.AutoReply {
+		return "auto-reply: " + msg.AutoReason, nil
+	}
+	h := rawHeader(msg.Raw)
+	if v := firstToken(h.Get("Auto-Submitted")); v != "" && v != "no" {
+		return "auto-submitted: " + v, nil
+	}
+	if loop := strings.ToLower(strings.TrimSpace(h.Get(helpdesk.LoopHeader))); loop != "" {
+		var n int
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, loop); err != nil {
+			return "", fmt.Errorf("check loop header: %w", err)
+		}
+		if n > 0 {
+			return "our own mail (" + helpdesk.LoopHeader + ")", nil
+		}
+	}
+	if helpdesk.MayBeOurs(msg.MessageID) {
+		if err := tx.flushFor(ctx, messageIDLookups(msg.MessageID)...); err != nil {
+			return "", err
+		}
+		var n int
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox WHERE message_id = ?`, msg.MessageID); err != nil {
+			return "", fmt.Errorf("check own message id: %w", err)
+		}
+		if n > 0 {
+			return "our own mail (Message-ID)", nil
+		}
+	}
+	if helpdesk.MayBeOurs(msg.InReplyTo) {
+		if err := tx.flushFor(ctx, messageIDLookups(msg.InReplyTo)...); err != nil {
+			return "", err
+		}
+		var n int
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox
+			WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')`, msg.InReplyTo); err != nil {
+			return "", fmt.Errorf("check in-reply-to: %w", err)
+		}
+		if n > 0 {
+			return "answer to our notification", nil
+		}
+	}
+	return "", nil
+}
+
+// rawHeader parses the header of the raw message; an empty header when
+// there is none or it cannot be read.
+func rawHeader(raw []byte) mail.Header {
+	if len(raw) == 0 {
+		return mail.Header{}
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return mail.Header{}
+	}
+	return m.Header
+}
+
+// firstToken is the lower-cased value before parameters or a comment.
+func firstToken(v string) string {
+	v, _, _ = strings.Cut(v, ";")
+	v, _, _ = strings.Cut(v, "(")
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// enqueueAutoAck acknowledges a new conversation to its sender, at most
+// once per AutoAckInterval per sender and mailbox (table auto_acks).
+// Ingest of one mailbox is serialised by its fence row, so the check and
+// the insert cannot race. The ack says Auto-Submitted: auto-replied, so a
+// well-behaved helpdesk or autoresponder on the other side stays silent.
+func enqueueAutoAck(ctx context.Context, tx sqlTx, mb mailboxInfo, convID, threadID int64, msg *helpdesk.IncomingMessage) error {
+	to := strings.ToLower(msg.Sender().Email)
+	if to == "" || helpdesk.NoReplyAddress(to) {
+		return nil
+	}
+	var known int
+	if err := tx.get(ctx, &known, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, to); err != nil {
+		return fmt.Errorf("check auto-ack recipient: %w", err)
+	}
+	if known > 0 {
+		return nil // one of our own mailboxes
+	}
+	t := now()
+	var recent int
+	if err := tx.get(ctx, &recent, `SELECT COUNT(*) FROM auto_acks
+		WHERE mailbox_id = ? AND email = ? AND sent_at > ?`, mb.ID, to, t.Add(-helpdesk.AutoAckInterval)); err != nil {
+		return fmt.Errorf("check auto-ack rate: %w", err)
+	}
+	if recent > 0 {
+		return nil
+	}
+	headers := helpdesk.AutomaticHeaders("auto-replied", mb.Email)
+	if msg.MessageID != "" && !strings.ContainsAny(msg.MessageID, "<>\r\n \t") {
+		headers["In-Reply-To"] = "<" + msg.MessageID + ">"
+		headers["References"] = "<" + msg.MessageID + ">"
+	}
+	subject := helpdesk.OneLine(msg.Subject, 900)
+	if subject == "" {
+		subject = "your message"
+	}
+	if !strings.HasPrefix(strings.ToLower(subject), "re:") {
+		subject = "Re: " + subject
+	}
+	m := helpdesk.OutboundMail{
+		DedupKey:  fmt.Sprintf("ack:%d:%d", mb.ID, threadID),
+		Kind:      "auto-ack",
+		MailboxID: mb.ID,
+		ThreadID:  threadID,
+		From:      mb.Email,
+		To:        []string{to},
+		Subject:   helpdesk.SubjectWithToken(subject, convID),
+		BodyText: fmt.Sprintf("Hello,\n\nwe have received your message and will answer as soon as we can.\n"+
+			"Your reference is #%d; please keep it in the subject if you write again.\n\n%s\n",
+			convID, helpdesk.OneLine(mb.Name, 200)),
+		Headers: headers,
+	}
+	if m.Validate() != nil {
+		return nil // a sender address we cannot write to
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO auto_acks (mailbox_id, email, sent_at) VALUES (?, ?, ?)`, mb.ID, to, t); err != nil {
+		return fmt.Errorf("record auto-ack: %w", err)
+	}
+	_, err := enqueueTx(ctx, tx, m)
+	return err
+}
+
+// notifyAssignedTx enqueues the "assigned to you" notification, in the
+// transaction that sets conversations.assignee_id. For the assign action:
+// call it after the UPDATE, only when the assignee actually changes:
+//
+//	if err := notifyAssignedTx(ctx, tx, convID, newAssigneeID, actingUserID); err != nil { return err }
+//
+// Nothing is enqueued when assigneeID is 0 (unassigned), when users assign
+// themselves, or when the assignee has notify_assigned off or no access to
+// the mailbox. byUserID 0 means the system. The dedup key is
+// notify:assigned:<conversation>:<assignee>:<newest thread>: a retried
+// request enqueues once, and assigning the same person again with no new
+// message in between sends nothing new.
+func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUserID int64) error {
+	if assigneeID == 0 || assigneeID == byUserID {
+		return nil
+	}
+	var conv struct {
+		MailboxID    int64  `db:"mailbox_id"`
+		Subject      string `db:"subject"`
+		MailboxName  string `db:"mailbox_name"`
+		MailboxEmail string `db:"mailbox_email"`
+		LastThread   int64  `db:"last_thread"`
+	}
+	err := tx.GetContext(ctx, &conv, tx.Rebind(`SELECT c.mailbox_id, c.subject, m.name AS mailbox_name, m.email AS mailbox_email,
+		COALESCE((SELECT MAX(t.id) FROM threads t WHERE t.conversation_id = c.id), 0) AS last_thread
+		FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.id = ?`), convID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("notify assignment of conversation %d: %w", convID, helpdesk.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("read conversation %d for assignment notification: %w", convID, err)
+	}
+	users, err := notifiedUsers(ctx, plainTx{tx}, conv.MailboxID, "notify_assigned", assigneeID)
+	if err != nil || len(users) == 0 {
+		return err
+	}
+	by := "The helpdesk"
+	if byUserID != 0 {
+		var name string
+		err := tx.GetContext(ctx, &name, tx.Rebind(`SELECT name FROM users WHERE id = ?`), byUserID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read assigning user: %w", err)
+		}
+		if name != "" {
+			by = helpdesk.OneLine(name, 200)
+		}
+	}
+	u := users[0]
+	return enqueueIfValid(ctx, plainTx{tx}, helpdesk.OutboundMail{
+		DedupKey:  fmt.Sprintf("notify:assigned:%d:%d:%d", convID, u.ID, conv.LastThread),
+		Kind:      "notification",
+		MailboxID: conv.MailboxID,
+		ThreadID:  conv.LastThread,
+		From:      conv.MailboxEmail,
+		To:        []string{u.Email},
+		Subject:   helpdesk.OneLine(fmt.Sprintf("[#%d] Assigned to you: %s", convID, conv.Subject), 900),
+		BodyText: fmt.Sprintf("%s assigned conversation #%d in %s to you.\nSubject: %s\n",
+			by, convID, helpdesk.OneLine(conv.MailboxName, 200), helpdesk.OneLine(conv.Subject, 900)),
+		Headers: helpdesk.AutomaticHeaders("auto-generated", conv.MailboxEmail),
+	})
+}
+
+// enqueueIfValid enqueues m unless an address in it cannot be mailed:
+// a broken stored address must not fail the ingest that notifies.
+func enqueueIfValid(ctx context.Context, tx sqlTx, m helpdesk.OutboundMail) error {
+	if m.Validate() != nil {
+		return nil
+	}
+	_, err := enqueueTx(ctx, tx, m)
+	return err
+}

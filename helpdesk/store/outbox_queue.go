@@ -1,0 +1,310 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/jmoiron/sqlx"
+)
+
+// The life of an outbox row: pending -> (claimed with a lease by one
+// notifier) -> sent | pending again with a later next_attempt_at | failed.
+// A lease that runs out (the notifier died mid-send) makes the row claimable
+// again; the resend carries the same Message-ID, so the one case where a
+// mail can arrive twice (the server accepted DATA but its 250 never reached
+// us, or we died before recording it) is recognisable by the receiver.
+
+// outboxRow is the row as scanned; nullable ids and the flat header text.
+type outboxRow struct {
+	ID            int64         `db:"id"`
+	DedupKey      string        `db:"dedup_key"`
+	Kind          string        `db:"kind"`
+	MailboxID     sql.NullInt64 `db:"mailbox_id"`
+	ThreadID      sql.NullInt64 `db:"thread_id"`
+	From          string        `db:"from_addr"`
+	To            string        `db:"to_addrs"`
+	Subject       string        `db:"subject"`
+	BodyText      string        `db:"body_text"`
+	Headers       string        `db:"headers"`
+	MessageID     string        `db:"message_id"`
+	Status        string        `db:"status"`
+	Attempts      int           `db:"attempts"`
+	NextAttemptAt time.Time     `db:"next_attempt_at"`
+	LeaseOwner    string        `db:"lease_owner"`
+	LeaseUntil    *time.Time    `db:"lease_until"`
+	LastError     string        `db:"last_error"`
+	CreatedAt     time.Time     `db:"created_at"`
+	SentAt        *time.Time    `db:"sent_at"`
+	FailedAt      *time.Time    `db:"failed_at"`
+}
+
+const outboxColumns = `id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at`
+
+func (r outboxRow) message() helpdesk.OutboxMessage {
+	var to []string
+	for _, a := range strings.Split(r.To, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			to = append(to, a)
+		}
+	}
+	return helpdesk.OutboxMessage{
+		ID: r.ID,
+		OutboundMail: helpdesk.OutboundMail{
+			DedupKey: r.DedupKey, Kind: r.Kind, MailboxID: r.MailboxID.Int64, ThreadID: r.ThreadID.Int64,
+			From: r.From, To: to, Subject: r.Subject, BodyText: r.BodyText, Headers: decodeHeaders(r.Headers),
+		},
+		MessageID: r.MessageID, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
+		LeaseOwner: r.LeaseOwner, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt, SentAt: r.SentAt,
+		FailedAt: r.FailedAt,
+	}
+}
+
+func messages(rows []outboxRow) []helpdesk.OutboxMessage {
+	out := make([]helpdesk.OutboxMessage, len(rows))
+	for i, r := range rows {
+		out[i] = r.message()
+	}
+	return out
+}
+
+// decodeHeaders reverses encodeHeaders.
+func decodeHeaders(s string) map[string]string {
+	h := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok && k != "" {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// ClaimOutbox leases up to limit due pending rows to owner for leaseFor and
+// counts the attempt. Rows leased by someone else are skipped (PostgreSQL:
+// FOR UPDATE SKIP LOCKED, so concurrent claimers never wait for or get the
+// same row; SQLite: the one UPDATE runs under the database write lock), and
+// a row whose lease ran out is claimable again.
+func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, leaseFor time.Duration) ([]helpdesk.OutboxMessage, error) {
+	if owner == "" || limit <= 0 || leaseFor <= 0 {
+		return nil, errors.New("claim outbox: owner, limit and lease are required")
+	}
+	lock := ""
+	if s.dialect == "postgres" {
+		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	t := now()
+	var rows []outboxRow
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ? `+lock+`)
+		RETURNING `+outboxColumns), owner, t.Add(leaseFor), t, t, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return messages(rows), nil
+}
+
+// MarkOutboxSent records that the server accepted the mail. It does not
+// check the lease: the mail is out, whoever holds the row now.
+func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
+	t := now()
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'sent', sent_at = COALESCE(sent_at, ?),
+		lease_owner = '', lease_until = NULL, last_error = '' WHERE id = ?`), t, id)
+	if err != nil {
+		return fmt.Errorf("mark outbox %d sent: %w", id, err)
+	}
+	return nil
+}
+
+// RescheduleOutbox puts a row the caller still leases back to pending
+// after a failed attempt, due again at next.
+func (s *Store) RescheduleOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, lastError string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET next_attempt_at = ?, last_error = ?,
+		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
+		next.UTC(), helpdesk.Truncate(lastError, 2000), m.ID, m.LeaseOwner)
+	if err != nil {
+		return fmt.Errorf("reschedule outbox %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// ReleaseOutbox gives a leased row back without counting an attempt (no
+// SMTP server configured for it, or the notifier is stopping).
+func (s *Store) ReleaseOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, reason string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET next_attempt_at = ?, last_error = ?,
+		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
+		next.UTC(), helpdesk.Truncate(reason, 2000), m.ID, m.LeaseOwner)
+	if err != nil {
+		return fmt.Errorf("release outbox %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// FailOutbox marks a row the caller still leases as failed: the server
+// refused it for good (5xx) or it ran out of attempts. Admins see it in
+// FailedOutbox, with when it failed, and can RetryOutbox it.
+func (s *Store) FailOutbox(ctx context.Context, m helpdesk.OutboxMessage, lastError string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'failed', failed_at = ?, last_error = ?,
+		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
+		now(), helpdesk.Truncate(lastError, 2000), m.ID, m.LeaseOwner)
+	if err != nil {
+		return fmt.Errorf("fail outbox %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// RetryOutbox is an admin's manual retry of a failed row: pending again,
+// due now, with a fresh attempt budget. Same row, same Message-ID; it is
+// no longer failed, so failed_at goes.
+func (s *Store) RetryOutbox(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, failed_at = NULL,
+		lease_owner = '', lease_until = NULL WHERE id = ? AND status = 'failed'`), now(), id)
+	if err != nil {
+		return fmt.Errorf("retry outbox %d: %w", id, err)
+	}
+	if err := expectOneRow(res); err != nil {
+		return fmt.Errorf("retry outbox %d: no failed mail with this id: %w", id, err)
+	}
+	return nil
+}
+
+// FailedOutboxShown is how many failed mails FailedOutbox lists: enough
+// to act on, while OutboxStats.Failed still counts them all.
+const FailedOutboxShown = 50
+
+// FailedOutbox lists the newest FailedOutboxShown failed mails, newest
+// first. By id, not failed_at: mails that failed before failed_at existed
+// have none. It reads the failed end of the outbox_status index.
+func (s *Store) FailedOutbox(ctx context.Context) ([]helpdesk.OutboxMessage, error) {
+	var rows []outboxRow
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?`), FailedOutboxShown)
+	if err != nil {
+		return nil, fmt.Errorf("list failed outbox: %w", err)
+	}
+	return messages(rows), nil
+}
+
+// OutboxMessage returns one row by id.
+func (s *Store) OutboxMessage(ctx context.Context, id int64) (helpdesk.OutboxMessage, error) {
+	var r outboxRow
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return helpdesk.OutboxMessage{}, fmt.Errorf("outbox %d: %w", id, helpdesk.ErrNotFound)
+	}
+	if err != nil {
+		return helpdesk.OutboxMessage{}, fmt.Errorf("get outbox %d: %w", id, err)
+	}
+	return r.message(), nil
+}
+
+// OutboxByKind lists rows of one kind (notification, reply, auto-ack,
+// alert, test) by id, at most limit.
+func (s *Store) OutboxByKind(ctx context.Context, kind string, limit int) ([]helpdesk.OutboxMessage, error) {
+	var rows []outboxRow
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE kind = ? ORDER BY id LIMIT ?`), kind, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox %s: %w", kind, err)
+	}
+	return messages(rows), nil
+}
+
+// OutboxStats counts the outbox by status and reads the age of its oldest
+// pending mail and the newest send error. It only reads. The oldest pending
+// and the last error read only unsent rows, through the status indexes
+// (outbox_status, outbox_due); the counts read all of outbox_status but not
+// the table. Counting without reading every row would take a counter kept
+// up to date on every status change.
+func (s *Store) OutboxStats(ctx context.Context) (helpdesk.OutboxStats, error) {
+	var st helpdesk.OutboxStats
+	var counts []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &counts, `SELECT status, COUNT(*) AS n FROM outbox GROUP BY status`); err != nil {
+		return st, fmt.Errorf("count outbox: %w", err)
+	}
+	for _, c := range counts {
+		switch c.Status {
+		case "pending":
+			st.Pending = c.N
+		case "sent":
+			st.Sent = c.N
+		case "failed":
+			st.Failed = c.N
+		}
+	}
+	var oldest time.Time
+	err := s.db.GetContext(ctx, &oldest, `SELECT created_at FROM outbox WHERE status = 'pending' ORDER BY created_at, id LIMIT 1`)
+	if err == nil {
+		st.OldestPendingAge = max(time.Since(oldest), 0)
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("oldest pending outbox: %w", err)
+	}
+	// IN rather than <> 'sent': neither database reads an index for <>.
+	err = s.db.GetContext(ctx, &st.LastError, `SELECT last_error FROM outbox
+		WHERE status IN ('pending', 'failed') AND last_error <> '' ORDER BY id DESC LIMIT 1`)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("last outbox error: %w", err)
+	}
+	return st, nil
+}
+
+// fallbackSender is the From of system mail when no mailbox exists yet.
+const fallbackSender = "helpdesk@localhost"
+
+// EnqueueTestEmail is the admin's "send test email": one outbox row that
+// the notifier sends like any other mail, from the first mailbox's address
+// and over its SMTP settings, so it tests the path real mail takes.
+func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy string) error {
+	to = strings.TrimSpace(to)
+	if a, err := mail.ParseAddress(to); err != nil || a.Address != to {
+		return &helpdesk.ValidationError{Fields: map[string]string{"to": "must be a plain e-mail address like you@example.com"}}
+	}
+	requestedBy = helpdesk.OneLine(requestedBy, 200)
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		from, mailboxID, err := systemSender(ctx, tx)
+		if err != nil {
+			return err
+		}
+		t := now()
+		_, err = enqueueTx(ctx, plainTx{tx}, helpdesk.OutboundMail{
+			// Each press of the button is its own event.
+			DedupKey:  fmt.Sprintf("test:%d:%s", t.UnixNano(), strings.ToLower(to)),
+			Kind:      "test",
+			MailboxID: mailboxID,
+			From:      from,
+			To:        []string{to},
+			Subject:   "Helpdesk test email",
+			BodyText: fmt.Sprintf("This is a test email from the helpdesk, requested by %s at %s.\n\n"+
+				"It went through the outbox and the notifier like every notification, so if it arrived, outbound mail works.\n",
+				requestedBy, t.Format(time.RFC1123Z)),
+			Headers: helpdesk.AutomaticHeaders("auto-generated", from),
+		})
+		return err
+	})
+}
+
+// systemSender is the first mailbox's address (and id), the sender of mail
+// not tied to a mailbox.
+func systemSender(ctx context.Context, tx *sqlx.Tx) (string, int64, error) {
+	var mb struct {
+		ID    int64  `db:"id"`
+		Email string `db:"email"`
+	}
+	err := tx.GetContext(ctx, &mb, `SELECT id, email FROM mailboxes ORDER BY id LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fallbackSender, 0, nil
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("read sender mailbox: %w", err)
+	}
+	return mb.Email, mb.ID, nil
+}

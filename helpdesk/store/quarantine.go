@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+const quarantineColumns = `id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at`
+
+// Quarantine keeps a message that cannot be ingested, with the reason, and
+// records it in the ledger so later runs move past it. size is the size on
+// the server; raw holds all of it when complete, else just its header.
+func (s *Store) Quarantine(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
+	return s.inFetchTx(ctx, src.MailboxID, src.Fence, func(t *fetchTx) error {
+		return quarantineTx(ctx, t, src, raw, size, complete, reason)
+	})
+}
+
+// Quarantine adds a message that cannot be ingested to the batch.
+func (b *IngestBatch) Quarantine(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
+	return quarantineTx(ctx, b.t, src, raw, size, complete, reason)
+}
+
+func quarantineTx(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
+	if src.QuarantineID != 0 {
+		return holdQuarantine(ctx, t, src.QuarantineID, reason)
+	}
+	if prior, err := priorLedger(ctx, t, src, ""); err != nil || prior.seen {
+		return err
+	}
+	rawID, err := storeRaw(ctx, t, raw, nil)
+	if err != nil {
+		return err
+	}
+	at := now()
+	t.collect(insertQuarantine, src.MailboxID, src.Folder, src.UIDValidity, src.UID, helpdesk.Truncate(reason, 2000),
+		size, complete, rawID, "held", at, at)
+	writeLedger(t, src, fmt.Sprintf("quarantine:%d:%d", src.UIDValidity, src.UID), helpdesk.OutcomeQuarantined, 0)
+	return nil
+}
+
+func holdQuarantine(ctx context.Context, t *fetchTx, id int64, reason string) error {
+	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?`,
+		helpdesk.Truncate(reason, 2000), now(), id)
+	if err != nil {
+		return fmt.Errorf("hold quarantined message %d: %w", id, err)
+	}
+	return nil
+}
+
+func resolveQuarantine(ctx context.Context, t *fetchTx, id, threadID int64) error {
+	if err := t.flush(ctx); err != nil { // the thread it points to
+		return err
+	}
+	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?`,
+		threadID, now(), id)
+	if err != nil {
+		return fmt.Errorf("resolve quarantined message %d: %w", id, err)
+	}
+	return nil
+}
+
+// Quarantined lists held and retrying messages; mailboxID 0 means all.
+func (s *Store) Quarantined(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error) {
+	var qs []helpdesk.QuarantinedMessage
+	err := s.db.SelectContext(ctx, &qs, s.db.Rebind(`SELECT `+quarantineColumns+` FROM quarantine
+		WHERE status <> 'resolved' AND (? = 0 OR mailbox_id = ?) ORDER BY id DESC LIMIT 500`), mailboxID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine: %w", err)
+	}
+	return qs, nil
+}
+
+// RetryQuarantined asks the fetch service to try a quarantined message
+// again on the mailbox's next run.
+func (s *Store) RetryQuarantined(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'`), now(), id)
+	if err != nil {
+		return fmt.Errorf("retry quarantined message %d: %w", id, err)
+	}
+	return expectOneRow(res)
+}
+
+// QuarantinedForRetry lists a mailbox's messages an admin asked to retry.
+func (s *Store) QuarantinedForRetry(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error) {
+	var qs []helpdesk.QuarantinedMessage
+	err := s.db.SelectContext(ctx, &qs, s.db.Rebind(`SELECT `+quarantineColumns+` FROM quarantine
+		WHERE mailbox_id = ? AND status = 'retry' ORDER BY id`), mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine retries: %w", err)
+	}
+	return qs, nil
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/jmoiron/sqlx"
+)
+
+// replyContext is what a reply needs to know about its conversation.
+type replyContext struct {
+	MailboxID     int64  `db:"mailbox_id"`
+	MailboxEmail  string `db:"mailbox_email"`
+	CustomerEmail string `db:"customer_email"`
+	Subject       string `db:"subject"`
+}
+
+// AddReply answers the customer: in one transaction it stores the reply
+// thread and enqueues the mail (From the mailbox address, To the customer,
+// In-Reply-To the last customer message, References the chain, subject
+// with the [#N] token). The thread's message_id is the outbox row's
+// Message-ID, so the customer's answer threads back by In-Reply-To.
+func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error) {
+	body, err := helpdesk.ValidateBody(body)
+	if err != nil {
+		return nil, err
+	}
+	w := &helpdesk.Written{ConversationID: convID}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
+			return err
+		}
+		var rc replyContext
+		if err := tx.GetContext(ctx, &rc, tx.Rebind(`SELECT c.mailbox_id, m.email AS mailbox_email,
+			cu.email AS customer_email, c.subject
+			FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id JOIN customers cu ON cu.id = c.customer_id
+			WHERE c.id = ?`), convID); err != nil {
+			return fmt.Errorf("read conversation %d: %w", convID, err)
+		}
+		author, err := authorTx(ctx, tx, v.UserID)
+		if err != nil {
+			return err
+		}
+		inReplyTo, refs, err := referencesTx(ctx, tx, convID)
+		if err != nil {
+			return err
+		}
+		subject := helpdesk.SubjectWithToken(helpdesk.ReplySubject(rc.Subject), convID)
+
+		if err := tx.GetContext(ctx, &w.ThreadID, tx.Rebind(`INSERT INTO threads
+			(conversation_id, kind, in_reply_to, from_email, from_name, to_addrs, subject, body_text, user_id, created_at)
+			VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			convID, inReplyTo, rc.MailboxEmail, author.Name, rc.CustomerEmail, subject, body, v.UserID, now()); err != nil {
+			return fmt.Errorf("insert reply: %w", err)
+		}
+		headers := map[string]string{}
+		if inReplyTo != "" {
+			headers["In-Reply-To"] = "<" + inReplyTo + ">"
+		}
+		if len(refs) > 0 {
+			headers["References"] = "<" + strings.Join(refs, "> <") + ">"
+		}
+		w.MessageID, err = enqueueTx(ctx, plainTx{tx}, helpdesk.OutboundMail{
+			DedupKey:  "reply:" + strconv.FormatInt(w.ThreadID, 10),
+			Kind:      "reply",
+			MailboxID: rc.MailboxID,
+			ThreadID:  w.ThreadID,
+			From:      rc.MailboxEmail,
+			To:        []string{rc.CustomerEmail},
+			Subject:   subject,
+			BodyText:  body,
+			Headers:   headers,
+		})
+		if err != nil {
+			var ve *helpdesk.ValidationError
+			if errors.As(err, &ve) {
+				// The stored conversation cannot be answered by mail (e.g. a
+				// customer address that is not one plain address).
+				return &helpdesk.ValidationError{Fields: map[string]string{"conversation": "cannot be answered by mail: " + ve.Error()}}
+			}
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE threads SET message_id = ? WHERE id = ?`), w.MessageID, w.ThreadID); err != nil {
+			return fmt.Errorf("set reply message id: %w", err)
+		}
+		return touchForAgent(ctx, tx, convID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reply to conversation %d: %w", convID, err)
+	}
+	return w, nil
+}
+
+// AddNote adds an internal note: a thread that is never mailed.
+func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error) {
+	body, err := helpdesk.ValidateBody(body)
+	if err != nil {
+		return nil, err
+	}
+	w := &helpdesk.Written{ConversationID: convID}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
+			return err
+		}
+		author, err := authorTx(ctx, tx, v.UserID)
+		if err != nil {
+			return err
+		}
+		if err := tx.GetContext(ctx, &w.ThreadID, tx.Rebind(`INSERT INTO threads
+			(conversation_id, kind, from_email, from_name, body_text, user_id, created_at)
+			VALUES (?, 'note', ?, ?, ?, ?, ?) RETURNING id`),
+			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
+			return fmt.Errorf("insert note: %w", err)
+		}
+		return touchForAgent(ctx, tx, convID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("note on conversation %d: %w", convID, err)
+	}
+	return w, nil
+}
+
+type author struct {
+	Name  string `db:"name"`
+	Email string `db:"email"`
+}
+
+func authorTx(ctx context.Context, tx *sqlx.Tx, userID int64) (author, error) {
+	var a author
+	err := tx.GetContext(ctx, &a, tx.Rebind(`SELECT name, email FROM users WHERE id = ?`), userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("user %d: %w", userID, helpdesk.ErrForbidden)
+	}
+	if err != nil {
+		return a, fmt.Errorf("read user %d: %w", userID, err)
+	}
+	return a, nil
+}
+
+// referencesTx returns the Message-ID to answer (the newest customer
+// message's) and the References chain of a reply: the conversation's
+// Message-IDs oldest first, capped to the first and the newest ones.
+func referencesTx(ctx context.Context, tx *sqlx.Tx, convID int64) (inReplyTo string, refs []string, err error) {
+	var rows []struct {
+		Kind      string `db:"kind"`
+		MessageID string `db:"message_id"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT kind, message_id FROM threads
+		WHERE conversation_id = ? AND kind IN ('customer', 'reply') AND message_id <> '' ORDER BY id`), convID); err != nil {
+		return "", nil, fmt.Errorf("read message ids of conversation %d: %w", convID, err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !helpdesk.UsableMessageID(r.MessageID) || seen[r.MessageID] {
+			continue
+		}
+		seen[r.MessageID] = true
+		refs = append(refs, r.MessageID)
+		if r.Kind == "customer" {
+			inReplyTo = r.MessageID
+		}
+	}
+	if len(refs) > helpdesk.MaxReferences {
+		refs = append(refs[:1], refs[len(refs)-helpdesk.MaxReferences+1:]...)
+	}
+	return inReplyTo, refs, nil
+}
+
+func touchForAgent(ctx context.Context, tx *sqlx.Tx, convID int64) error {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE conversations SET updated_at = ? WHERE id = ?`), now(), convID); err != nil {
+		return fmt.Errorf("update conversation %d: %w", convID, err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/jmoiron/sqlx"
+)
+
+// findConversation picks the conversation a customer message belongs to in
+// its mailbox, or 0 for a new one:
+//  1. a Message-ID in In-Reply-To/References that we stored (a customer
+//     message or one of our replies);
+//  2. else a [#N] subject token, but only when the sender already takes
+//     part in conversation N (a stranger quoting a number must not land in
+//     someone else's conversation).
+func findConversation(ctx context.Context, t *fetchTx, mailboxID int64, msg *helpdesk.IncomingMessage) (int64, error) {
+	if id, err := conversationByReferences(ctx, t, mailboxID, msg.ReferencedIDs()); err != nil || id != 0 {
+		return id, err
+	}
+	return conversationBySubjectToken(ctx, t, mailboxID, msg.Subject, msg.Sender().Email)
+}
+
+func conversationByReferences(ctx context.Context, t *fetchTx, mailboxID int64, ids []string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if err := t.flushFor(ctx, messageIDLookups(ids...)...); err != nil {
+		return 0, err
+	}
+	q, args, err := sqlx.In(`SELECT t.conversation_id FROM threads t
+		JOIN conversations c ON c.id = t.conversation_id
+		WHERE c.mailbox_id = ? AND t.message_id IN (?)
+		ORDER BY t.id DESC LIMIT 1`, mailboxID, ids)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = t.tx.GetContext(ctx, &id, t.tx.Rebind(q), args...) // the IN list varies: not cached
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("thread by references: %w", err)
+	}
+	return id, nil
+}
+
+func conversationBySubjectToken(ctx context.Context, t *fetchTx, mailboxID int64, subject, sender string) (int64, error) {
+	number, ok := helpdesk.SubjectToken(subject)
+	if !ok || sender == "" {
+		return 0, nil
+	}
+	if err := t.flushFor(ctx, participantLookup(number, strings.ToLower(sender))); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := t.get(ctx, &id, `SELECT c.id FROM conversations c
+		JOIN conversation_participants p ON p.conversation_id = c.id
+		WHERE c.id = ? AND c.mailbox_id = ? AND p.email = ?`, number, mailboxID, strings.ToLower(sender))
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("thread by subject token: %w", err)
+	}
+	return id, nil
+}
