@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
 
 // UpdateFetchAlert is called by the fetch service after every run of a
@@ -25,10 +24,10 @@ func (s *Store) UpdateFetchAlert(ctx context.Context, mailboxID int64, failures 
 	if failures > 0 && !failing {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(t *tx) error {
 		// The conditional UPDATE is the decision: the row lock (PostgreSQL)
 		// or the write lock (SQLite) lets one caller flip the flag.
-		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE mailboxes SET fetch_alert_sent = ? WHERE id = ? AND fetch_alert_sent = ?`),
+		res, err := t.exec(ctx, t.q().FlipFetchAlert,
 			failing, mailboxID, !failing)
 		if err != nil {
 			return fmt.Errorf("flip fetch alert: %w", err)
@@ -36,7 +35,7 @@ func (s *Store) UpdateFetchAlert(ctx context.Context, mailboxID int64, failures 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		return enqueueFetchAlert(ctx, tx, mailboxID, failing, failures)
+		return enqueueFetchAlert(ctx, t, mailboxID, failing, failures)
 	})
 	if err != nil {
 		return fmt.Errorf("update fetch alert of mailbox %d: %w", mailboxID, err)
@@ -44,20 +43,20 @@ func (s *Store) UpdateFetchAlert(ctx context.Context, mailboxID int64, failures 
 	return nil
 }
 
-func enqueueFetchAlert(ctx context.Context, tx *sqlx.Tx, mailboxID int64, failing bool, failures int) error {
+func enqueueFetchAlert(ctx context.Context, t *tx, mailboxID int64, failing bool, failures int) error {
 	var mb mailboxInfo
-	if err := tx.GetContext(ctx, &mb, tx.Rebind(`SELECT id, name, email, auto_ack FROM mailboxes WHERE id = ?`), mailboxID); err != nil {
+	if err := t.get(ctx, &mb, t.q().MailboxInfo, mailboxID); err != nil {
 		return fmt.Errorf("read mailbox: %w", err)
 	}
 	// Episodes are counted by the failing alerts enqueued so far; the flag
 	// flip above serialises their enqueueing.
 	var episode int
-	if err := tx.GetContext(ctx, &episode, tx.Rebind(`SELECT COUNT(*) FROM outbox WHERE dedup_key LIKE ?`),
+	if err := t.get(ctx, &episode, t.q().CountOutboxByKeyPattern,
 		fmt.Sprintf("alert:failing:%d:%%", mailboxID)); err != nil {
 		return fmt.Errorf("count fetch alert episodes: %w", err)
 	}
 	var admins []string
-	if err := tx.SelectContext(ctx, &admins, `SELECT email FROM users WHERE role = 'admin' ORDER BY id`); err != nil {
+	if err := t.sel(ctx, &admins, t.q().AdminEmails); err != nil {
 		return fmt.Errorf("list admins: %w", err)
 	}
 	var to []string
@@ -80,8 +79,7 @@ func enqueueFetchAlert(ctx context.Context, tx *sqlx.Tx, mailboxID int64, failin
 	if failing {
 		episode++
 		var lastError string
-		err := tx.GetContext(ctx, &lastError, tx.Rebind(`SELECT last_error FROM fetch_state
-			WHERE mailbox_id = ? AND last_error <> '' ORDER BY last_run_at DESC LIMIT 1`), mailboxID)
+		err := t.get(ctx, &lastError, t.q().LastFetchError, mailboxID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read last fetch error: %w", err)
 		}
@@ -96,6 +94,6 @@ func enqueueFetchAlert(ctx context.Context, tx *sqlx.Tx, mailboxID int64, failin
 		m.BodyText = fmt.Sprintf("Fetching mail for mailbox %q (%s) succeeded again.\n", name, mb.Email)
 	}
 	m.Subject = helpdesk.OneLine(m.Subject, 900)
-	_, err := enqueueTx(ctx, plainTx{tx}, m)
+	_, err := enqueueTx(ctx, t, m)
 	return err
 }

@@ -118,7 +118,7 @@ func (s *Store) conversationWhere(v helpdesk.Viewer, f helpdesk.ConversationFilt
 // likeOperator is a case-insensitive LIKE: SQLite's LIKE already is (for
 // ASCII), PostgreSQL's is not.
 func (s *Store) likeOperator() string {
-	if s.dialect == "postgres" {
+	if s.dialect.Name() == "postgres" {
 		return "ILIKE"
 	}
 	return "LIKE"
@@ -235,7 +235,7 @@ func (s *Store) UpdateConversation(ctx context.Context, v helpdesk.Viewer, id in
 	if err := ch.Validate(); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		mailboxID, err := checkAccessTx(ctx, tx, v, id)
 		if err != nil {
 			return err
@@ -262,7 +262,7 @@ func (s *Store) UpdateConversation(ctx context.Context, v helpdesk.Viewer, id in
 			if n, err := res.RowsAffected(); err != nil {
 				return fmt.Errorf("assign conversation %d: %w", id, err)
 			} else if n > 0 {
-				if err := notifyAssignedTx(ctx, tx, id, *ch.AssigneeID, v.UserID); err != nil {
+				if err := notifyAssignedTx(ctx, s.bridge(tx), id, *ch.AssigneeID, v.UserID); err != nil {
 					return err
 				}
 			}

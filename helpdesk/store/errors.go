@@ -6,20 +6,41 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"modernc.org/sqlite"
+	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// isUniqueViolation reports a UNIQUE constraint failure from either database.
+// Errors are told apart by their type and code, for both drivers, never
+// by their text.
+
+// isUniqueViolation reports a UNIQUE constraint failure.
 func isUniqueViolation(err error) bool {
-	if err == nil {
-		return false
+	return isConstraint(err, "23505", sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// isForeignKeyViolation reports a row that refers to a missing one.
+func isForeignKeyViolation(err error) bool {
+	return isConstraint(err, "23503", sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// isConstraint reports a PostgreSQL error with SQLSTATE code, or an SQLite
+// error with one of the extended result codes.
+func isConstraint(err error, code string, sqliteCodes ...int) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == code
 	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
+	var sqliteErr *sqlitedriver.Error
+	if errors.As(err, &sqliteErr) {
+		for _, c := range sqliteCodes {
+			if sqliteErr.Code() == c {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IsDatabaseTrouble tells an error of the database itself (connection
@@ -44,7 +65,7 @@ func IsDatabaseTrouble(err error) bool {
 		}
 		return false
 	}
-	var sqliteErr *sqlite.Error
+	var sqliteErr *sqlitedriver.Error
 	if errors.As(err, &sqliteErr) {
 		switch sqliteErr.Code() & 0xff { // the primary result code
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,

@@ -18,7 +18,7 @@ import (
 // Fence returns a mailbox's current fence.
 func (s *Store) Fence(ctx context.Context, mailboxID int64) (int64, error) {
 	var f int64
-	err := s.db.GetContext(ctx, &f, s.db.Rebind(`SELECT fence FROM mailbox_fences WHERE mailbox_id = ?`), mailboxID)
+	err := s.fetchQ.Fence.GetContext(ctx, &f, mailboxID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("mailbox %d: %w", mailboxID, helpdesk.ErrNotFound)
 	}
@@ -31,8 +31,7 @@ func (s *Store) Fence(ctx context.Context, mailboxID int64) (int64, error) {
 // ClaimFence makes fence the mailbox's current one. It fails with ErrFenced
 // when the current fence is already as high: someone else claimed it first.
 func (s *Store) ClaimFence(ctx context.Context, mailboxID, fence int64) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE mailbox_fences SET fence = ?, claimed_at = ?
-		WHERE mailbox_id = ? AND fence < ?`), fence, now(), mailboxID, fence)
+	res, err := s.fetchQ.ClaimFence.ExecContext(ctx, fence, now(), mailboxID, fence)
 	if err != nil {
 		return fmt.Errorf("claim fence %d of mailbox %d: %w", fence, mailboxID, err)
 	}

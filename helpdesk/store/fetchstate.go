@@ -8,16 +8,12 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
-
-const fetchStateColumns = `mailbox_id, folder, uidvalidity, last_uid, fence, last_run_at, last_success_at, last_error, failures`
 
 // FetchState returns a folder's state; a folder never fetched has a zero state.
 func (s *Store) FetchState(ctx context.Context, mailboxID int64, folder string) (helpdesk.FetchState, error) {
 	st := helpdesk.FetchState{MailboxID: mailboxID, Folder: folder}
-	err := s.db.GetContext(ctx, &st, s.db.Rebind(`SELECT `+fetchStateColumns+` FROM fetch_state
-		WHERE mailbox_id = ? AND folder = ?`), mailboxID, folder)
+	err := s.fetchQ.FetchState.GetContext(ctx, &st, mailboxID, folder)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
@@ -30,8 +26,7 @@ func (s *Store) FetchState(ctx context.Context, mailboxID int64, folder string) 
 // FetchStates returns the state of every fetched folder of a mailbox.
 func (s *Store) FetchStates(ctx context.Context, mailboxID int64) ([]helpdesk.FetchState, error) {
 	var sts []helpdesk.FetchState
-	err := s.db.SelectContext(ctx, &sts, s.db.Rebind(`SELECT `+fetchStateColumns+` FROM fetch_state
-		WHERE mailbox_id = ? ORDER BY folder`), mailboxID)
+	err := s.fetchQ.FetchStates.SelectContext(ctx, &sts, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("read fetch states of mailbox %d: %w", mailboxID, err)
 	}
@@ -41,12 +36,8 @@ func (s *Store) FetchStates(ctx context.Context, mailboxID int64) ([]helpdesk.Fe
 // SaveFetchProgress records that every UID up to lastUID under uidvalidity
 // has been dealt with (stored, found duplicate or quarantined).
 func (s *Store) SaveFetchProgress(ctx context.Context, fence, mailboxID int64, folder string, uidvalidity, lastUID uint32) error {
-	return s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
-		_, err := t.exec(ctx, `INSERT INTO fetch_state (mailbox_id, folder, uidvalidity, last_uid, fence)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
-				last_uid = excluded.last_uid, fence = excluded.fence`,
-			mailboxID, folder, uidvalidity, lastUID, fence)
+	return s.inFetchTx(ctx, mailboxID, fence, func(t *tx) error {
+		_, err := t.exec(ctx, t.q().SaveFetchProgress, mailboxID, folder, uidvalidity, lastUID, fence)
 		if err != nil {
 			return fmt.Errorf("save fetch progress: %w", err)
 		}
@@ -58,20 +49,12 @@ func (s *Store) SaveFetchProgress(ctx context.Context, fence, mailboxID int64, f
 // the failure count, an error increments it.
 func (s *Store) RecordFetchResult(ctx context.Context, fence, mailboxID int64, folder string, runErr error) error {
 	at := now()
-	return s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
+	return s.inFetchTx(ctx, mailboxID, fence, func(t *tx) error {
 		var err error
 		if runErr == nil {
-			_, err = t.exec(ctx, `INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_success_at, last_error, failures)
-				VALUES (?, ?, ?, ?, ?, '', 0)
-				ON CONFLICT (mailbox_id, folder) DO UPDATE SET fence = excluded.fence, last_run_at = excluded.last_run_at,
-					last_success_at = excluded.last_success_at, last_error = '', failures = 0`,
-				mailboxID, folder, fence, at, at)
+			_, err = t.exec(ctx, t.q().RecordFetchSuccess, mailboxID, folder, fence, at, at)
 		} else {
-			_, err = t.exec(ctx, `INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_error, failures)
-				VALUES (?, ?, ?, ?, ?, 1)
-				ON CONFLICT (mailbox_id, folder) DO UPDATE SET fence = excluded.fence, last_run_at = excluded.last_run_at,
-					last_error = excluded.last_error, failures = fetch_state.failures + 1`,
-				mailboxID, folder, fence, at, helpdesk.Truncate(runErr.Error(), 2000))
+			_, err = t.exec(ctx, t.q().RecordFetchFailure, mailboxID, folder, fence, at, helpdesk.Truncate(runErr.Error(), 2000))
 		}
 		if err != nil {
 			return fmt.Errorf("record fetch result: %w", err)
@@ -84,7 +67,7 @@ func (s *Store) RecordFetchResult(ctx context.Context, fence, mailboxID int64, f
 // mailbox's folders (what backoff and alerts go by).
 func (s *Store) MailboxFailures(ctx context.Context, mailboxID int64) (int, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COALESCE(MAX(failures), 0) FROM fetch_state WHERE mailbox_id = ?`), mailboxID)
+	err := s.fetchQ.MailboxFailures.GetContext(ctx, &n, mailboxID)
 	if err != nil {
 		return 0, fmt.Errorf("read failures of mailbox %d: %w", mailboxID, err)
 	}
@@ -95,15 +78,12 @@ func (s *Store) MailboxFailures(ctx context.Context, mailboxID int64) (int, erro
 // runs older than the newest KeptRuns.
 func (s *Store) StartRun(ctx context.Context, fence, mailboxID int64, trigger, holder string) (int64, error) {
 	var id int64
-	err := s.inFetchTx(ctx, mailboxID, fence, func(t *fetchTx) error {
-		err := t.get(ctx, &id, `INSERT INTO fetch_runs (mailbox_id, trigger, fence, holder, started_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`, mailboxID, trigger, fence, holder, now())
+	err := s.inFetchTx(ctx, mailboxID, fence, func(t *tx) error {
+		err := t.get(ctx, &id, t.q().StartRun, mailboxID, trigger, fence, holder, now())
 		if err != nil {
 			return err
 		}
-		_, err = t.exec(ctx, `DELETE FROM fetch_runs WHERE mailbox_id = ? AND id <
-			(SELECT id FROM fetch_runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-			mailboxID, mailboxID, helpdesk.KeptRuns-1)
+		_, err = t.exec(ctx, t.q().PruneRuns, mailboxID, mailboxID, helpdesk.KeptRuns-1)
 		return err
 	})
 	if err != nil {
@@ -115,9 +95,8 @@ func (s *Store) StartRun(ctx context.Context, fence, mailboxID int64, trigger, h
 // FinishRun records a run's counts and error (fenced: a holder that lost
 // its lease leaves its run unfinished, which the status page shows).
 func (s *Store) FinishRun(ctx context.Context, fence int64, run helpdesk.FetchRun) error {
-	return s.inFetchTx(ctx, run.MailboxID, fence, func(t *fetchTx) error {
-		_, err := t.exec(ctx, `UPDATE fetch_runs SET finished_at = ?, new = ?, duplicates = ?,
-			quarantined = ?, error = ? WHERE id = ?`,
+	return s.inFetchTx(ctx, run.MailboxID, fence, func(t *tx) error {
+		_, err := t.exec(ctx, t.q().FinishRun,
 			now(), run.New, run.Duplicates, run.Quarantined, helpdesk.Truncate(run.Error, 2000), run.ID)
 		if err != nil {
 			return fmt.Errorf("finish fetch run %d: %w", run.ID, err)
@@ -129,8 +108,7 @@ func (s *Store) FinishRun(ctx context.Context, fence int64, run helpdesk.FetchRu
 // RecentRuns lists a mailbox's latest runs, newest first.
 func (s *Store) RecentRuns(ctx context.Context, mailboxID int64, limit int) ([]helpdesk.FetchRun, error) {
 	var runs []helpdesk.FetchRun
-	err := s.db.SelectContext(ctx, &runs, s.db.Rebind(`SELECT id, mailbox_id, trigger, fence, holder, started_at,
-		finished_at, new, duplicates, quarantined, error FROM fetch_runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT ?`), mailboxID, limit)
+	err := s.fetchQ.RecentRuns.SelectContext(ctx, &runs, mailboxID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list runs of mailbox %d: %w", mailboxID, err)
 	}
@@ -143,15 +121,15 @@ func (s *Store) RequestFetch(ctx context.Context, mailboxID int64, requestedBy s
 	if _, err := s.Mailbox(ctx, mailboxID); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inTx(ctx, func(t *tx) error {
 		var open int
-		if err := tx.GetContext(ctx, &open, tx.Rebind(`SELECT COUNT(*) FROM fetch_requests WHERE mailbox_id = ? AND done_at IS NULL`), mailboxID); err != nil {
+		if err := t.get(ctx, &open, t.q().OpenFetchRequests, mailboxID); err != nil {
 			return fmt.Errorf("read fetch requests: %w", err)
 		}
 		if open > 0 {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO fetch_requests (mailbox_id, requested_by, requested_at) VALUES (?, ?, ?)`),
+		_, err := t.exec(ctx, t.q().RequestFetch,
 			mailboxID, helpdesk.Truncate(requestedBy, 200), now())
 		if err != nil {
 			return fmt.Errorf("insert fetch request: %w", err)
@@ -163,7 +141,7 @@ func (s *Store) RequestFetch(ctx context.Context, mailboxID int64, requestedBy s
 // RequestedMailboxes lists mailboxes with an open fetch request.
 func (s *Store) RequestedMailboxes(ctx context.Context) ([]int64, error) {
 	var ids []int64
-	if err := s.db.SelectContext(ctx, &ids, `SELECT DISTINCT mailbox_id FROM fetch_requests WHERE done_at IS NULL`); err != nil {
+	if err := s.fetchQ.RequestedMailboxes.SelectContext(ctx, &ids); err != nil {
 		return nil, fmt.Errorf("list fetch requests: %w", err)
 	}
 	return ids, nil
@@ -176,18 +154,16 @@ func (s *Store) RequestedMailboxes(ctx context.Context) ([]int64, error) {
 // too), so the delete runs only when rows were closed, and only over this
 // mailbox's rows, so fetchers of different mailboxes never contend.
 func (s *Store) CompleteFetchRequests(ctx context.Context, mailboxID int64, runStarted time.Time) error {
-	t := now()
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE fetch_requests SET done_at = ? WHERE mailbox_id = ? AND done_at IS NULL AND requested_at <= ?`),
-			t, mailboxID, runStarted.UTC())
+	at := now()
+	err := s.inTx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, t.q().CompleteFetchRequests, at, mailboxID, runStarted.UTC())
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, tx.Rebind(`DELETE FROM fetch_requests WHERE mailbox_id = ? AND done_at < ?`),
-			mailboxID, t.Add(-helpdesk.KeepDoneFetchRequests))
+		_, err = t.exec(ctx, t.q().PruneFetchRequests, mailboxID, at.Add(-helpdesk.KeepDoneFetchRequests))
 		return err
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // Ingest fails, the caller rolls the batch back and stores its messages
 // again one per batch. The batch holds the mailbox's fence until it ends.
 type IngestBatch struct {
-	t     *fetchTx
+	t     *tx
 	fence int64
 }
 
@@ -39,7 +39,7 @@ func (b *IngestBatch) Commit(ctx context.Context) error {
 }
 
 // Rollback drops what the batch wrote; after Commit it does nothing.
-func (b *IngestBatch) Rollback() { b.t.tx.Rollback() }
+func (b *IngestBatch) Rollback() { b.t.rollback() }
 
 // Ingest stores one customer message in its own batch. Ingesting the same
 // message again, under the same UID or another one, is a no-op that
@@ -59,8 +59,8 @@ func (s *Store) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *hel
 
 // Ingest adds one customer message to the batch.
 func (b *IngestBatch) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
-	if src.MailboxID != b.t.mailbox.ID || src.Fence != b.fence {
-		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: batch is for mailbox %d fence %d", src, b.t.mailbox.ID, b.fence)
+	if src.MailboxID != b.t.fetch.mailbox.ID || src.Fence != b.fence {
+		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: batch is for mailbox %d fence %d", src, b.t.fetch.mailbox.ID, b.fence)
 	}
 	cleanText(msg)
 	if msg.DedupKey == "" {
@@ -73,7 +73,7 @@ func (b *IngestBatch) Ingest(ctx context.Context, src helpdesk.MessageSource, ms
 	return res, nil
 }
 
-func ingestTx(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
+func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
 	prior, err := priorLedger(ctx, t, src, msg.DedupKey)
 	if err != nil {
 		return helpdesk.IngestResult{}, err
@@ -136,7 +136,7 @@ type ledgerPrior struct {
 	storedThread int64
 }
 
-func priorLedger(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, dedupKey string) (ledgerPrior, error) {
+func priorLedger(ctx context.Context, t *tx, src helpdesk.MessageSource, dedupKey string) (ledgerPrior, error) {
 	if err := t.flushFor(ctx, uidLookup(src.Folder, src.UIDValidity, src.UID), dedupLookup(dedupKey)); err != nil {
 		return ledgerPrior{}, err
 	}
@@ -145,11 +145,7 @@ func priorLedger(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, de
 		ThreadID sql.NullInt64    `db:"thread_id"`
 		ByUID    int              `db:"by_uid"`
 	}
-	err := t.sel(ctx, &rows, `SELECT outcome, thread_id, 1 AS by_uid FROM fetch_ledger
-		WHERE mailbox_id = ? AND folder = ? AND uidvalidity = ? AND uid = ?
-		UNION ALL
-		SELECT outcome, thread_id, 0 AS by_uid FROM fetch_ledger
-		WHERE mailbox_id = ? AND dedup_key = ? AND outcome = 'new'`,
+	err := t.sel(ctx, &rows, t.q().PriorLedger,
 		src.MailboxID, src.Folder, src.UIDValidity, src.UID, src.MailboxID, dedupKey)
 	if err != nil {
 		return ledgerPrior{}, fmt.Errorf("read ledger: %w", err)
@@ -167,7 +163,7 @@ func priorLedger(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, de
 
 // writeLedger records what became of a message. A row left by quarantine
 // is updated when the message is retried.
-func writeLedger(t *fetchTx, src helpdesk.MessageSource, dedupKey string, outcome helpdesk.Outcome, threadID int64) {
+func writeLedger(t *tx, src helpdesk.MessageSource, dedupKey string, outcome helpdesk.Outcome, threadID int64) {
 	var thread any
 	if threadID != 0 {
 		thread = threadID
@@ -177,11 +173,9 @@ func writeLedger(t *fetchTx, src helpdesk.MessageSource, dedupKey string, outcom
 
 // upsertCustomer returns the customer with this address, creating it if
 // needed; concurrent first mails from one address both get the one row.
-func upsertCustomer(ctx context.Context, t *fetchTx, a helpdesk.Address) (int64, error) {
+func upsertCustomer(ctx context.Context, t *tx, a helpdesk.Address) (int64, error) {
 	var id int64
-	err := t.get(ctx, &id, `INSERT INTO customers (email, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET name = CASE WHEN customers.name = '' THEN excluded.name ELSE customers.name END
-		RETURNING id`, strings.ToLower(a.Email), helpdesk.Truncate(a.Name, 200), now())
+	err := t.get(ctx, &id, t.q().UpsertCustomer, strings.ToLower(a.Email), helpdesk.Truncate(a.Name, 200), now())
 	if err != nil {
 		return 0, fmt.Errorf("upsert customer %q: %w", a.Email, err)
 	}
@@ -197,12 +191,10 @@ type threadedConversation struct {
 	created    bool          // by this message
 }
 
-func insertConversation(ctx context.Context, t *fetchTx, mailboxID, customerID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
+func insertConversation(ctx context.Context, t *tx, mailboxID, customerID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
 	at := now()
 	var c threadedConversation
-	err := t.get(ctx, &c, `INSERT INTO conversations
-		(mailbox_id, customer_id, subject, status, preview, created_at, updated_at, last_message_at)
-		VALUES (?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id, subject, assignee_id`,
+	err := t.get(ctx, &c, t.q().InsertConversation,
 		mailboxID, customerID, subjectOrDefault(msg.Subject), preview(msg.Text), at, at, at)
 	if err != nil {
 		return c, fmt.Errorf("insert conversation: %w", err)
@@ -213,19 +205,17 @@ func insertConversation(ctx context.Context, t *fetchTx, mailboxID, customerID i
 
 // touchConversation moves a conversation up on a new customer message and
 // reopens it, unless the message is an auto-reply.
-func touchConversation(ctx context.Context, t *fetchTx, convID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
+func touchConversation(ctx context.Context, t *tx, convID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
 	at := now()
 	var c threadedConversation
-	err := t.get(ctx, &c, `UPDATE conversations SET last_message_at = ?, updated_at = ?, preview = ?,
-		status = CASE WHEN status IN ('closed', 'pending') AND ? THEN 'active' ELSE status END
-		WHERE id = ? RETURNING id, subject, assignee_id`, at, at, preview(msg.Text), !msg.AutoReply, convID)
+	err := t.get(ctx, &c, t.q().TouchConversation, at, at, preview(msg.Text), !msg.AutoReply, convID)
 	if err != nil {
 		return c, fmt.Errorf("update conversation %d: %w", convID, err)
 	}
 	return c, nil
 }
 
-func insertCustomerThread(ctx context.Context, t *fetchTx, convID, rawID int64, msg *helpdesk.IncomingMessage) (int64, error) {
+func insertCustomerThread(ctx context.Context, t *tx, convID, rawID int64, msg *helpdesk.IncomingMessage) (int64, error) {
 	id, err := t.nextID(ctx, "threads")
 	if err != nil {
 		return 0, err
@@ -241,12 +231,12 @@ func insertCustomerThread(ctx context.Context, t *fetchTx, convID, rawID int64, 
 
 // addParticipants records the sender and the other addresses on the mail
 // (not the mailbox itself), who may thread by [#N] subject token later.
-func addParticipants(ctx context.Context, t *fetchTx, convID int64, msg *helpdesk.IncomingMessage) error {
+func addParticipants(ctx context.Context, t *tx, convID int64, msg *helpdesk.IncomingMessage) error {
 	addrs := append([]helpdesk.Address{msg.Sender()}, msg.Cc...)
 	addrs = append(addrs, msg.To...)
 	for _, a := range addrs {
 		email := strings.ToLower(a.Email)
-		if email == "" || email == t.mailbox.Email {
+		if email == "" || email == t.fetch.mailbox.Email {
 			continue
 		}
 		t.collect(insertParticipant, convID, email)

@@ -24,7 +24,7 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 		return 0, err
 	}
 	var id int64
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		t := now()
 		err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO mailboxes
 			(name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
@@ -66,7 +66,7 @@ func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.Mailbox
 	if in.SMTPURL == "" {
 		smtpEnc = current.SMTPURLEnc
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE mailboxes SET name = ?, email = ?, imap_host = ?, imap_port = ?,
 			imap_security = ?, imap_user = ?, imap_password_enc = ?, after_fetch = ?, move_to_folder = ?, enabled = ?,
 			poll_interval_s = ?, import_since = ?, max_message_bytes = ?, smtp_url_enc = ?, auto_ack = ?, updated_at = ?

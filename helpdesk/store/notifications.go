@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
 
 // notificationExcerpt caps the customer text quoted in a notification.
@@ -28,8 +27,8 @@ type recipient struct {
 // and the mailbox's auto-acknowledgement of a new conversation. Nothing is
 // enqueued for auto-replies, bounces or our own mail coming back. The dedup
 // keys name the thread, so an ingest retried or run twice enqueues once.
-func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv threadedConversation, threadID int64, msg *helpdesk.IncomingMessage) error {
-	mb := t.mailbox
+func enqueueCustomerMailNotifications(ctx context.Context, t *tx, conv threadedConversation, threadID int64, msg *helpdesk.IncomingMessage) error {
+	mb := t.fetch.mailbox
 	if reason, err := automaticMail(ctx, t, msg); err != nil || reason != "" {
 		return err
 	}
@@ -77,22 +76,9 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *fetchTx, conv thre
 // notifiedUsers are the users with access to the mailbox (admins, and
 // agents given the mailbox) whose preference column pref is on; with
 // onlyUser set, just that user if so.
-func notifiedUsers(ctx context.Context, tx sqlTx, mailboxID int64, pref string, onlyUser int64) ([]recipient, error) {
-	switch pref { // a column name, never input
-	case "notify_new_conversation", "notify_customer_reply", "notify_assigned":
-	default:
-		return nil, fmt.Errorf("unknown notification preference %q", pref)
-	}
-	q := `SELECT u.id, u.email, u.name FROM users u
-		WHERE u.` + pref + ` = ?
-		AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?))`
-	args := []any{true, mailboxID}
-	if onlyUser != 0 {
-		q += ` AND u.id = ?`
-		args = append(args, onlyUser)
-	}
+func notifiedUsers(ctx context.Context, t *tx, mailboxID int64, pref string, onlyUser int64) ([]recipient, error) {
 	var users []recipient
-	if err := tx.sel(ctx, &users, q+` ORDER BY u.id`, args...); err != nil {
+	if err := t.sel(ctx, &users, t.q().NotifiedUsers, pref, mailboxID, onlyUser, onlyUser); err != nil {
 		return nil, fmt.Errorf("list users to notify: %w", err)
 	}
 	return users, nil
@@ -103,7 +89,7 @@ func notifiedUsers(ctx context.Context, tx sqlTx, mailboxID int64, pref string, 
 // X-Helpdesk-Loop is ours), or an answer to a notification we sent to
 // staff. "" means a person wrote it. An answer to an agent's reply or to an
 // auto-acknowledgement is a customer writing, and counts.
-func automaticMail(ctx context.Context, tx *fetchTx, msg *helpdesk.IncomingMessage) (string, error) {
+func automaticMail(ctx context.Context, t *tx, msg *helpdesk.IncomingMessage) (string, error) {
 	if msg.AutoReply {
 		return "auto-reply: " + msg.AutoReason, nil
 	}
@@ -113,7 +99,7 @@ func automaticMail(ctx context.Context, tx *fetchTx, msg *helpdesk.IncomingMessa
 	}
 	if loop := strings.ToLower(strings.TrimSpace(h.Get(helpdesk.LoopHeader))); loop != "" {
 		var n int
-		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, loop); err != nil {
+		if err := t.get(ctx, &n, t.q().CountMailboxesByEmail, loop); err != nil {
 			return "", fmt.Errorf("check loop header: %w", err)
 		}
 		if n > 0 {
@@ -121,11 +107,11 @@ func automaticMail(ctx context.Context, tx *fetchTx, msg *helpdesk.IncomingMessa
 		}
 	}
 	if helpdesk.MayBeOurs(msg.MessageID) {
-		if err := tx.flushFor(ctx, messageIDLookups(msg.MessageID)...); err != nil {
+		if err := t.flushFor(ctx, messageIDLookups(msg.MessageID)...); err != nil {
 			return "", err
 		}
 		var n int
-		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox WHERE message_id = ?`, msg.MessageID); err != nil {
+		if err := t.get(ctx, &n, t.q().CountOutboxByMessageID, msg.MessageID); err != nil {
 			return "", fmt.Errorf("check own message id: %w", err)
 		}
 		if n > 0 {
@@ -133,12 +119,11 @@ func automaticMail(ctx context.Context, tx *fetchTx, msg *helpdesk.IncomingMessa
 		}
 	}
 	if helpdesk.MayBeOurs(msg.InReplyTo) {
-		if err := tx.flushFor(ctx, messageIDLookups(msg.InReplyTo)...); err != nil {
+		if err := t.flushFor(ctx, messageIDLookups(msg.InReplyTo)...); err != nil {
 			return "", err
 		}
 		var n int
-		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM outbox
-			WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')`, msg.InReplyTo); err != nil {
+		if err := t.get(ctx, &n, t.q().CountNotificationsByMessageID, msg.InReplyTo); err != nil {
 			return "", fmt.Errorf("check in-reply-to: %w", err)
 		}
 		if n > 0 {
@@ -173,22 +158,21 @@ func firstToken(v string) string {
 // Ingest of one mailbox is serialised by its fence row, so the check and
 // the insert cannot race. The ack says Auto-Submitted: auto-replied, so a
 // well-behaved helpdesk or autoresponder on the other side stays silent.
-func enqueueAutoAck(ctx context.Context, tx sqlTx, mb mailboxInfo, convID, threadID int64, msg *helpdesk.IncomingMessage) error {
+func enqueueAutoAck(ctx context.Context, t *tx, mb mailboxInfo, convID, threadID int64, msg *helpdesk.IncomingMessage) error {
 	to := strings.ToLower(msg.Sender().Email)
 	if to == "" || helpdesk.NoReplyAddress(to) {
 		return nil
 	}
 	var known int
-	if err := tx.get(ctx, &known, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, to); err != nil {
+	if err := t.get(ctx, &known, t.q().CountMailboxesByEmail, to); err != nil {
 		return fmt.Errorf("check auto-ack recipient: %w", err)
 	}
 	if known > 0 {
 		return nil // one of our own mailboxes
 	}
-	t := now()
+	at := now()
 	var recent int
-	if err := tx.get(ctx, &recent, `SELECT COUNT(*) FROM auto_acks
-		WHERE mailbox_id = ? AND email = ? AND sent_at > ?`, mb.ID, to, t.Add(-helpdesk.AutoAckInterval)); err != nil {
+	if err := t.get(ctx, &recent, t.q().RecentAutoAcks, mb.ID, to, at.Add(-helpdesk.AutoAckInterval)); err != nil {
 		return fmt.Errorf("check auto-ack rate: %w", err)
 	}
 	if recent > 0 {
@@ -222,10 +206,10 @@ func enqueueAutoAck(ctx context.Context, tx sqlTx, mb mailboxInfo, convID, threa
 	if m.Validate() != nil {
 		return nil // a sender address we cannot write to
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO auto_acks (mailbox_id, email, sent_at) VALUES (?, ?, ?)`, mb.ID, to, t); err != nil {
+	if _, err := t.exec(ctx, t.q().RecordAutoAck, mb.ID, to, at); err != nil {
 		return fmt.Errorf("record auto-ack: %w", err)
 	}
-	_, err := enqueueTx(ctx, tx, m)
+	_, err := enqueueTx(ctx, t, m)
 	return err
 }
 
@@ -233,7 +217,7 @@ func enqueueAutoAck(ctx context.Context, tx sqlTx, mb mailboxInfo, convID, threa
 // transaction that sets conversations.assignee_id. For the assign action:
 // call it after the UPDATE, only when the assignee actually changes:
 //
-//	if err := notifyAssignedTx(ctx, tx, convID, newAssigneeID, actingUserID); err != nil { return err }
+//	if err := notifyAssignedTx(ctx, t, convID, newAssigneeID, actingUserID); err != nil { return err }
 //
 // Nothing is enqueued when assigneeID is 0 (unassigned), when users assign
 // themselves, or when the assignee has notify_assigned off or no access to
@@ -241,7 +225,7 @@ func enqueueAutoAck(ctx context.Context, tx sqlTx, mb mailboxInfo, convID, threa
 // notify:assigned:<conversation>:<assignee>:<newest thread>: a retried
 // request enqueues once, and assigning the same person again with no new
 // message in between sends nothing new.
-func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUserID int64) error {
+func notifyAssignedTx(ctx context.Context, t *tx, convID, assigneeID, byUserID int64) error {
 	if assigneeID == 0 || assigneeID == byUserID {
 		return nil
 	}
@@ -252,23 +236,21 @@ func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUs
 		MailboxEmail string `db:"mailbox_email"`
 		LastThread   int64  `db:"last_thread"`
 	}
-	err := tx.GetContext(ctx, &conv, tx.Rebind(`SELECT c.mailbox_id, c.subject, m.name AS mailbox_name, m.email AS mailbox_email,
-		COALESCE((SELECT MAX(t.id) FROM threads t WHERE t.conversation_id = c.id), 0) AS last_thread
-		FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.id = ?`), convID)
+	err := t.get(ctx, &conv, t.q().AssignedConversation, convID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("notify assignment of conversation %d: %w", convID, helpdesk.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("read conversation %d for assignment notification: %w", convID, err)
 	}
-	users, err := notifiedUsers(ctx, plainTx{tx}, conv.MailboxID, "notify_assigned", assigneeID)
+	users, err := notifiedUsers(ctx, t, conv.MailboxID, "notify_assigned", assigneeID)
 	if err != nil || len(users) == 0 {
 		return err
 	}
 	by := "The helpdesk"
 	if byUserID != 0 {
 		var name string
-		err := tx.GetContext(ctx, &name, tx.Rebind(`SELECT name FROM users WHERE id = ?`), byUserID)
+		err := t.get(ctx, &name, t.q().UserName, byUserID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read assigning user: %w", err)
 		}
@@ -277,7 +259,7 @@ func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUs
 		}
 	}
 	u := users[0]
-	return enqueueIfValid(ctx, plainTx{tx}, helpdesk.OutboundMail{
+	return enqueueIfValid(ctx, t, helpdesk.OutboundMail{
 		DedupKey:  fmt.Sprintf("notify:assigned:%d:%d:%d", convID, u.ID, conv.LastThread),
 		Kind:      "notification",
 		MailboxID: conv.MailboxID,
@@ -293,10 +275,10 @@ func notifyAssignedTx(ctx context.Context, tx *sqlx.Tx, convID, assigneeID, byUs
 
 // enqueueIfValid enqueues m unless an address in it cannot be mailed:
 // a broken stored address must not fail the ingest that notifies.
-func enqueueIfValid(ctx context.Context, tx sqlTx, m helpdesk.OutboundMail) error {
+func enqueueIfValid(ctx context.Context, t *tx, m helpdesk.OutboundMail) error {
 	if m.Validate() != nil {
 		return nil
 	}
-	_, err := enqueueTx(ctx, tx, m)
+	_, err := enqueueTx(ctx, t, m)
 	return err
 }

@@ -12,14 +12,14 @@ import (
 // enqueueTx adds a mail to the outbox inside the caller's transaction and
 // returns its Message-ID (without angle brackets). An existing row with the
 // same dedup key is kept as it is.
-func enqueueTx(ctx context.Context, tx sqlTx, m helpdesk.OutboundMail) (string, error) {
+func enqueueTx(ctx context.Context, t *tx, m helpdesk.OutboundMail) (string, error) {
 	if err := m.Validate(); err != nil {
 		return "", err
 	}
 	messageID := helpdesk.OutboxMessageID(m.DedupKey, m.From)
-	t := now()
-	err := tx.insert(ctx, insertOutbox, m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From,
-		strings.Join(m.To, ", "), m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, "pending", int64(0), t, t)
+	at := now()
+	err := t.insert(ctx, insertOutbox, m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From,
+		strings.Join(m.To, ", "), m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, "pending", int64(0), at, at)
 	if err != nil {
 		return "", fmt.Errorf("enqueue %s: %w", m.DedupKey, err)
 	}

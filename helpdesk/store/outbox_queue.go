@@ -95,7 +95,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, leaseF
 		return nil, errors.New("claim outbox: owner, limit and lease are required")
 	}
 	lock := ""
-	if s.dialect == "postgres" {
+	if s.dialect.Name() == "postgres" {
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
 	t := now()
@@ -269,13 +269,13 @@ func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy str
 		return &helpdesk.ValidationError{Fields: map[string]string{"to": "must be a plain e-mail address like you@example.com"}}
 	}
 	requestedBy = helpdesk.OneLine(requestedBy, 200)
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		from, mailboxID, err := systemSender(ctx, tx)
 		if err != nil {
 			return err
 		}
 		t := now()
-		_, err = enqueueTx(ctx, plainTx{tx}, helpdesk.OutboundMail{
+		_, err = enqueueTx(ctx, s.bridge(tx), helpdesk.OutboundMail{
 			// Each press of the button is its own event.
 			DedupKey:  fmt.Sprintf("test:%d:%s", t.UnixNano(), strings.ToLower(to)),
 			Kind:      "test",

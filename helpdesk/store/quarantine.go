@@ -7,13 +7,11 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-const quarantineColumns = `id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at`
-
 // Quarantine keeps a message that cannot be ingested, with the reason, and
 // records it in the ledger so later runs move past it. size is the size on
 // the server; raw holds all of it when complete, else just its header.
 func (s *Store) Quarantine(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
-	return s.inFetchTx(ctx, src.MailboxID, src.Fence, func(t *fetchTx) error {
+	return s.inFetchTx(ctx, src.MailboxID, src.Fence, func(t *tx) error {
 		return quarantineTx(ctx, t, src, raw, size, complete, reason)
 	})
 }
@@ -23,7 +21,7 @@ func (b *IngestBatch) Quarantine(ctx context.Context, src helpdesk.MessageSource
 	return quarantineTx(ctx, b.t, src, raw, size, complete, reason)
 }
 
-func quarantineTx(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
+func quarantineTx(ctx context.Context, t *tx, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
 	if src.QuarantineID != 0 {
 		return holdQuarantine(ctx, t, src.QuarantineID, reason)
 	}
@@ -41,8 +39,8 @@ func quarantineTx(ctx context.Context, t *fetchTx, src helpdesk.MessageSource, r
 	return nil
 }
 
-func holdQuarantine(ctx context.Context, t *fetchTx, id int64, reason string) error {
-	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?`,
+func holdQuarantine(ctx context.Context, t *tx, id int64, reason string) error {
+	_, err := t.exec(ctx, t.q().HoldQuarantine,
 		helpdesk.Truncate(reason, 2000), now(), id)
 	if err != nil {
 		return fmt.Errorf("hold quarantined message %d: %w", id, err)
@@ -50,11 +48,11 @@ func holdQuarantine(ctx context.Context, t *fetchTx, id int64, reason string) er
 	return nil
 }
 
-func resolveQuarantine(ctx context.Context, t *fetchTx, id, threadID int64) error {
+func resolveQuarantine(ctx context.Context, t *tx, id, threadID int64) error {
 	if err := t.flush(ctx); err != nil { // the thread it points to
 		return err
 	}
-	_, err := t.exec(ctx, `UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?`,
+	_, err := t.exec(ctx, t.q().ResolveQuarantine,
 		threadID, now(), id)
 	if err != nil {
 		return fmt.Errorf("resolve quarantined message %d: %w", id, err)
@@ -65,8 +63,7 @@ func resolveQuarantine(ctx context.Context, t *fetchTx, id, threadID int64) erro
 // Quarantined lists held and retrying messages; mailboxID 0 means all.
 func (s *Store) Quarantined(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error) {
 	var qs []helpdesk.QuarantinedMessage
-	err := s.db.SelectContext(ctx, &qs, s.db.Rebind(`SELECT `+quarantineColumns+` FROM quarantine
-		WHERE status <> 'resolved' AND (? = 0 OR mailbox_id = ?) ORDER BY id DESC LIMIT 500`), mailboxID, mailboxID)
+	err := s.fetchQ.Quarantined.SelectContext(ctx, &qs, mailboxID, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("list quarantine: %w", err)
 	}
@@ -76,7 +73,7 @@ func (s *Store) Quarantined(ctx context.Context, mailboxID int64) ([]helpdesk.Qu
 // RetryQuarantined asks the fetch service to try a quarantined message
 // again on the mailbox's next run.
 func (s *Store) RetryQuarantined(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'`), now(), id)
+	res, err := s.fetchQ.RetryQuarantined.ExecContext(ctx, now(), id)
 	if err != nil {
 		return fmt.Errorf("retry quarantined message %d: %w", id, err)
 	}
@@ -86,8 +83,7 @@ func (s *Store) RetryQuarantined(ctx context.Context, id int64) error {
 // QuarantinedForRetry lists a mailbox's messages an admin asked to retry.
 func (s *Store) QuarantinedForRetry(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error) {
 	var qs []helpdesk.QuarantinedMessage
-	err := s.db.SelectContext(ctx, &qs, s.db.Rebind(`SELECT `+quarantineColumns+` FROM quarantine
-		WHERE mailbox_id = ? AND status = 'retry' ORDER BY id`), mailboxID)
+	err := s.fetchQ.QuarantinedForRetry.SelectContext(ctx, &qs, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("list quarantine retries: %w", err)
 	}

@@ -29,7 +29,7 @@ func CompressRaw(raw []byte) []byte {
 
 // storeRaw keeps a message's exact bytes and returns the row id; gz is
 // raw already compressed, or nil.
-func storeRaw(ctx context.Context, t *fetchTx, raw, gz []byte) (int64, error) {
+func storeRaw(ctx context.Context, t *tx, raw, gz []byte) (int64, error) {
 	if gz == nil {
 		gz = CompressRaw(raw)
 	}
@@ -44,7 +44,7 @@ func storeRaw(ctx context.Context, t *fetchTx, raw, gz []byte) (int64, error) {
 // RawMessage returns a stored message's original bytes.
 func (s *Store) RawMessage(ctx context.Context, id int64) ([]byte, error) {
 	var gz []byte
-	if err := s.db.GetContext(ctx, &gz, s.db.Rebind(`SELECT gzipped FROM raw_messages WHERE id = ?`), id); err != nil {
+	if err := s.fetchQ.RawMessage.GetContext(ctx, &gz, id); err != nil {
 		return nil, fmt.Errorf("read raw message %d: %w", id, err)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(gz))

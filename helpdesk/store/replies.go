@@ -31,7 +31,7 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 		return nil, err
 	}
 	w := &helpdesk.Written{ConversationID: convID}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 		if len(refs) > 0 {
 			headers["References"] = "<" + strings.Join(refs, "> <") + ">"
 		}
-		w.MessageID, err = enqueueTx(ctx, plainTx{tx}, helpdesk.OutboundMail{
+		w.MessageID, err = enqueueTx(ctx, s.bridge(tx), helpdesk.OutboundMail{
 			DedupKey:  "reply:" + strconv.FormatInt(w.ThreadID, 10),
 			Kind:      "reply",
 			MailboxID: rc.MailboxID,
@@ -103,7 +103,7 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 		return nil, err
 	}
 	w := &helpdesk.Written{ConversationID: convID}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
 			return err
 		}

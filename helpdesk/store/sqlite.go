@@ -3,11 +3,34 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// sqlite is the SQLite dialect: the embedded default.
+type sqlite struct{ path string }
+
+func (sqlite) Name() string { return "sqlite" }
+
+// newSQLite reads "sqlite:PATH" and creates PATH's directory.
+func newSQLite(databaseURL string) (sqlite, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "//")
+	if path == "" {
+		return sqlite{}, errors.New("HELPDESK_DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/helpdesk.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return sqlite{}, fmt.Errorf("create database directory: %w", err)
+	}
+	return sqlite{path: path}, nil
+}
 
 // sqlitePragmas are set on every SQLite connection.
 var sqlitePragmas = []string{
@@ -28,16 +51,36 @@ var sqlitePragmas = []string{
 // mail takes.
 const sqlitePageSize = 16384
 
-// createSQLite creates the database file of dsn with sqlitePageSize pages
-// if it does not exist yet. The page size must be set before anything is
-// written, WAL mode included, and the driver sets the DSN's pragmas in
-// alphabetical order (journal_mode before page_size).
-func createSQLite(ctx context.Context, dsn string) error {
-	path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+func (s sqlite) open(ctx context.Context) (*sqlx.DB, error) {
+	if err := s.create(ctx); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for _, p := range sqlitePragmas {
+		q.Add("_pragma", p)
+	}
+	// Writers take the lock at BEGIN, so two writers wait for each
+	// other instead of failing with SQLITE_BUSY mid-transaction.
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+s.path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// sqlx picks the placeholder style by a driver name it knows.
+	sdb := sqlx.NewDb(db, "sqlite3")
+	sdb.SetMaxOpenConns(8)
+	return sdb, nil
+}
+
+// create creates the database file with sqlitePageSize pages if it does not
+// exist yet. The page size must be set before anything is written, WAL mode
+// included, and the driver sets the DSN's pragmas in alphabetical order
+// (journal_mode before page_size).
+func (s sqlite) create(ctx context.Context) error {
+	if _, err := os.Stat(s.path); !errors.Is(err, os.ErrNotExist) {
 		return nil // there, or not ours to create (the open reports why)
 	}
-	db, err := sql.Open("sqlite", "file:"+path)
+	db, err := sql.Open("sqlite", "file:"+s.path)
 	if err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
@@ -45,6 +88,41 @@ func createSQLite(ctx context.Context, dsn string) error {
 	for _, pragma := range []string{fmt.Sprintf("PRAGMA page_size = %d", sqlitePageSize), "PRAGMA journal_mode = WAL"} {
 		if _, err := db.ExecContext(ctx, pragma); err != nil {
 			return fmt.Errorf("create database: %s: %w", pragma, err)
+		}
+	}
+	return nil
+}
+
+// listArg passes the list as a JSON array for json_each.
+func (sqlite) listArg(values any) (any, error) {
+	b, err := json.Marshal(values)
+	if err != nil {
+		return nil, fmt.Errorf("encode list: %w", err)
+	}
+	return string(b), nil
+}
+
+// nextID counts on from the table's largest id: the transaction holds
+// SQLite's write lock from BEGIN, so nobody else inserts meanwhile.
+func (sqlite) nextID(ctx context.Context, t *tx, table string) (int64, error) {
+	r := t.fetch.idRange(table)
+	if r.taken == 0 {
+		// table is one of the constant names of the fetch path.
+		if err := t.sql.GetContext(ctx, &r.last, `SELECT COALESCE(MAX(id), 0) FROM `+table); err != nil {
+			return 0, fmt.Errorf("largest id of %s: %w", table, err)
+		}
+	}
+	r.taken++
+	r.last++
+	return r.last, nil
+}
+
+// insertRows writes one prepared insert per row: SQLite has no round trips
+// to save.
+func (sqlite) insertRows(ctx context.Context, t *tx, ins *rowInsert, rows [][]any) error {
+	for _, row := range rows {
+		if err := t.insertNow(ctx, ins, row); err != nil {
+			return err
 		}
 	}
 	return nil

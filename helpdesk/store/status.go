@@ -14,7 +14,7 @@ import (
 // by mailbox and folder.
 func (s *Store) AllFetchStates(ctx context.Context) ([]helpdesk.FetchState, error) {
 	var sts []helpdesk.FetchState
-	err := s.db.SelectContext(ctx, &sts, `SELECT `+fetchStateColumns+` FROM fetch_state ORDER BY mailbox_id, folder`)
+	err := s.fetchQ.AllFetchStates.SelectContext(ctx, &sts)
 	if err != nil {
 		return nil, fmt.Errorf("read all fetch states: %w", err)
 	}
@@ -25,12 +25,7 @@ func (s *Store) AllFetchStates(ctx context.Context) ([]helpdesk.FetchState, erro
 // mailbox, newest first.
 func (s *Store) AllRecentRuns(ctx context.Context, perMailbox int) ([]helpdesk.FetchRun, error) {
 	var runs []helpdesk.FetchRun
-	err := s.db.SelectContext(ctx, &runs, s.db.Rebind(`SELECT id, mailbox_id, trigger, fence, holder, started_at,
-		finished_at, new, duplicates, quarantined, error FROM (
-			SELECT id, mailbox_id, trigger, fence, holder, started_at, finished_at, new, duplicates, quarantined, error,
-				ROW_NUMBER() OVER (PARTITION BY mailbox_id ORDER BY id DESC) AS n
-			FROM fetch_runs) r
-		WHERE n <= ? ORDER BY mailbox_id, id DESC`), perMailbox)
+	err := s.fetchQ.AllRecentRuns.SelectContext(ctx, &runs, perMailbox)
 	if err != nil {
 		return nil, fmt.Errorf("list recent runs: %w", err)
 	}

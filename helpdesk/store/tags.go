@@ -16,7 +16,7 @@ func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, nam
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
 			return err
 		}
@@ -53,7 +53,7 @@ func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, 
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
 			return err
 		}

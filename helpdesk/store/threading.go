@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
 
 // findConversation picks the conversation a customer message belongs to in
@@ -18,29 +17,26 @@ import (
 //  2. else a [#N] subject token, but only when the sender already takes
 //     part in conversation N (a stranger quoting a number must not land in
 //     someone else's conversation).
-func findConversation(ctx context.Context, t *fetchTx, mailboxID int64, msg *helpdesk.IncomingMessage) (int64, error) {
+func findConversation(ctx context.Context, t *tx, mailboxID int64, msg *helpdesk.IncomingMessage) (int64, error) {
 	if id, err := conversationByReferences(ctx, t, mailboxID, msg.ReferencedIDs()); err != nil || id != 0 {
 		return id, err
 	}
 	return conversationBySubjectToken(ctx, t, mailboxID, msg.Subject, msg.Sender().Email)
 }
 
-func conversationByReferences(ctx context.Context, t *fetchTx, mailboxID int64, ids []string) (int64, error) {
+func conversationByReferences(ctx context.Context, t *tx, mailboxID int64, ids []string) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	if err := t.flushFor(ctx, messageIDLookups(ids...)...); err != nil {
 		return 0, err
 	}
-	q, args, err := sqlx.In(`SELECT t.conversation_id FROM threads t
-		JOIN conversations c ON c.id = t.conversation_id
-		WHERE c.mailbox_id = ? AND t.message_id IN (?)
-		ORDER BY t.id DESC LIMIT 1`, mailboxID, ids)
+	list, err := t.store.dialect.listArg(ids)
 	if err != nil {
 		return 0, err
 	}
 	var id int64
-	err = t.tx.GetContext(ctx, &id, t.tx.Rebind(q), args...) // the IN list varies: not cached
+	err = t.get(ctx, &id, t.q().ConversationByReferences, mailboxID, list)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -50,7 +46,7 @@ func conversationByReferences(ctx context.Context, t *fetchTx, mailboxID int64, 
 	return id, nil
 }
 
-func conversationBySubjectToken(ctx context.Context, t *fetchTx, mailboxID int64, subject, sender string) (int64, error) {
+func conversationBySubjectToken(ctx context.Context, t *tx, mailboxID int64, subject, sender string) (int64, error) {
 	number, ok := helpdesk.SubjectToken(subject)
 	if !ok || sender == "" {
 		return 0, nil
@@ -59,9 +55,7 @@ func conversationBySubjectToken(ctx context.Context, t *fetchTx, mailboxID int64
 		return 0, err
 	}
 	var id int64
-	err := t.get(ctx, &id, `SELECT c.id FROM conversations c
-		JOIN conversation_participants p ON p.conversation_id = c.id
-		WHERE c.id = ? AND c.mailbox_id = ? AND p.email = ?`, number, mailboxID, strings.ToLower(sender))
+	err := t.get(ctx, &id, t.q().ConversationBySubjectToken, number, mailboxID, strings.ToLower(sender))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -114,14 +114,14 @@ func (s *Store) UserMailboxIDs(ctx context.Context, userID int64) ([]int64, erro
 
 // SetUserMailboxes replaces the mailboxes an agent works on.
 func (s *Store) SetUserMailboxes(ctx context.Context, userID int64, mailboxIDs []int64) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM user_mailboxes WHERE user_id = ?`), userID); err != nil {
 			return fmt.Errorf("clear mailboxes of user %d: %w", userID, err)
 		}
 		for _, id := range mailboxIDs {
 			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO user_mailboxes (user_id, mailbox_id) VALUES (?, ?)
 				ON CONFLICT DO NOTHING`), userID, id)
-			if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") || err != nil && strings.Contains(err.Error(), "SQLSTATE 23503") {
+			if isForeignKeyViolation(err) {
 				return &helpdesk.ValidationError{Fields: map[string]string{"mailboxes": fmt.Sprintf("no user %d or no mailbox %d", userID, id)}}
 			}
 			if err != nil {
