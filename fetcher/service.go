@@ -10,6 +10,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // ServiceConfig configures the fetch service.
@@ -36,7 +37,7 @@ type Service struct {
 	f         *Fetcher
 	store     *helpdesk.Store
 	locker    locks.Locker
-	inspector locks.Inspector
+	inspector leaseview.Inspector
 	cfg       ServiceConfig
 	log       *slog.Logger
 
@@ -57,7 +58,7 @@ type slot struct {
 // NewService returns a stopped service. The inspector (read-only) tells
 // when a lease held elsewhere expires, so a dead holder's mailbox is taken
 // over right after its TTL.
-func NewService(f *Fetcher, locker locks.Locker, inspector locks.Inspector, cfg ServiceConfig) *Service {
+func NewService(f *Fetcher, locker locks.Locker, inspector leaseview.Inspector, cfg ServiceConfig) *Service {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 500 * time.Millisecond
 	}

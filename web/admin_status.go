@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // The status page and /api/v1/mailboxes/{id}/status read only the lock
@@ -61,7 +61,7 @@ type mailboxStatus struct {
 	Runs      []helpdesk.FetchRun   `json:"recent_runs"`
 }
 
-func newLockView(st locks.State, err error) lockView {
+func newLockView(st leaseview.State, err error) lockView {
 	if err != nil {
 		return lockView{Error: err.Error()}
 	}
