@@ -11,6 +11,7 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // ServiceConfig configures the fetch service.
@@ -37,7 +38,7 @@ type Service struct {
 	f         *Fetcher
 	store     *store.Store
 	locker    locks.Locker
-	inspector locks.Inspector
+	inspector leaseview.Inspector
 	cfg       ServiceConfig
 	log       *slog.Logger
 
@@ -58,7 +59,7 @@ type slot struct {
 // NewService returns a stopped service. The inspector (read-only) tells
 // when a lease held elsewhere expires, so a dead holder's mailbox is taken
 // over right after its TTL.
-func NewService(f *Fetcher, locker locks.Locker, inspector locks.Inspector, cfg ServiceConfig) *Service {
+func NewService(f *Fetcher, locker locks.Locker, inspector leaseview.Inspector, cfg ServiceConfig) *Service {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 500 * time.Millisecond
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 func benchClient(b *testing.B) *redis.Client {
@@ -27,7 +28,7 @@ func obtainRelease(b *testing.B, l Locker, n int) {
 
 func rawSetNX(b *testing.B, c *redis.Client, n int) {
 	ctx := context.Background()
-	key := Key(2)
+	key := leaseview.Key(2)
 	for range n {
 		ok, err := c.SetNX(ctx, key, "token", 30*time.Second).Result()
 		if err != nil || !ok {

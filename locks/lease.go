@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 var (
@@ -32,26 +34,10 @@ type Locker interface {
 	Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, error)
 }
 
-// Holder describes who holds a lease. It is stored with the lock so that
-// admins and a refused "fetch" can name the holder.
-type Holder struct {
-	Host       string    `json:"host"`
-	PID        int       `json:"pid"`
-	Instance   string    `json:"instance"`
-	AcquiredAt time.Time `json:"acquired_at"`
-	TTLMillis  int64     `json:"ttl_ms"`
-	Fence      int64     `json:"fence"`
-}
-
-func (h Holder) String() string {
-	return fmt.Sprintf("%s pid %d (instance %s, fence %d, since %s)",
-		h.Host, h.PID, h.Instance, h.Fence, h.AcquiredAt.Format(time.RFC3339))
-}
-
 // HeldError is Obtain's error when another process holds the mailbox.
 type HeldError struct {
 	MailboxID int64
-	Holder    *Holder // nil when the holder could not be read
+	Holder    *leaseview.Holder // nil when the holder could not be read
 }
 
 func (e *HeldError) Error() string {
@@ -126,7 +112,7 @@ type leaseBackend interface {
 // running under that context stops writing (invariant 3).
 type Lease struct {
 	mailboxID int64
-	holder    Holder
+	holder    leaseview.Holder
 	backend   leaseBackend
 	timing    timing
 	metrics   *Metrics
@@ -150,7 +136,7 @@ type Lease struct {
 // newLease starts the heartbeat of a lease acquired by a call sent at sent.
 // The server started its TTL after sent, so sent+TTL-margin is a safe local
 // deadline whatever the network delay was.
-func newLease(parent context.Context, mailboxID int64, h Holder, b leaseBackend, t timing, m *Metrics, sent time.Time) *Lease {
+func newLease(parent context.Context, mailboxID int64, h leaseview.Holder, b leaseBackend, t timing, m *Metrics, sent time.Time) *Lease {
 	l := &Lease{
 		mailboxID: mailboxID,
 		holder:    h,
@@ -184,7 +170,7 @@ func (l *Lease) MailboxID() int64 { return l.mailboxID }
 func (l *Lease) Fence() int64 { return l.holder.Fence }
 
 // Holder is what was stored with the lock.
-func (l *Lease) Holder() Holder { return l.holder }
+func (l *Lease) Holder() leaseview.Holder { return l.holder }
 
 // Err says why the lease ended: an error wrapping ErrLost, or ErrReleased.
 // It is nil while the lease is held, even if the caller's ctx is done.

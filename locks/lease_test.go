@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // testTTL is short so loss and expiry tests run in about a second.
@@ -29,7 +30,7 @@ type backend struct {
 	drop  func(t *testing.T, mailboxID int64)
 	// stolen reports whether the thief's lock is still in place.
 	stolen    func(t *testing.T, mailboxID int64) bool
-	inspector func(t *testing.T) Inspector
+	inspector func(t *testing.T) leaseview.Inspector
 }
 
 func redisBackend(t *testing.T) (backend, *testserver.Redis, *redis.Client) {
@@ -51,23 +52,23 @@ func redisBackend(t *testing.T) (backend, *testserver.Redis, *redis.Client) {
 			return b
 		},
 		steal: func(t *testing.T, id int64) {
-			if err := admin.Set(context.Background(), Key(id), "thief", time.Minute).Err(); err != nil {
+			if err := admin.Set(context.Background(), leaseview.Key(id), "thief", time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
 		},
 		drop: func(t *testing.T, id int64) {
-			if err := admin.Del(context.Background(), Key(id)).Err(); err != nil {
+			if err := admin.Del(context.Background(), leaseview.Key(id)).Err(); err != nil {
 				t.Fatal(err)
 			}
 		},
 		stolen: func(t *testing.T, id int64) bool {
-			v, err := admin.Get(context.Background(), Key(id)).Result()
+			v, err := admin.Get(context.Background(), leaseview.Key(id)).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				t.Fatal(err)
 			}
 			return v == "thief"
 		},
-		inspector: func(t *testing.T) Inspector { return NewRedisInspector(srv.Client(t)) },
+		inspector: func(t *testing.T) leaseview.Inspector { return leaseview.NewRedisInspector(srv.Client(t)) },
 	}
 	return b, srv, admin
 }
@@ -92,19 +93,19 @@ func localBackend(t *testing.T) backend {
 			store.mu.Lock()
 			defer store.mu.Unlock()
 			thief = &localEntry{expires: time.Now().Add(time.Minute)}
-			store.held[Key(id)] = thief
+			store.held[leaseview.Key(id)] = thief
 		},
 		drop: func(_ *testing.T, id int64) {
 			store.mu.Lock()
 			defer store.mu.Unlock()
-			delete(store.held, Key(id))
+			delete(store.held, leaseview.Key(id))
 		},
 		stolen: func(_ *testing.T, id int64) bool {
 			store.mu.Lock()
 			defer store.mu.Unlock()
-			return thief != nil && store.held[Key(id)] == thief
+			return thief != nil && store.held[leaseview.Key(id)] == thief
 		},
-		inspector: func(*testing.T) Inspector { return store.Inspector() },
+		inspector: func(*testing.T) leaseview.Inspector { return store.Inspector() },
 	}
 }
 
@@ -146,19 +147,6 @@ func stillHeld(t *testing.T, ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 		t.Fatalf("lease ended early: %v", context.Cause(ctx))
 	case <-timer.C:
-	}
-}
-
-func TestKey(t *testing.T) {
-	// Invariant 1: the lock name is a pure function of the mailbox ID. Other
-	// processes (and running deployments) depend on this exact string.
-	for id, want := range map[int64]string{
-		1:  "helpdesk:fetchlock:{mbox:1}",
-		42: "helpdesk:fetchlock:{mbox:42}",
-	} {
-		if got := Key(id); got != want {
-			t.Errorf("Key(%d) = %q, want %q", id, got, want)
-		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // Local is the in-process Locker of the embedded default (one process per
@@ -15,12 +17,12 @@ type Local struct {
 	timing timing
 
 	mu   sync.Mutex
-	held map[string]*localEntry // by Key(mailboxID)
+	held map[string]*localEntry // by leaseview.Key(mailboxID)
 }
 
 // localEntry is one acquisition; its pointer plays the role of the token.
 type localEntry struct {
-	holder    Holder
+	holder    leaseview.Holder
 	renewedAt time.Time // wall clock, for LastHeartbeat
 	expires   time.Time // monotonic
 }
@@ -43,21 +45,21 @@ func (l *Local) Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, err
 	return newLease(ctx, mailboxID, h, b, l.timing, l.opts.Metrics, sent), nil
 }
 
-func (l *Local) acquire(ctx context.Context, mailboxID, fence int64) (*localLease, Holder, time.Time, error) {
+func (l *Local) acquire(ctx context.Context, mailboxID, fence int64) (*localLease, leaseview.Holder, time.Time, error) {
 	now := time.Now()
 	if err := ctx.Err(); err != nil {
-		return nil, Holder{}, now, err
+		return nil, leaseview.Holder{}, now, err
 	}
-	key := Key(mailboxID)
+	key := leaseview.Key(mailboxID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.held[key]; e != nil && e.live(now) {
 		l.opts.Metrics.notObtained()
 		h := e.holder
-		return nil, Holder{}, now, &HeldError{MailboxID: mailboxID, Holder: &h}
+		return nil, leaseview.Holder{}, now, &HeldError{MailboxID: mailboxID, Holder: &h}
 	}
 	e := &localEntry{
-		holder: Holder{
+		holder: leaseview.Holder{
 			Host:       l.opts.Host,
 			PID:        l.opts.PID,
 			Instance:   l.opts.Instance,
@@ -73,7 +75,7 @@ func (l *Local) acquire(ctx context.Context, mailboxID, fence int64) (*localLeas
 }
 
 // Inspector returns a read-only view of this Locker's leases.
-func (l *Local) Inspector() Inspector { return &localInspector{locks: l} }
+func (l *Local) Inspector() leaseview.Inspector { return &localInspector{locks: l} }
 
 type localLease struct {
 	owner *Local
@@ -114,18 +116,18 @@ type localInspector struct {
 	locks *Local
 }
 
-func (i *localInspector) Inspect(ctx context.Context, mailboxID int64) (State, error) {
+func (i *localInspector) Inspect(ctx context.Context, mailboxID int64) (leaseview.State, error) {
 	if err := ctx.Err(); err != nil {
-		return State{}, err
+		return leaseview.State{}, err
 	}
 	now := time.Now()
 	l := i.locks
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.held[Key(mailboxID)]
+	e := l.held[leaseview.Key(mailboxID)]
 	if e == nil || !e.live(now) {
-		return State{}, nil
+		return leaseview.State{}, nil
 	}
 	h := e.holder
-	return State{Held: true, Holder: &h, LastHeartbeat: e.renewedAt, TTLLeft: e.expires.Sub(now)}, nil
+	return leaseview.State{Held: true, Holder: &h, LastHeartbeat: e.renewedAt, TTLLeft: e.expires.Sub(now)}, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/bsm/redislock"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // Redis is the distributed Locker: one redislock key per mailbox, whose
@@ -46,9 +48,9 @@ func (r *Redis) Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, err
 
 // acquire takes the key without starting a heartbeat. sent is when the
 // request left, the earliest the server can have started the TTL.
-func (r *Redis) acquire(ctx context.Context, mailboxID, fence int64) (*redisLease, Holder, time.Time, error) {
+func (r *Redis) acquire(ctx context.Context, mailboxID, fence int64) (*redisLease, leaseview.Holder, time.Time, error) {
 	sent := time.Now()
-	h := Holder{
+	h := leaseview.Holder{
 		Host:       r.opts.Host,
 		PID:        r.opts.PID,
 		Instance:   r.opts.Instance,
@@ -58,28 +60,28 @@ func (r *Redis) acquire(ctx context.Context, mailboxID, fence int64) (*redisLeas
 	}
 	meta, err := json.Marshal(h)
 	if err != nil {
-		return nil, Holder{}, sent, fmt.Errorf("locks: encode holder: %w", err)
+		return nil, leaseview.Holder{}, sent, fmt.Errorf("locks: encode holder: %w", err)
 	}
-	key := Key(mailboxID)
+	key := leaseview.Key(mailboxID)
 	lock, err := r.locks.Obtain(ctx, key, r.opts.TTL, &redislock.Options{Metadata: string(meta)})
 	if errors.Is(err, redislock.ErrNotObtained) {
 		r.opts.Metrics.notObtained()
-		return nil, Holder{}, sent, &HeldError{MailboxID: mailboxID, Holder: r.holder(ctx, key)}
+		return nil, leaseview.Holder{}, sent, &HeldError{MailboxID: mailboxID, Holder: r.holder(ctx, key)}
 	}
 	if err != nil {
-		return nil, Holder{}, sent, fmt.Errorf("locks: obtain mailbox %d: %w", mailboxID, err)
+		return nil, leaseview.Holder{}, sent, fmt.Errorf("locks: obtain mailbox %d: %w", mailboxID, err)
 	}
 	return &redisLease{lock: lock, ttl: r.opts.TTL}, h, sent, nil
 }
 
 // holder reads who holds key, for the error message; nil when that fails
 // or the key vanished meanwhile. It costs a round trip only on contention.
-func (r *Redis) holder(ctx context.Context, key string) *Holder {
+func (r *Redis) holder(ctx context.Context, key string) *leaseview.Holder {
 	v, err := r.rdb.Get(ctx, key).Result()
 	if err != nil {
 		return nil
 	}
-	return decodeHolder(v)
+	return leaseview.DecodeHolder(v)
 }
 
 type redisLease struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // TestStatusPageInChromium: a real browser signs in and opens the status
@@ -24,7 +25,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	t.Parallel()
 	chromium := testserver.Chromium(t)
 	rsrv := testserver.StartRedis(t)
-	e := setup(t, "sqlite", func(c *Config) { c.Inspector = locks.NewRedisInspector(redisViewer(t, rsrv)) })
+	e := setup(t, "sqlite", func(c *Config) { c.Inspector = leaseview.NewRedisInspector(redisViewer(t, rsrv)) })
 	ctx := context.Background()
 	id := e.mailbox(t, 1)
 	e.mailbox(t, 2)

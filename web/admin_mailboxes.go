@@ -2,31 +2,16 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
-
-// mailboxForm is the create/edit form: the values as typed (for showing
-// them again beside their errors) and the errors by field. Stored
-// passwords are never put in it; HasPassword only says one is stored.
-type mailboxForm struct {
-	ID          int64 // 0 when creating
-	V           map[string]string
-	Enabled     bool
-	AutoAck     bool
-	HasPassword bool
-	HasSMTPURL  bool
-	Fields      map[string]string
-}
 
 // mailboxPage is the page of one mailbox: status, actions, quarantine.
 type mailboxPage struct {
@@ -216,185 +201,4 @@ func (s *Server) adminMailboxTest(c echo.Context) error {
 	}
 	s.log.Info("web: connection tested", "mailbox_id", id, "ok", res.OK, "err", res.Message)
 	return s.renderMailbox(c, http.StatusOK, res)
-}
-
-func (s *Server) adminQuarantineRetry(c echo.Context) error {
-	id, err := parseID(c, "id")
-	if err != nil {
-		return err
-	}
-	back := safeNext(c.FormValue("back"))
-	if back == "/" {
-		back = "/admin/status"
-	}
-	if err := s.cfg.Store.RetryQuarantined(c.Request().Context(), id); err != nil {
-		if errors.Is(err, helpdesk.ErrNotFound) {
-			return echo.NewHTTPError(http.StatusNotFound, "no held quarantined message with this id")
-		}
-		return err
-	}
-	s.log.Info("web: quarantine retry requested", "quarantine_id", id, "user_id", currentUser(c).ID)
-	sep := "?"
-	if strings.Contains(back, "?") {
-		sep = "&"
-	}
-	return c.Redirect(http.StatusSeeOther, back+sep+"notice=retry-requested")
-}
-
-// Form parsing: types, sizes and markup are checked here, before the
-// domain's Validate; both sets of errors are shown at once.
-
-const maxFieldLen = 2000
-
-// textFields of the mailbox form that are one line of plain text.
-var mailboxTextFields = []string{"name", "email", "imap_host", "imap_user", "move_to_folder"}
-
-func parseMailboxForm(c echo.Context, creating bool) (helpdesk.MailboxInput, mailboxForm) {
-	f := mailboxForm{V: map[string]string{}, Fields: map[string]string{}}
-	val := func(name string) string {
-		v := c.FormValue(name)
-		f.V[name] = v
-		return v
-	}
-	var in helpdesk.MailboxInput
-	text := func(name string) string {
-		v := val(name)
-		if msg := badText(v, false); msg != "" {
-			f.Fields[name] = msg
-			f.V[name] = ""
-		}
-		return v
-	}
-	in.Name = text("name")
-	in.Email = text("email")
-	in.IMAPHost = text("imap_host")
-	in.IMAPUser = text("imap_user")
-	in.MoveToFolder = text("move_to_folder")
-	in.IMAPSecurity = val("imap_security")
-	in.AfterFetch = val("after_fetch")
-	for _, name := range []string{"imap_security", "after_fetch"} {
-		if len(f.V[name]) > 20 {
-			f.V[name] = ""
-		}
-	}
-	// Secrets: checked, never shown again.
-	in.IMAPPassword = c.FormValue("imap_password")
-	if len(in.IMAPPassword) > 1024 || !utf8.ValidString(in.IMAPPassword) {
-		f.Fields["imap_password"] = "at most 1024 characters of text"
-	}
-	in.SMTPURL = c.FormValue("smtp_url")
-	if len(in.SMTPURL) > maxFieldLen || !utf8.ValidString(in.SMTPURL) || strings.ContainsAny(in.SMTPURL, "\r\n\x00") {
-		f.Fields["smtp_url"] = "one line, at most 2000 characters"
-	}
-
-	folders := val("folders")
-	if len(folders) > 20000 || !utf8.ValidString(folders) {
-		f.Fields["folders"] = "too long: at most 100 folders of 500 characters"
-		f.V["folders"] = ""
-	} else {
-		for _, line := range strings.Split(folders, "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" {
-				continue
-			}
-			if msg := badText(line, false); msg != "" {
-				f.Fields["folders"] = "folder " + strconv.Quote(truncateRunes(line, 40)) + ": " + msg
-			}
-			in.Folders = append(in.Folders, line)
-		}
-		if len(in.Folders) > 100 {
-			f.Fields["folders"] = "at most 100 folders"
-		}
-	}
-
-	in.IMAPPort = int(parseIntField(f, val("imap_port"), "imap_port", 1, 65535, true))
-	in.PollIntervalS = int(parseIntField(f, val("poll_interval_s"), "poll_interval_s", 5, 86400, false))
-	in.MaxMessageBytes = parseIntField(f, val("max_message_bytes"), "max_message_bytes", 1024, 1<<30, false)
-
-	if v := val("import_since"); v != "" {
-		t, err := time.Parse(time.DateOnly, v)
-		if err != nil || t.Year() < 1990 || t.Year() > 2200 {
-			f.Fields["import_since"] = "must be a date like 2024-01-31"
-			f.V["import_since"] = ""
-		} else {
-			in.ImportSince = &t
-		}
-	}
-	var ok bool
-	if in.Enabled, ok = parseBool(c.FormValue("enabled")); !ok {
-		f.Fields["enabled"] = "must be on or off"
-	}
-	if in.AutoAck, ok = parseBool(c.FormValue("auto_ack")); !ok {
-		f.Fields["auto_ack"] = "must be on or off"
-	}
-	f.Enabled, f.AutoAck = in.Enabled, in.AutoAck
-
-	// The domain's own checks, so every problem shows at once.
-	if err := in.Validate(creating); err != nil {
-		for k, v := range errorFields(err) {
-			if _, seen := f.Fields[k]; !seen {
-				f.Fields[k] = v
-			}
-		}
-	}
-	if len(f.Fields) == 0 {
-		f.Fields = nil
-	}
-	return in, f
-}
-
-// badText says what is wrong with a one-line text value, "" if nothing.
-// Markup is refused outright: no name, address or folder needs < or >.
-func badText(v string, multiline bool) string {
-	switch {
-	case len(v) > maxFieldLen:
-		return "too long: at most 2000 characters"
-	case !utf8.ValidString(v):
-		return "must be text (UTF-8)"
-	case strings.ContainsAny(v, "<>"):
-		return "must not contain < or >"
-	}
-	for _, r := range v {
-		if r < 0x20 && !(multiline && (r == '\n' || r == '\r' || r == '\t')) || r == 0x7f {
-			return "must not contain control characters or line breaks"
-		}
-	}
-	return ""
-}
-
-func parseIntField(f mailboxForm, v, name string, lo, hi int64, required bool) int64 {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		if required {
-			f.Fields[name] = fmt.Sprintf("required: a whole number from %d to %d", lo, hi)
-		}
-		return 0
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		f.Fields[name] = fmt.Sprintf("must be a whole number from %d to %d", lo, hi)
-		if len(v) > 30 {
-			f.V[name] = ""
-		}
-		return 0
-	}
-	return n
-}
-
-// parseBool reads a checkbox: absent is false.
-func parseBool(v string) (value, ok bool) {
-	switch v {
-	case "", "false", "off", "0":
-		return false, true
-	case "on", "true", "1":
-		return true, true
-	}
-	return false, false
-}
-
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }

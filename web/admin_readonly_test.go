@@ -15,6 +15,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // TestThousandStatusLoadsWriteNothing: 1,000 loads of the status page and
@@ -28,7 +29,7 @@ func TestThousandStatusLoadsWriteNothing(t *testing.T) {
 	ctx := context.Background()
 	admin := rsrv.Client(t)
 	viewer := redisViewer(t, rsrv)
-	e := setup(t, "sqlite", func(c *Config) { c.Inspector = locks.NewRedisInspector(viewer) })
+	e := setup(t, "sqlite", func(c *Config) { c.Inspector = leaseview.NewRedisInspector(viewer) })
 	ids := []int64{e.mailbox(t, 1), e.mailbox(t, 2), e.mailbox(t, 3)}
 	held := ids[0]
 	fence := e.fetched(t, held, nil) + 1
@@ -39,7 +40,7 @@ func TestThousandStatusLoadsWriteNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lease.Release()
-	before, err := admin.Get(ctx, locks.Key(held)).Result()
+	before, err := admin.Get(ctx, leaseview.Key(held)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestThousandStatusLoadsWriteNothing(t *testing.T) {
 	if lease.Err() != nil {
 		t.Fatalf("lease lost: %v", lease.Err())
 	}
-	after, err := admin.Get(ctx, locks.Key(held)).Result()
+	after, err := admin.Get(ctx, leaseview.Key(held)).Result()
 	if err != nil || after != before {
 		t.Fatalf("lock value changed: %q -> %q (%v)", before, after, err)
 	}

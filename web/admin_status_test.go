@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 func TestStatusPageShowsLeaseAndFetchState(t *testing.T) {
@@ -200,12 +200,12 @@ func between(t testing.TB, s, from, to string) string {
 
 // countingInspector counts Inspect calls and can hold them until released.
 type countingInspector struct {
-	inner locks.Inspector
+	inner leaseview.Inspector
 	calls atomic.Int64
 	gate  chan struct{} // when not nil, Inspect waits for it to close
 }
 
-func (c *countingInspector) Inspect(ctx context.Context, id int64) (locks.State, error) {
+func (c *countingInspector) Inspect(ctx context.Context, id int64) (leaseview.State, error) {
 	c.calls.Add(1)
 	if c.gate != nil {
 		<-c.gate

@@ -119,14 +119,6 @@ func requireRole(need role, k kind) echo.MiddlewareFunc {
 	}
 }
 
-// noStore keeps pages and API answers with user data out of caches.
-func noStore(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-		return next(c)
-	}
-}
-
 func (s *Server) setSessionCookie(c echo.Context, token string, expires time.Time) {
 	c.SetCookie(&http.Cookie{
 		Name:     sessionCookie,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // BenchmarkStatusLatency measures the status page and the status API at a
@@ -30,7 +31,7 @@ func BenchmarkStatusLatency(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			rsrv := testserver.StartRedis(b)
 			e := setup(b, dialect, func(c *Config) {
-				c.Inspector = locks.NewRedisInspector(redisViewer(b, rsrv))
+				c.Inspector = leaseview.NewRedisInspector(redisViewer(b, rsrv))
 				c.StatusCacheTTL = 0 // the default
 			})
 			ctx := context.Background()

@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
-	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 func TestHealthReadyMetrics(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		rsrv := testserver.StartRedis(t)
-		e := setup(t, dialect, func(c *Config) { c.Inspector = locks.NewRedisInspector(redisViewer(t, rsrv)) })
+		e := setup(t, dialect, func(c *Config) { c.Inspector = leaseview.NewRedisInspector(redisViewer(t, rsrv)) })
 		c := e.anonymous(t)
 		if resp, body := c.get("/healthz"); resp.StatusCode != http.StatusOK || body != "ok\n" {
 			t.Fatalf("healthz: %d %q", resp.StatusCode, body)

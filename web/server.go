@@ -2,8 +2,9 @@
 // admin pages, the JSON API under /api/v1, authentication and the
 // operations endpoints (/healthz, /readyz, /metrics).
 //
-// Invariant 2: the server is given a locks.Inspector and nothing else of
-// the locks; it can show a lease but never take, renew or release one.
+// Invariant 2: the server is given a leaseview.Inspector and imports
+// locks/leaseview, never locks itself; it can show a lease but never take,
+// renew or release one.
 // "Fetch now" writes a request to the database that the fetch service runs.
 package web
 
@@ -23,7 +24,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
-	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // ConnectionTester runs the fetcher's own dial, login and select of each
@@ -34,7 +35,7 @@ type ConnectionTester func(ctx context.Context, m *helpdesk.Mailbox, password st
 // Config is everything the web server needs; nothing else is global.
 type Config struct {
 	Store     *store.Store
-	Inspector locks.Inspector // read-only view of the fetch leases
+	Inspector leaseview.Inspector // read-only view of the fetch leases
 	// Registry receives the web's metrics and is served at /metrics. The
 	// other services' collectors go into the same registry. A new one is
 	// made when nil.

@@ -25,7 +25,7 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
-	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // cluster is a distributed setup: PostgreSQL, a Redis without persistence,
@@ -36,8 +36,8 @@ type cluster struct {
 	dove  *testserver.Dovecot
 	redis *testserver.Redis
 	admin *redis.Client
-	insp  locks.Inspector // on its own client
-	db    *sql.DB         // the test's raw view of the database
+	insp  leaseview.Inspector // on its own client
+	db    *sql.DB             // the test's raw view of the database
 }
 
 func newCluster(t testing.TB, lockTTL string) *cluster {
@@ -56,7 +56,7 @@ func newClusterOn(t testing.TB, lockTTL, dbURL string) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &cluster{world: w, t: t, dove: d, redis: r, admin: r.Client(t), insp: locks.NewRedisInspector(r.Client(t)), db: db}
+	return &cluster{world: w, t: t, dove: d, redis: r, admin: r.Client(t), insp: leaseview.NewRedisInspector(r.Client(t)), db: db}
 }
 
 // seed creates a mailbox (5 s poll interval) holding n small customer mails.
@@ -75,7 +75,7 @@ func (c *cluster) service(env ...string) *proc {
 
 // holder is who holds the mailbox's lease now (nil when nobody does or
 // Redis cannot be read).
-func (c *cluster) holder(id int64) *locks.Holder {
+func (c *cluster) holder(id int64) *leaseview.Holder {
 	st, err := c.insp.Inspect(context.Background(), id)
 	if err != nil || !st.Held {
 		return nil
@@ -85,10 +85,10 @@ func (c *cluster) holder(id int64) *locks.Holder {
 
 // waitHolder waits until some process of procs holds the mailbox and
 // returns it with its lease.
-func (c *cluster) waitHolder(id int64, procs ...*proc) (*proc, locks.Holder) {
+func (c *cluster) waitHolder(id int64, procs ...*proc) (*proc, leaseview.Holder) {
 	c.t.Helper()
 	var p *proc
-	var h locks.Holder
+	var h leaseview.Holder
 	waitFor(c.t, time.Minute, "a process to hold the mailbox", func() bool {
 		hh := c.holder(id)
 		if hh == nil {
@@ -206,13 +206,13 @@ type sampler struct {
 	done chan struct{}
 
 	mu  sync.Mutex
-	obs map[int64][]locks.Holder // per mailbox, in time order
+	obs map[int64][]leaseview.Holder // per mailbox, in time order
 	n   int
 }
 
 func startSampler(t testing.TB, r *testserver.Redis, ids []int64) *sampler {
-	insp := locks.NewRedisInspector(r.Client(t))
-	s := &sampler{stop: make(chan struct{}), done: make(chan struct{}), obs: map[int64][]locks.Holder{}}
+	insp := leaseview.NewRedisInspector(r.Client(t))
+	s := &sampler{stop: make(chan struct{}), done: make(chan struct{}), obs: map[int64][]leaseview.Holder{}}
 	go func() {
 		defer close(s.done)
 		for {
@@ -533,7 +533,7 @@ func TestFaultControlStaleWriter(t *testing.T) {
 				env = append(env, "HELPDESK_UNSAFE_DISABLE_FENCING=1")
 			}
 			a := c.start(env, "fetch", "--mailbox", itoa(id), "--json")
-			var h locks.Holder
+			var h leaseview.Holder
 			waitFor(t, 2*time.Minute, "the holder mid-fetch, just after a renewal", func() bool {
 				st, err := c.insp.Inspect(context.Background(), id)
 				if err != nil || !st.Held || st.Holder == nil || st.Holder.PID != a.cmd.Process.Pid {
@@ -598,7 +598,7 @@ func TestFaultInspectorReadsDuringFetch(t *testing.T) {
 	viewer := redis.NewClient(&redis.Options{Addr: c.redis.Addr(), Username: "viewer", Password: "viewer-pw",
 		DisableIdentity: true, PoolSize: 1, MinIdleConns: 1})
 	t.Cleanup(func() { viewer.Close() })
-	insp := locks.NewRedisInspector(viewer)
+	insp := leaseview.NewRedisInspector(viewer)
 
 	id, msgIDs := c.seed("inspected", 2000)
 	p := c.start(nil, "fetch", "--mailbox", itoa(id), "--json")

@@ -8,13 +8,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk/helpdesk/locks"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // lockDeps are the lock side of a process: a Locker for fetching and an
 // Inspector for the web, on Redis or in-process.
 type lockDeps struct {
 	locker    locks.Locker
-	inspector locks.Inspector
+	inspector leaseview.Inspector
 	holder    string
 	redis     *redis.Client
 	metrics   *locks.Metrics
@@ -45,7 +46,7 @@ func newLockDeps(ctx context.Context, cfg config, fetching bool) (*lockDeps, err
 		}
 		d.redis = redis.NewClient(ropts)
 		d.closers = append(d.closers, d.redis.Close)
-		d.locker, d.inspector = locks.NewRedis(d.redis, opts), locks.NewRedisInspector(d.redis)
+		d.locker, d.inspector = locks.NewRedis(d.redis, opts), leaseview.NewRedisInspector(d.redis)
 	}
 	d.holder = fmt.Sprintf("%s/%d", host, os.Getpid())
 	return d, nil

@@ -1,4 +1,4 @@
-package web
+package e2e
 
 import (
 	"bytes"
@@ -24,7 +24,6 @@ import (
 func TestReplyRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t, "sqlite")
-	w := &workspace{env: e}
 	d := testserver.StartDovecot(t)
 	d.AddUser(t, "support", "secret-pass")
 	mb := dovecotMailbox(t, e, d, "support")
@@ -48,21 +47,21 @@ func TestReplyRoundTrip(t *testing.T) {
 		"Message-ID: <evil-1@customer.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi\r\n"))
 	fetch(2)
 
-	_, list, _ := w.call(t, e.agentToken, "GET", "/api/v1/conversations?q=order", "")
+	_, list, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations?q=order", "")
 	ids := convIDs(t, list)
 	if len(ids) != 1 {
 		t.Fatalf("conversations about the order: %v", ids)
 	}
 	conv := ids[0]
-	_, evilList, _ := w.call(t, e.agentToken, "GET", "/api/v1/conversations?q=eve%40customer", "")
+	_, evilList, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations?q=eve%40customer", "")
 	evil := convIDs(t, evilList)[0]
 
-	code, reply, _ := w.call(t, e.agentToken, "POST", "/api/v1/conversations/"+itoa(conv)+"/replies", `{"body": "Sorry! It ships today."}`)
+	code, reply, _ := e.call(t, e.agentToken, "POST", "/api/v1/conversations/"+itoa(conv)+"/replies", `{"body": "Sorry! It ships today."}`)
 	if code != 201 {
 		t.Fatalf("reply: %d %v", code, reply)
 	}
 	replyID := reply["message_id"].(string)
-	if code, out, _ := w.call(t, e.agentToken, "POST", "/api/v1/conversations/"+itoa(evil)+"/replies", `{"body": "Hello Eve."}`); code != 201 {
+	if code, out, _ := e.call(t, e.agentToken, "POST", "/api/v1/conversations/"+itoa(evil)+"/replies", `{"body": "Hello Eve."}`); code != 201 {
 		t.Fatalf("reply to the hostile subject: %d %v", code, out)
 	}
 
@@ -118,7 +117,7 @@ func TestReplyRoundTrip(t *testing.T) {
 		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGot it, thanks.\r\n"))
 	fetch(1)
 
-	_, detail, _ := w.call(t, e.agentToken, "GET", "/api/v1/conversations/"+itoa(conv), "")
+	_, detail, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations/"+itoa(conv), "")
 	threads := detail["threads"].([]any)
 	var kinds []string
 	for _, th := range threads {
@@ -131,7 +130,7 @@ func TestReplyRoundTrip(t *testing.T) {
 	if last["message_id"] != "order-2@customer.example" || !strings.Contains(last["body_text"].(string), "Got it") {
 		t.Errorf("the answer: %v", last)
 	}
-	if _, all, _ := w.call(t, e.agentToken, "GET", "/api/v1/conversations", ""); len(convIDs(t, all)) != 2 {
+	if _, all, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations", ""); len(convIDs(t, all)) != 2 {
 		t.Errorf("the answer opened a new conversation: %v", convIDs(t, all))
 	}
 }

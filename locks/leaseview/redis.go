@@ -1,4 +1,4 @@
-package locks
+package leaseview
 
 import (
 	"context"
@@ -10,21 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 )
-
-// Inspector shows lock state to the admin pages. It has no method that
-// takes, renews, releases or "cleans up" a lease (invariant 2): the web
-// package gets this and never a Locker.
-type Inspector interface {
-	Inspect(ctx context.Context, mailboxID int64) (State, error)
-}
-
-// State is a mailbox lock as seen from outside. The zero value is idle.
-type State struct {
-	Held          bool
-	Holder        *Holder // nil when idle, or when held by a value we cannot decode
-	LastHeartbeat time.Time
-	TTLLeft       time.Duration
-}
 
 // NewRedisInspector reads locks with GET and PTTL only, in one round trip.
 // It can therefore connect as a Redis user that cannot write, created with
@@ -67,7 +52,7 @@ func (i *redisInspector) Inspect(ctx context.Context, mailboxID int64) (State, e
 	case left < 0: // no expiry at all; not ours, but report it as held
 		left = 0
 	}
-	st := State{Held: true, Holder: decodeHolder(v), TTLLeft: left}
+	st := State{Held: true, Holder: DecodeHolder(v), TTLLeft: left}
 	if st.Holder != nil && st.Holder.TTLMillis > 0 {
 		// Every renewal resets the TTL to ttl_ms, so the time it has run
 		// down since is the time since the last heartbeat.
@@ -77,9 +62,11 @@ func (i *redisInspector) Inspect(ctx context.Context, mailboxID int64) (State, e
 	return st, nil
 }
 
-// decodeHolder reads the JSON metadata after redislock's token. The token is
-// base64url, which has no '{', so the first '{' starts the metadata.
-func decodeHolder(value string) *Holder {
+// DecodeHolder reads the Holder from a lock's Redis value: redislock's
+// token followed by the Holder as JSON. The token is base64url, which has
+// no '{', so the first '{' starts the JSON. It returns nil for a value that
+// is not ours.
+func DecodeHolder(value string) *Holder {
 	i := strings.IndexByte(value, '{')
 	if i < 0 {
 		return nil

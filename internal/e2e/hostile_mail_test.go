@@ -1,4 +1,4 @@
-package web
+package e2e
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +56,7 @@ func (c *canary) seen() []string {
 	return append([]string(nil), c.hits...)
 }
 
-// fetchHostileCorpus appends web/testdata/hostile/*.eml to a private
+// fetchHostileCorpus appends testdata/hostile/*.eml to a private
 // Dovecot (their remote URLs pointing at the canary) and fetches them into
 // a new mailbox the agent works on. It returns the mailbox id.
 func fetchHostileCorpus(t *testing.T, e *env, canaryAddr string) (int64, int) {
@@ -88,26 +87,6 @@ func fetchHostileCorpus(t *testing.T, e *env, canaryAddr string) (int64, int) {
 		t.Fatalf("fetched %+v, want %d new", sum, len(files))
 	}
 	return mb, len(files)
-}
-
-// dovecotMailbox creates a mailbox on the Dovecot account and gives the
-// agent access to it.
-func dovecotMailbox(t *testing.T, e *env, d *testserver.Dovecot, user string) int64 {
-	t.Helper()
-	ctx := context.Background()
-	host, port, _ := net.SplitHostPort(d.Addr())
-	p, _ := strconv.Atoi(port)
-	mb, err := e.store.CreateMailbox(ctx, helpdesk.MailboxInput{
-		Name: "Support", Email: "support@example.test", IMAPHost: host, IMAPPort: p, IMAPSecurity: "none",
-		IMAPUser: user, IMAPPassword: "secret-pass", Enabled: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.SetUserMailboxes(ctx, e.agent.ID, []int64{mb}); err != nil {
-		t.Fatal(err)
-	}
-	return mb
 }
 
 // browser starts headless Chromium for the test.
