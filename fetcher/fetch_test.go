@@ -54,7 +54,7 @@ func TestFetch500ExactlyOnce(t *testing.T) {
 		if stats, err := e.store.OutboxStats(context.Background()); err != nil || stats.Pending != 500 {
 			t.Fatalf("outbox %+v (%v): want one notification per message, 500", stats, err)
 		}
-		st, err := e.store.FetchState(context.Background(), e.mailbox, "INBOX")
+		st, err := e.store.FetchHandle(e.mailbox, 0).State(context.Background(), "INBOX")
 		if err != nil || st.LastUID != 500 || st.Failures != 0 || st.LastSuccessAt == nil {
 			t.Fatalf("fetch state %+v (%v): want last UID 500, a success, no failures", st, err)
 		}
@@ -70,7 +70,7 @@ func TestUIDValidityChangeMakesNoDuplicates(t *testing.T) {
 		if got := e.fetch(); got.New != 50 {
 			t.Fatalf("first run: %+v", got)
 		}
-		before, _ := e.store.FetchState(context.Background(), e.mailbox, "Support")
+		before, _ := e.store.FetchHandle(e.mailbox, 0).State(context.Background(), "Support")
 
 		e.dovecot.DeleteFolder(t, e.user, "Support")
 		e.dovecot.CreateFolder(t, e.user, "Support")
@@ -80,7 +80,7 @@ func TestUIDValidityChangeMakesNoDuplicates(t *testing.T) {
 		if got.New != 1 || got.Duplicates != 50 {
 			t.Fatalf("after recreating the folder: %+v, want 1 new and 50 duplicates", got)
 		}
-		after, _ := e.store.FetchState(context.Background(), e.mailbox, "Support")
+		after, _ := e.store.FetchHandle(e.mailbox, 0).State(context.Background(), "Support")
 		if after.UIDValidity == before.UIDValidity {
 			t.Fatalf("UIDVALIDITY did not change (%d): the test proves nothing", after.UIDValidity)
 		}

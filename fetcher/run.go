@@ -74,78 +74,101 @@ func (f *Fetcher) Run(ctx context.Context, stop <-chan struct{}, job Job) (Summa
 	}
 	s, err := Dial(ctx, m, password, f.cfg.TLSConfig)
 	if err != nil {
-		f.recordFailure(ctx, job, m, err)
+		f.newRun(stop, nil, m, job).recordFailure(ctx, err)
 		return Summary{MailboxID: job.MailboxID}, err
 	}
 	defer s.Close()
 	return f.RunSession(ctx, stop, s, m, job)
 }
 
+// run is one run of the fetcher over one mailbox: its session, the handle
+// every write goes through (one mailbox, one fence), and what it has done.
+type run struct {
+	*Fetcher
+	h    *store.FetchHandle
+	s    *Session
+	m    *helpdesk.Mailbox
+	job  Job
+	stop <-chan struct{}
+	sum  Summary
+}
+
+func (f *Fetcher) newRun(stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, job Job) *run {
+	return &run{Fetcher: f, h: f.store.FetchHandle(m.ID, job.Fence), s: s, m: m, job: job, stop: stop,
+		sum: Summary{MailboxID: m.ID}}
+}
+
 // RunSession fetches every folder of m over an open session (the service
 // keeps one open between IDLE wake-ups).
 func (f *Fetcher) RunSession(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, job Job) (Summary, error) {
+	r := f.newRun(stop, s, m, job)
+	err := r.all(ctx)
+	return r.sum, err
+}
+
+// all is the run from start to finish: retries first, then each folder.
+func (r *run) all(ctx context.Context) error {
 	started := time.Now()
-	sum := Summary{MailboxID: m.ID}
-	runID, err := f.store.StartRun(ctx, job.Fence, m.ID, job.Trigger, f.cfg.Holder)
+	runID, err := r.h.StartRun(ctx, r.job.Trigger, r.cfg.Holder)
 	if err != nil {
-		return sum, err
+		return err
 	}
-	runErr := f.retryQuarantined(ctx, s, m, job, &sum)
-	for _, folder := range m.Folders {
+	runErr := r.retryQuarantined(ctx)
+	for _, folder := range r.m.Folders {
 		if runErr != nil {
 			break
 		}
-		folderErr := f.fetchFolder(ctx, stop, s, m, folder, job, &sum)
+		folderErr := r.folder(ctx, folder)
 		if errors.Is(folderErr, errStopped) {
 			runErr = folderErr
 			break
 		}
-		if err := f.store.RecordFetchResult(ctx, job.Fence, m.ID, folder, folderErr); err != nil {
+		if err := r.h.RecordResult(ctx, folder, folderErr); err != nil {
 			runErr = errors.Join(folderErr, err)
 			break
 		}
 		runErr = folderErr
 	}
-	run := helpdesk.FetchRun{ID: runID, MailboxID: m.ID, New: sum.New, Duplicates: sum.Duplicates, Quarantined: sum.Quarantined}
+	finished := helpdesk.FetchRun{ID: runID, MailboxID: r.m.ID, New: r.sum.New, Duplicates: r.sum.Duplicates, Quarantined: r.sum.Quarantined}
 	if runErr != nil && !errors.Is(runErr, errStopped) {
-		run.Error = runErr.Error()
+		finished.Error = runErr.Error()
 	}
-	if err := f.store.FinishRun(ctx, job.Fence, run); err != nil && runErr == nil {
+	if err := r.h.FinishRun(ctx, finished); err != nil && runErr == nil {
 		runErr = err
 	}
-	f.cfg.Metrics.observeRun(job.Trigger, time.Since(started), runErr)
+	r.cfg.Metrics.observeRun(r.job.Trigger, time.Since(started), runErr)
 	if errors.Is(runErr, errStopped) {
 		runErr = nil
 	}
 	if ctx.Err() != nil && runErr != nil {
 		runErr = fmt.Errorf("lease lost during fetch: %w", runErr)
 	}
-	return sum, runErr
+	return runErr
 }
 
 // recordFailure notes a run that failed before it could select a folder
 // (connect or login), so the status page shows the scheduled path failing.
-func (f *Fetcher) recordFailure(ctx context.Context, job Job, m *helpdesk.Mailbox, cause error) {
-	runID, err := f.store.StartRun(ctx, job.Fence, m.ID, job.Trigger, f.cfg.Holder)
+func (r *run) recordFailure(ctx context.Context, cause error) {
+	runID, err := r.h.StartRun(ctx, r.job.Trigger, r.cfg.Holder)
 	if err != nil {
 		return
 	}
-	for _, folder := range m.Folders {
-		if f.store.RecordFetchResult(ctx, job.Fence, m.ID, folder, cause) != nil {
+	for _, folder := range r.m.Folders {
+		if r.h.RecordResult(ctx, folder, cause) != nil {
 			return
 		}
 	}
-	f.store.FinishRun(ctx, job.Fence, helpdesk.FetchRun{ID: runID, MailboxID: m.ID, Error: cause.Error()})
-	f.cfg.Metrics.observeRun(job.Trigger, 0, cause)
+	r.h.FinishRun(ctx, helpdesk.FetchRun{ID: runID, MailboxID: r.m.ID, Error: cause.Error()})
+	r.cfg.Metrics.observeRun(r.job.Trigger, 0, cause)
 }
 
-// fetchFolder brings one folder up to date, batch by batch.
-func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, name string, job Job, sum *Summary) error {
-	folder, err := s.Select(name)
+// folder brings one folder up to date, batch by batch.
+func (r *run) folder(ctx context.Context, name string) error {
+	folder, err := r.s.Select(name)
 	if err != nil {
 		return err
 	}
-	st, err := f.store.FetchState(ctx, m.ID, name)
+	st, err := r.h.State(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -153,12 +176,12 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 	if st.UIDValidity != 0 && st.UIDValidity != folder.UIDValidity {
 		// The folder was recreated: UIDs start over. Fetch it all again;
 		// dedup keys turn mail we already have into duplicates.
-		f.log.Warn("UIDVALIDITY changed, refetching folder", "mailbox", m.ID, "folder", name,
+		r.log.Warn("UIDVALIDITY changed, refetching folder", "mailbox", r.m.ID, "folder", name,
 			"old", st.UIDValidity, "new", folder.UIDValidity)
 		last = 0
 	}
 	if st.UIDValidity != folder.UIDValidity {
-		if err := f.store.SaveFetchProgress(ctx, job.Fence, m.ID, name, folder.UIDValidity, 0); err != nil {
+		if err := r.h.SaveProgress(ctx, name, folder.UIDValidity, 0); err != nil {
 			return err
 		}
 	}
@@ -166,19 +189,19 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 	// first import, which may be limited to recent mail.
 	var since *time.Time
 	if last == 0 {
-		since = m.ImportSince
+		since = r.m.ImportSince
 	}
-	uids, err := s.UIDsAfter(last, since)
+	uids, err := r.s.UIDsAfter(last, since)
 	if err != nil {
 		return err
 	}
-	for start := 0; start < len(uids); start += f.cfg.BatchSize {
-		batch := uids[start:min(start+f.cfg.BatchSize, len(uids))]
-		if err := f.fetchBatch(ctx, stop, s, m, folder, batch, job, sum); err != nil {
+	for start := 0; start < len(uids); start += r.cfg.BatchSize {
+		batch := uids[start:min(start+r.cfg.BatchSize, len(uids))]
+		if err := r.batch(ctx, folder, batch); err != nil {
 			return err
 		}
-		if job.Progress != nil {
-			job.Progress(name, start+len(batch), len(uids))
+		if r.job.Progress != nil {
+			r.job.Progress(name, start+len(batch), len(uids))
 		}
 	}
 	// Every UID below UIDNEXT at SELECT existed then, so the search saw it
@@ -190,7 +213,7 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 		seen = uids[len(uids)-1]
 	}
 	if folder.UIDNext > 0 && folder.UIDNext-1 > seen {
-		return f.store.SaveFetchProgress(ctx, job.Fence, m.ID, name, folder.UIDValidity, folder.UIDNext-1)
+		return r.h.SaveProgress(ctx, name, folder.UIDValidity, folder.UIDNext-1)
 	}
 	return nil
 }
@@ -198,48 +221,47 @@ func (f *Fetcher) fetchFolder(ctx context.Context, stop <-chan struct{}, s *Sess
 // arrivedSince tells whether a folder just selected holds mail that came
 // after the last run's SELECT: a SELECT reports it in its answer, not as
 // the EXISTS that would end IDLE.
-func (f *Fetcher) arrivedSince(ctx context.Context, mailboxID int64, folder Folder) (bool, error) {
-	st, err := f.store.FetchState(ctx, mailboxID, folder.Name)
+func arrivedSince(ctx context.Context, h *store.FetchHandle, folder Folder) (bool, error) {
+	st, err := h.State(ctx, folder.Name)
 	if err != nil {
 		return false, err
 	}
 	return folder.UIDValidity != st.UIDValidity || folder.UIDNext > st.LastUID+1, nil
 }
 
-// fetchBatch handles one batch of UIDs: the header-only phase decides what
-// to download, the bodies go through the download-parse-store pipeline
+// batch handles one batch of UIDs: the header-only phase decides what to
+// download, the bodies go through the download-parse-store pipeline
 // (store.go), and only once they are committed is anything done to them on
 // the server.
-func (f *Fetcher) fetchBatch(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, folder Folder, uids []uint32, job Job, sum *Summary) error {
-	envs, err := s.Envelopes(uids)
+func (r *run) batch(ctx context.Context, folder Folder, uids []uint32) error {
+	envs, err := r.s.Envelopes(uids)
 	if err != nil {
 		return err
 	}
-	plan, err := f.plan(ctx, m, folder, envs)
+	plan, err := r.plan(ctx, folder, envs)
 	if err != nil {
 		return err
 	}
-	if err := f.store.RecordDuplicates(ctx, job.Fence, m.ID, folder.Name, folder.UIDValidity, plan.duplicates); err != nil {
+	if err := r.h.RecordDuplicates(ctx, folder.Name, folder.UIDValidity, plan.duplicates); err != nil {
 		return err
 	}
-	sum.Duplicates += len(plan.duplicates)
-	f.cfg.Metrics.countMessages(helpdesk.OutcomeDuplicate, len(plan.duplicates))
+	r.sum.Duplicates += len(plan.duplicates)
+	r.cfg.Metrics.countMessages(helpdesk.OutcomeDuplicate, len(plan.duplicates))
 	for _, env := range plan.tooLarge {
-		if err := f.quarantineTooLarge(ctx, s, m, folder, env, job.Fence); err != nil {
+		if err := r.quarantineTooLarge(ctx, folder, env); err != nil {
 			return err
 		}
-		sum.Quarantined++
-		f.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
+		r.sum.Quarantined++
+		r.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
 	}
-	committed, err := f.ingestBodies(ctx, stop, s, m, folder, plan.download, job, sum)
+	committed, err := r.ingestBodies(ctx, folder, plan.download)
 	if err != nil {
 		return err
 	}
-	stored := append(plan.done, committed...)
-	if err := f.afterFetch(s, m, stored); err != nil {
+	if err := r.afterFetch(append(plan.done, committed...)); err != nil {
 		return err
 	}
-	return f.store.SaveFetchProgress(ctx, job.Fence, m.ID, folder.Name, folder.UIDValidity, uids[len(uids)-1])
+	return r.h.SaveProgress(ctx, folder.Name, folder.UIDValidity, uids[len(uids)-1])
 }
 
 // batchPlan sorts a batch's messages by what to do with them.
@@ -250,7 +272,7 @@ type batchPlan struct {
 	done       []uint32             // stored by an earlier run (after-fetch may still be due)
 }
 
-func (f *Fetcher) plan(ctx context.Context, m *helpdesk.Mailbox, folder Folder, envs []Envelope) (batchPlan, error) {
+func (r *run) plan(ctx context.Context, folder Folder, envs []Envelope) (batchPlan, error) {
 	var p batchPlan
 	uids := make([]uint32, len(envs))
 	var keys []string
@@ -260,11 +282,11 @@ func (f *Fetcher) plan(ctx context.Context, m *helpdesk.Mailbox, folder Folder, 
 			keys = append(keys, e.DedupKey)
 		}
 	}
-	seen, err := f.store.SeenUIDs(ctx, m.ID, folder.Name, folder.UIDValidity, uids)
+	seen, err := r.h.SeenUIDs(ctx, folder.Name, folder.UIDValidity, uids)
 	if err != nil {
 		return p, err
 	}
-	stored, err := f.store.StoredDedupKeys(ctx, m.ID, keys)
+	stored, err := r.h.StoredDedupKeys(ctx, keys)
 	if err != nil {
 		return p, err
 	}
@@ -277,7 +299,7 @@ func (f *Fetcher) plan(ctx context.Context, m *helpdesk.Mailbox, folder Folder, 
 		case e.DedupKey != "" && stored[e.DedupKey]:
 			p.duplicates = append(p.duplicates, helpdesk.Duplicate{UID: e.UID, DedupKey: e.DedupKey})
 			p.done = append(p.done, e.UID)
-		case e.Size > m.MaxMessageBytes:
+		case e.Size > r.m.MaxMessageBytes:
 			p.tooLarge = append(p.tooLarge, e)
 		default:
 			p.download = append(p.download, e.UID)
@@ -286,23 +308,22 @@ func (f *Fetcher) plan(ctx context.Context, m *helpdesk.Mailbox, folder Folder, 
 	return p, nil
 }
 
-func (f *Fetcher) quarantineTooLarge(ctx context.Context, s *Session, m *helpdesk.Mailbox, folder Folder, env Envelope, fence int64) error {
-	header, err := s.Header(env.UID)
+func (r *run) quarantineTooLarge(ctx context.Context, folder Folder, env Envelope) error {
+	header, err := r.s.Header(env.UID)
 	if err != nil {
 		return err
 	}
-	src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: env.UID, Fence: fence}
-	reason := fmt.Sprintf("too large: %d bytes, the mailbox's limit is %d (header kept; retry downloads it whole)", env.Size, m.MaxMessageBytes)
-	return f.store.Quarantine(ctx, src, header, env.Size, false, reason)
+	reason := fmt.Sprintf("too large: %d bytes, the mailbox's limit is %d (header kept; retry downloads it whole)", env.Size, r.m.MaxMessageBytes)
+	return r.h.Quarantine(ctx, r.h.Source(folder.Name, folder.UIDValidity, env.UID), header, env.Size, false, reason)
 }
 
 // afterFetch runs the mailbox's after-fetch action on committed messages.
-func (f *Fetcher) afterFetch(s *Session, m *helpdesk.Mailbox, uids []uint32) error {
-	switch m.AfterFetch {
+func (r *run) afterFetch(uids []uint32) error {
+	switch r.m.AfterFetch {
 	case "seen":
-		return s.MarkSeen(uids)
+		return r.s.MarkSeen(uids)
 	case "move":
-		return s.Move(uids, m.MoveToFolder)
+		return r.s.Move(uids, r.m.MoveToFolder)
 	}
 	return nil
 }
@@ -310,38 +331,39 @@ func (f *Fetcher) afterFetch(s *Session, m *helpdesk.Mailbox, uids []uint32) err
 // retryQuarantined tries again the quarantined messages an admin asked to
 // retry: from the stored bytes, or downloaded whole when only the header
 // was kept.
-func (f *Fetcher) retryQuarantined(ctx context.Context, s *Session, m *helpdesk.Mailbox, job Job, sum *Summary) error {
-	qs, err := f.store.QuarantinedForRetry(ctx, m.ID)
+func (r *run) retryQuarantined(ctx context.Context) error {
+	qs, err := r.h.QuarantinedForRetry(ctx)
 	if err != nil {
 		return err
 	}
 	for _, q := range qs {
-		src := helpdesk.MessageSource{MailboxID: m.ID, Folder: q.Folder, UIDValidity: q.UIDValidity, UID: q.UID, Fence: job.Fence, QuarantineID: q.ID}
-		raw, err := f.quarantinedBytes(ctx, s, q)
+		src := r.h.Source(q.Folder, q.UIDValidity, q.UID)
+		src.QuarantineID = q.ID
+		raw, err := r.quarantinedBytes(ctx, q)
 		if err != nil {
-			if qerr := f.store.Quarantine(ctx, src, nil, q.Size, false, "retry failed: "+err.Error()); qerr != nil {
+			if qerr := r.h.Quarantine(ctx, src, nil, q.Size, false, "retry failed: "+err.Error()); qerr != nil {
 				return qerr
 			}
 			continue
 		}
 		fm := fetchedMessage{src: src, raw: raw, size: q.Size}
 		fm.parse()
-		outcome, err := f.storeAlone(ctx, fm)
+		outcome, err := r.storeAlone(ctx, fm)
 		if err != nil {
 			return err
 		}
 		if outcome == helpdesk.OutcomeNew {
-			sum.New++
+			r.sum.New++
 		}
 	}
 	return nil
 }
 
-func (f *Fetcher) quarantinedBytes(ctx context.Context, s *Session, q helpdesk.QuarantinedMessage) ([]byte, error) {
+func (r *run) quarantinedBytes(ctx context.Context, q helpdesk.QuarantinedMessage) ([]byte, error) {
 	if q.RawComplete {
-		return f.store.RawMessage(ctx, q.RawID)
+		return r.store.RawMessage(ctx, q.RawID)
 	}
-	folder, err := s.Select(q.Folder)
+	folder, err := r.s.Select(q.Folder)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +371,7 @@ func (f *Fetcher) quarantinedBytes(ctx context.Context, s *Session, q helpdesk.Q
 		return nil, fmt.Errorf("folder %q was recreated (UIDVALIDITY %d, was %d): the message is fetched again under its new UID", q.Folder, folder.UIDValidity, q.UIDValidity)
 	}
 	var raw []byte
-	err = s.Bodies([]uint32{q.UID}, func(_ uint32, b []byte) error { raw = b; return nil })
+	err = r.s.Bodies([]uint32{q.UID}, func(_ uint32, b []byte) error { raw = b; return nil })
 	if err == nil && raw == nil {
 		err = fmt.Errorf("uid %d is no longer in folder %q", q.UID, q.Folder)
 	}

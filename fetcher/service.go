@@ -227,7 +227,7 @@ func (s *Service) serveMailbox(ctx, leaseCtx context.Context, mailboxID, fence i
 	job := Job{MailboxID: mailboxID, Fence: fence, Trigger: trigger}
 	sess, err := Dial(leaseCtx, m, password, s.f.cfg.TLSConfig)
 	if err != nil {
-		s.f.recordFailure(leaseCtx, job, m, err)
+		s.f.newRun(ctx.Done(), nil, m, job).recordFailure(leaseCtx, err)
 		s.afterRun(leaseCtx, mailboxID, err)
 		return err
 	}
@@ -254,7 +254,7 @@ func (s *Service) serveMailbox(ctx, leaseCtx context.Context, mailboxID, fence i
 			if err != nil {
 				return err
 			}
-			arrived, err := s.f.arrivedSince(leaseCtx, mailboxID, folder)
+			arrived, err := arrivedSince(leaseCtx, s.store.FetchHandle(mailboxID, fence), folder)
 			if err != nil {
 				return err
 			}

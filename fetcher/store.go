@@ -44,7 +44,7 @@ func (fm *fetchedMessage) parse() {
 // ingestBodies downloads, parses and stores the bodies of uids. It returns
 // the UIDs whose messages are committed as new or duplicate (the
 // after-fetch action applies to them), also when it fails part-way.
-func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Session, m *helpdesk.Mailbox, folder Folder, uids []uint32, job Job, sum *Summary) ([]uint32, error) {
+func (r *run) ingestBodies(ctx context.Context, folder Folder, uids []uint32) ([]uint32, error) {
 	downloaded := make(chan fetchedMessage, maxGroup)
 	ready := make(chan fetchedMessage, maxGroup)
 	ahead := semaphore.NewWeighted(maxAheadBytes)
@@ -53,11 +53,11 @@ func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Ses
 	storeEnded := make(chan struct{})
 	go func() {
 		defer close(downloaded)
-		readErr <- s.Bodies(uids, func(uid uint32, raw []byte) error {
+		readErr <- r.s.Bodies(uids, func(uid uint32, raw []byte) error {
 			if ahead.Acquire(readCtx, aheadWeight(raw)) != nil {
 				return errStopped // the store side has ended
 			}
-			src := helpdesk.MessageSource{MailboxID: m.ID, Folder: folder.Name, UIDValidity: folder.UIDValidity, UID: uid, Fence: job.Fence}
+			src := r.h.Source(folder.Name, folder.UIDValidity, uid)
 			downloaded <- fetchedMessage{src: src, raw: raw, size: int64(len(raw))} // drained until closed
 			return nil
 		})
@@ -73,7 +73,7 @@ func (f *Fetcher) ingestBodies(ctx context.Context, stop <-chan struct{}, s *Ses
 			ready <- fm // the store side drains ready until it closes
 		}
 	}()
-	stored, err := f.storeReady(ctx, stop, ready, ahead, sum)
+	stored, err := r.storeReady(ctx, ready, ahead)
 	close(storeEnded)
 	stopReading()
 	for range ready { // unblock the parser and the reader
@@ -90,16 +90,16 @@ func aheadWeight(raw []byte) int64 { return min(int64(len(raw))+1, maxAheadBytes
 
 // storeReady stores groups of parsed messages until ready is closed, the
 // run is asked to stop (after committing the current group) or it fails.
-func (f *Fetcher) storeReady(ctx context.Context, stop <-chan struct{}, ready <-chan fetchedMessage, ahead *semaphore.Weighted, sum *Summary) ([]uint32, error) {
+func (r *run) storeReady(ctx context.Context, ready <-chan fetchedMessage, ahead *semaphore.Weighted) ([]uint32, error) {
 	var stored []uint32
 	for {
 		group, more := nextGroup(ctx, ready)
-		outcomes, err := f.storeGroup(ctx, group)
+		outcomes, err := r.storeGroup(ctx, group)
 		for _, fm := range group {
 			ahead.Release(aheadWeight(fm.raw))
 		}
 		for i, o := range outcomes {
-			sum.add(o)
+			r.sum.add(o)
 			if o != helpdesk.OutcomeQuarantined {
 				stored = append(stored, group[i].src.UID)
 			}
@@ -111,7 +111,7 @@ func (f *Fetcher) storeReady(ctx context.Context, stop <-chan struct{}, ready <-
 			return stored, ctx.Err()
 		}
 		select {
-		case <-stop:
+		case <-r.stop:
 			return stored, errStopped
 		default:
 		}
@@ -150,20 +150,20 @@ func nextGroup(ctx context.Context, ready <-chan fetchedMessage) (group []fetche
 // the messages again one per transaction, so that only a message that
 // cannot be stored goes to quarantine and the others are kept. It returns
 // the outcomes of the committed messages.
-func (f *Fetcher) storeGroup(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
+func (r *run) storeGroup(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
 	if len(group) == 0 {
 		return nil, nil
 	}
 	if len(group) > 1 {
-		outcomes, err := f.storeTogether(ctx, group)
+		outcomes, err := r.storeTogether(ctx, group)
 		if err == nil || mustStop(ctx, err) {
 			return outcomes, err
 		}
-		f.log.Warn("storing a group of messages failed; storing them one by one", "messages", len(group), "err", err)
+		r.log.Warn("storing a group of messages failed; storing them one by one", "messages", len(group), "err", err)
 	}
 	outcomes := make([]helpdesk.Outcome, 0, len(group))
 	for _, fm := range group {
-		o, err := f.storeAlone(ctx, fm)
+		o, err := r.storeAlone(ctx, fm)
 		if err != nil {
 			return outcomes, err
 		}
@@ -176,8 +176,8 @@ func (f *Fetcher) storeGroup(ctx context.Context, group []fetchedMessage) ([]hel
 // parsed or stored goes to quarantine with its raw bytes, so it never
 // blocks the next. Only errors that must end the run are returned (fenced,
 // lease lost, database down).
-func (f *Fetcher) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.Outcome, error) {
-	outcomes, err := f.storeTogether(ctx, []fetchedMessage{fm})
+func (r *run) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.Outcome, error) {
+	outcomes, err := r.storeTogether(ctx, []fetchedMessage{fm})
 	if err == nil {
 		return outcomes[0], nil
 	}
@@ -185,7 +185,7 @@ func (f *Fetcher) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.O
 		return "", err
 	}
 	reason := fmt.Errorf("could not store: %w", err)
-	if err := f.quarantine(ctx, fm, reason); err != nil {
+	if err := r.quarantine(ctx, fm, reason); err != nil {
 		return "", err
 	}
 	return helpdesk.OutcomeQuarantined, nil
@@ -193,9 +193,8 @@ func (f *Fetcher) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.O
 
 // storeTogether stores messages in one transaction; unparsable ones are
 // quarantined in it.
-func (f *Fetcher) storeTogether(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
-	first := group[0].src
-	b, err := f.store.BeginIngest(ctx, first.MailboxID, first.Fence)
+func (r *run) storeTogether(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
+	b, err := r.h.BeginIngest(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -221,19 +220,19 @@ func (f *Fetcher) storeTogether(ctx context.Context, group []fetchedMessage) ([]
 	}
 	for i, o := range outcomes {
 		if o == helpdesk.OutcomeQuarantined {
-			f.log.Warn("quarantined message", "mailbox", first.MailboxID, "folder", group[i].src.Folder, "uid", group[i].src.UID, "reason", group[i].parseErr)
+			r.log.Warn("quarantined message", "mailbox", r.m.ID, "folder", group[i].src.Folder, "uid", group[i].src.UID, "reason", group[i].parseErr)
 		}
-		f.cfg.Metrics.countMessages(o, 1)
+		r.cfg.Metrics.countMessages(o, 1)
 	}
 	return outcomes, nil
 }
 
-func (f *Fetcher) quarantine(ctx context.Context, fm fetchedMessage, reason error) error {
-	f.log.Warn("quarantining message", "mailbox", fm.src.MailboxID, "folder", fm.src.Folder, "uid", fm.src.UID, "reason", reason)
-	if err := f.store.Quarantine(ctx, fm.src, fm.raw, fm.size, true, reason.Error()); err != nil {
+func (r *run) quarantine(ctx context.Context, fm fetchedMessage, reason error) error {
+	r.log.Warn("quarantining message", "mailbox", fm.src.MailboxID, "folder", fm.src.Folder, "uid", fm.src.UID, "reason", reason)
+	if err := r.h.Quarantine(ctx, fm.src, fm.raw, fm.size, true, reason.Error()); err != nil {
 		return err
 	}
-	f.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
+	r.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
 	return nil
 }
 

@@ -125,7 +125,7 @@ func TestStatusPageShowsLeaseAndFetchState(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/status?notice=retry-requested" {
 			t.Fatalf("retry: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
-		qs, err := e.store.QuarantinedForRetry(ctx, busy)
+		qs, err := e.store.FetchHandle(busy, 0).QuarantinedForRetry(ctx)
 		if err != nil || len(qs) != 1 || qs[0].ID != qid {
 			t.Fatalf("after retry: %v %v", qs, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
 // workspace is a server with two mailboxes and conversations in both; the
@@ -58,7 +59,7 @@ func (w *workspace) ingest(t *testing.T, mailboxID int64, msg *helpdesk.Incoming
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := w.store.Ingest(context.Background(), helpdesk.MessageSource{
+	res, err := teststore.Ingest(context.Background(), w.store, helpdesk.MessageSource{
 		MailboxID: mailboxID, Folder: "INBOX", UIDValidity: 1, UID: uid, Fence: fence}, msg)
 	if err != nil {
 		t.Fatal(err)

@@ -125,7 +125,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if m, _ := e.store.Mailbox(ctx, mbox); !m.Enabled {
 			t.Error("mailbox disabled by a refused caller")
 		}
-		if qs, _ := e.store.QuarantinedForRetry(ctx, mbox); len(qs) != 0 {
+		if qs, _ := e.store.FetchHandle(mbox, 0).QuarantinedForRetry(ctx); len(qs) != 0 {
 			t.Error("quarantine retried by a refused caller")
 		}
 		if ids, _ := e.store.UserMailboxIDs(ctx, e.agent.ID); len(ids) != 0 {

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
@@ -34,7 +33,7 @@ type ConnectionTester func(ctx context.Context, m *helpdesk.Mailbox, password st
 
 // Config is everything the web server needs; nothing else is global.
 type Config struct {
-	Store     *store.Store
+	Store     Store               // what the web reads and the writes agents and admins make (store.go)
 	Inspector leaseview.Inspector // read-only view of the fetch leases
 	// Registry receives the web's metrics and is served at /metrics. The
 	// other services' collectors go into the same registry. A new one is

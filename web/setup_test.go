@@ -238,7 +238,8 @@ func (e *env) fetched(t testing.TB, mailboxID int64, runErr error) int64 {
 	if err := e.store.ClaimFence(ctx, mailboxID, fence); err != nil {
 		t.Fatal(err)
 	}
-	runID, err := e.store.StartRun(ctx, fence, mailboxID, "schedule", "test-host/4242")
+	h := e.store.FetchHandle(mailboxID, fence)
+	runID, err := h.StartRun(ctx, "schedule", "test-host/4242")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,13 +247,13 @@ func (e *env) fetched(t testing.TB, mailboxID int64, runErr error) int64 {
 	if runErr != nil {
 		run.Error = runErr.Error()
 	}
-	if err := e.store.FinishRun(ctx, fence, run); err != nil {
+	if err := h.FinishRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SaveFetchProgress(ctx, fence, mailboxID, "INBOX", 1700000001, 57); err != nil {
+	if err := h.SaveProgress(ctx, "INBOX", 1700000001, 57); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.RecordFetchResult(ctx, fence, mailboxID, "INBOX", runErr); err != nil {
+	if err := h.RecordResult(ctx, "INBOX", runErr); err != nil {
 		t.Fatal(err)
 	}
 	return fence
@@ -263,7 +264,7 @@ func (e *env) quarantined(t testing.TB, mailboxID, fence int64, uid uint32) int6
 	t.Helper()
 	ctx := context.Background()
 	src := helpdesk.MessageSource{MailboxID: mailboxID, Folder: "INBOX", UIDValidity: 1700000001, UID: uid, Fence: fence}
-	if err := e.store.Quarantine(ctx, src, []byte("Subject: broken\r\n\r\n\x00\x01"), 16, true, "cannot parse: bad MIME <boundary>"); err != nil {
+	if err := e.store.FetchHandle(mailboxID, fence).Quarantine(ctx, src, []byte("Subject: broken\r\n\r\n\x00\x01"), 16, true, "cannot parse: bad MIME <boundary>"); err != nil {
 		t.Fatal(err)
 	}
 	qs, err := e.store.Quarantined(ctx, mailboxID)

@@ -27,7 +27,7 @@ func deliver(t *testing.T, s *store.Store, mailboxID int64, uid uint32, raw []by
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Ingest(context.Background(), helpdesk.MessageSource{MailboxID: mailboxID, Folder: "INBOX", UIDValidity: 1, UID: uid}, msg)
+	res, err := teststore.Ingest(context.Background(), s, helpdesk.MessageSource{MailboxID: mailboxID, Folder: "INBOX", UIDValidity: 1, UID: uid}, msg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func (e *env) ingestNew(t *testing.T, n int) {
 			Raw: []byte("Message-ID: <" + id + ">\r\n\r\nBitte helfen Sie.\r\n"),
 		}
 		src := helpdesk.MessageSource{MailboxID: e.mb, Folder: "INBOX", UIDValidity: 1, UID: e.uid}
-		if _, err := e.s.Ingest(context.Background(), src, msg); err != nil {
+		if _, err := teststore.Ingest(context.Background(), e.s, src, msg); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -119,7 +119,7 @@ func (w *workspace) ingest(t *testing.T, m mail) helpdesk.IngestResult {
 	if m.inReplyTo != "" {
 		msg.References = []string{m.inReplyTo}
 	}
-	res, err := w.s.Ingest(context.Background(), helpdesk.MessageSource{
+	res, err := teststore.Ingest(context.Background(), w.s, helpdesk.MessageSource{
 		MailboxID: m.mailbox, Folder: "INBOX", UIDValidity: 1, UID: uid,
 	}, msg)
 	if err != nil {

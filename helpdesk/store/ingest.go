@@ -22,16 +22,6 @@ type IngestBatch struct {
 	fence int64
 }
 
-// BeginIngest starts a batch for a mailbox under fence; ErrFenced when a
-// newer fetch has claimed the mailbox.
-func (s *Store) BeginIngest(ctx context.Context, mailboxID, fence int64) (*IngestBatch, error) {
-	t, err := s.beginFetchTx(ctx, mailboxID, fence)
-	if err != nil {
-		return nil, err
-	}
-	return &IngestBatch{t: t, fence: fence}, nil
-}
-
 // Commit makes the batch's messages stored; only then may the fetcher act
 // on them on the server.
 func (b *IngestBatch) Commit(ctx context.Context) error {
@@ -40,22 +30,6 @@ func (b *IngestBatch) Commit(ctx context.Context) error {
 
 // Rollback drops what the batch wrote; after Commit it does nothing.
 func (b *IngestBatch) Rollback() { b.t.rollback() }
-
-// Ingest stores one customer message in its own batch. Ingesting the same
-// message again, under the same UID or another one, is a no-op that
-// reports a duplicate.
-func (s *Store) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
-	b, err := s.BeginIngest(ctx, src.MailboxID, src.Fence)
-	if err != nil {
-		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: %w", src, err)
-	}
-	defer b.Rollback()
-	res, err := b.Ingest(ctx, src, msg)
-	if err != nil {
-		return helpdesk.IngestResult{}, err
-	}
-	return res, b.Commit(ctx)
-}
 
 // Ingest adds one customer message to the batch.
 func (b *IngestBatch) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {

@@ -30,7 +30,7 @@ func TestIngestIsIdempotent(t *testing.T) {
 			w := setupWorkspace(t, dialect)
 			ctx := context.Background()
 			msg := customerMsg("a@x", "c@customer.test", "Help")
-			first, err := w.s.Ingest(ctx, src(w.mb1, 1), msg)
+			first, err := teststore.Ingest(ctx, w.s, src(w.mb1, 1), msg)
 			if err != nil || first.Outcome != helpdesk.OutcomeNew {
 				t.Fatalf("first ingest: %+v, %v", first, err)
 			}
@@ -39,18 +39,18 @@ func TestIngestIsIdempotent(t *testing.T) {
 				"same mail under another UID": src(w.mb1, 2),
 				"same mail in another folder": {MailboxID: w.mb1, Folder: "Sales", UIDValidity: 9, UID: 1},
 			} {
-				res, err := w.s.Ingest(ctx, s, customerMsg("a@x", "c@customer.test", "Help"))
+				res, err := teststore.Ingest(ctx, w.s, s, customerMsg("a@x", "c@customer.test", "Help"))
 				if err != nil || res.Outcome != helpdesk.OutcomeDuplicate || res.ThreadID != first.ThreadID {
 					t.Fatalf("%s: %+v, %v; want a duplicate of thread %d", name, res, err, first.ThreadID)
 				}
 			}
 			// A sender that reuses a Message-ID for a different mail does not lose it.
-			reused, err := w.s.Ingest(ctx, src(w.mb1, 3), customerMsg("a@x", "c@customer.test", "Another question"))
+			reused, err := teststore.Ingest(ctx, w.s, src(w.mb1, 3), customerMsg("a@x", "c@customer.test", "Another question"))
 			if err != nil || reused.Outcome != helpdesk.OutcomeNew {
 				t.Fatalf("reused Message-ID with other content: %+v, %v; want new", reused, err)
 			}
 			// The same mail to another mailbox is that mailbox's own conversation.
-			other, err := w.s.Ingest(ctx, src(w.mb2, 1), customerMsg("a@x", "c@customer.test", "Help"))
+			other, err := teststore.Ingest(ctx, w.s, src(w.mb2, 1), customerMsg("a@x", "c@customer.test", "Help"))
 			if err != nil || other.Outcome != helpdesk.OutcomeNew {
 				t.Fatalf("same mail, other mailbox: %+v, %v", other, err)
 			}
@@ -76,7 +76,7 @@ func TestConcurrentIngestUpsertsOneCustomer(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					mb := []int64{w.mb1, w.mb2}[i%2]
-					_, err := w.s.Ingest(context.Background(), src(mb, uint32(i+1)), customerMsg(fmt.Sprintf("m%d@x", i), "New.Customer@Example.test", "Hi"))
+					_, err := teststore.Ingest(context.Background(), w.s, src(mb, uint32(i+1)), customerMsg(fmt.Sprintf("m%d@x", i), "New.Customer@Example.test", "Hi"))
 					errs <- err
 				}()
 			}
@@ -116,12 +116,13 @@ func TestStaleFenceWritesNothing(t *testing.T) {
 			stale := src(w.mb1, 1)
 			stale.Fence = 1
 			checks := map[string]error{}
-			_, checks["ingest"] = w.s.Ingest(ctx, stale, customerMsg("s@x", "c@customer.test", "Stale"))
-			checks["quarantine"] = w.s.Quarantine(ctx, stale, []byte("raw"), 3, true, "bad")
-			checks["progress"] = w.s.SaveFetchProgress(ctx, 1, w.mb1, "INBOX", 7, 99)
-			checks["result"] = w.s.RecordFetchResult(ctx, 1, w.mb1, "INBOX", nil)
-			checks["duplicates"] = w.s.RecordDuplicates(ctx, 1, w.mb1, "INBOX", 7, []helpdesk.Duplicate{{UID: 5, DedupKey: "k"}})
-			_, checks["run"] = w.s.StartRun(ctx, 1, w.mb1, "schedule", "stale")
+			h := w.s.FetchHandle(w.mb1, 1)
+			_, checks["ingest"] = h.Ingest(ctx, stale, customerMsg("s@x", "c@customer.test", "Stale"))
+			checks["quarantine"] = h.Quarantine(ctx, stale, []byte("raw"), 3, true, "bad")
+			checks["progress"] = h.SaveProgress(ctx, "INBOX", 7, 99)
+			checks["result"] = h.RecordResult(ctx, "INBOX", nil)
+			checks["duplicates"] = h.RecordDuplicates(ctx, "INBOX", 7, []helpdesk.Duplicate{{UID: 5, DedupKey: "k"}})
+			_, checks["run"] = h.StartRun(ctx, "schedule", "stale")
 			for what, err := range checks {
 				if !errors.Is(err, helpdesk.ErrFenced) {
 					t.Errorf("%s with a stale fence: %v, want ErrFenced", what, err)
@@ -134,7 +135,7 @@ func TestStaleFenceWritesNothing(t *testing.T) {
 			}
 			current := src(w.mb1, 1)
 			current.Fence = 2
-			if _, err := w.s.Ingest(ctx, current, customerMsg("s@x", "c@customer.test", "Current")); err != nil {
+			if _, err := teststore.Ingest(ctx, w.s, current, customerMsg("s@x", "c@customer.test", "Current")); err != nil {
 				t.Fatalf("the current holder cannot write: %v", err)
 			}
 		})
@@ -149,7 +150,7 @@ func TestThreadingRules(t *testing.T) {
 			ctx := context.Background()
 			ingest := func(uid uint32, msg *helpdesk.IncomingMessage) helpdesk.IngestResult {
 				t.Helper()
-				res, err := w.s.Ingest(ctx, src(w.mb1, uid), msg)
+				res, err := teststore.Ingest(ctx, w.s, src(w.mb1, uid), msg)
 				if err != nil || res.Outcome != helpdesk.OutcomeNew {
 					t.Fatalf("ingest uid %d: %+v %v", uid, res, err)
 				}
@@ -174,7 +175,7 @@ func TestThreadingRules(t *testing.T) {
 			if got := ingest(5, customerMsg("q5@x", "stranger@evil.test", "About "+token)); got.ConversationID == first.ConversationID {
 				t.Fatalf("a stranger quoting %s landed in someone else's conversation", token)
 			}
-			other, err := w.s.Ingest(ctx, src(w.mb2, 1), customerMsg("q6@x", "alice@customer.test", "Other mailbox "+token))
+			other, err := teststore.Ingest(ctx, w.s, src(w.mb2, 1), customerMsg("q6@x", "alice@customer.test", "Other mailbox "+token))
 			if err != nil || other.ConversationID == first.ConversationID {
 				t.Fatalf("a token must not cross mailboxes: %+v %v", other, err)
 			}
@@ -187,7 +188,7 @@ func TestThreadingRules(t *testing.T) {
 func TestAssignmentNotifiesOnce(t *testing.T) {
 	w := setupWorkspace(t, "sqlite")
 	ctx := context.Background()
-	res, err := w.s.Ingest(ctx, src(w.mb1, 1), customerMsg("as@x", "c@customer.test", "Assign me"))
+	res, err := teststore.Ingest(ctx, w.s, src(w.mb1, 1), customerMsg("as@x", "c@customer.test", "Assign me"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +227,12 @@ func TestOldRunsArePruned(t *testing.T) {
 			if err := w.s.ClaimFence(ctx, w.mb2, 1); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.s.StartRun(ctx, 1, w.mb2, "schedule", "other"); err != nil {
+			if _, err := w.s.FetchHandle(w.mb2, 1).StartRun(ctx, "schedule", "other"); err != nil {
 				t.Fatal(err)
 			}
 			var last int64
 			for range helpdesk.KeptRuns + 20 {
-				id, err := w.s.StartRun(ctx, 1, w.mb1, "idle", "test")
+				id, err := w.s.FetchHandle(w.mb1, 1).StartRun(ctx, "idle", "test")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -105,7 +105,7 @@ func (o *obSetup) ingest(t *testing.T, m customerMail) helpdesk.IngestResult {
 	if m.inReplyTo != "" {
 		msg.References = []string{m.inReplyTo}
 	}
-	res, err := o.s.Ingest(context.Background(), helpdesk.MessageSource{MailboxID: m.mailbox, Folder: "INBOX", UIDValidity: 1, UID: o.uid}, msg)
+	res, err := teststore.Ingest(context.Background(), o.s, helpdesk.MessageSource{MailboxID: m.mailbox, Folder: "INBOX", UIDValidity: 1, UID: o.uid}, msg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestStoppedFetchTransactionDoesNotBlockTheNextHolder(t *testing.T) {
 	}
 	stale := src(mb, 1)
 	stale.Fence = 1
-	batch, err := s.BeginIngest(ctx, mb, 1)
+	batch, err := s.FetchHandle(mb, 1).BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestStoppedFetchTransactionDoesNotBlockTheNextHolder(t *testing.T) {
 
 	next := stale
 	next.Fence = 2
-	res, err := s.Ingest(ctx, next, customerMsg("stopped@x", "c@customer.test", "Help"))
+	res, err := teststore.Ingest(ctx, s, next, customerMsg("stopped@x", "c@customer.test", "Help"))
 	if err != nil || res.Outcome != helpdesk.OutcomeNew {
 		t.Fatalf("the next holder's ingest: %+v, %v; want new", res, err)
 	}

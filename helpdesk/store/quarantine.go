@@ -7,15 +7,6 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-// Quarantine keeps a message that cannot be ingested, with the reason, and
-// records it in the ledger so later runs move past it. size is the size on
-// the server; raw holds all of it when complete, else just its header.
-func (s *Store) Quarantine(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
-	return s.inFetchTx(ctx, src.MailboxID, src.Fence, func(t *tx) error {
-		return quarantineTx(ctx, t, src, raw, size, complete, reason)
-	})
-}
-
 // Quarantine adds a message that cannot be ingested to the batch.
 func (b *IngestBatch) Quarantine(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
 	return quarantineTx(ctx, b.t, src, raw, size, complete, reason)
@@ -78,14 +69,4 @@ func (s *Store) RetryQuarantined(ctx context.Context, id int64) error {
 		return fmt.Errorf("retry quarantined message %d: %w", id, err)
 	}
 	return expectOneRow(res)
-}
-
-// QuarantinedForRetry lists a mailbox's messages an admin asked to retry.
-func (s *Store) QuarantinedForRetry(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error) {
-	var qs []helpdesk.QuarantinedMessage
-	err := s.fetchQ.QuarantinedForRetry.SelectContext(ctx, &qs, mailboxID)
-	if err != nil {
-		return nil, fmt.Errorf("list quarantine retries: %w", err)
-	}
-	return qs, nil
 }

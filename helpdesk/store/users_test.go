@@ -185,12 +185,12 @@ func TestStatusReads(t *testing.T) {
 				t.Fatal(err)
 			}
 			for r := range 5 {
-				if _, err := s.StartRun(ctx, 1, id, fmt.Sprint("run", r), "h"); err != nil {
+				if _, err := s.FetchHandle(id, 1).StartRun(ctx, fmt.Sprint("run", r), "h"); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for _, f := range []string{"INBOX", "Spam"} {
-				if err := s.SaveFetchProgress(ctx, 1, id, f, 7, 9); err != nil {
+				if err := s.FetchHandle(id, 1).SaveProgress(ctx, f, 7, 9); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
@@ -35,9 +36,9 @@ func Mails(prefix string, from, n, size int) ([][]byte, []string) {
 // RequireExactlyOnce fails the test unless each Message-ID in ids is stored
 // exactly once in the mailbox, no other customer message is stored there,
 // and no ledger write was accepted out of fence order.
-func RequireExactlyOnce(t testing.TB, store *store.Store, mailboxID int64, ids []string) {
+func RequireExactlyOnce(t testing.TB, st *store.Store, mailboxID int64, ids []string) {
 	t.Helper()
-	a, err := store.AuditMailbox(context.Background(), mailboxID)
+	a, err := st.AuditMailbox(context.Background(), mailboxID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,4 +58,9 @@ func RequireExactlyOnce(t testing.TB, store *store.Store, mailboxID int64, ids [
 	if a.FenceViolations != 0 {
 		t.Fatalf("mailbox %d: %d ledger writes accepted out of fence order", mailboxID, a.FenceViolations)
 	}
+}
+
+// Ingest stores one message as a fetch under src's fence would.
+func Ingest(ctx context.Context, st *store.Store, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
+	return st.FetchHandle(src.MailboxID, src.Fence).Ingest(ctx, src, msg)
 }

@@ -1,0 +1,65 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Store is what the web reads, and the writes an agent or admin may make.
+// *store.Store satisfies it; the web never sees the store's fence claims,
+// fetch handles or ingest, so no page or API call can write as a fetch.
+// "Fetch now" is a row (RequestFetch) that the fetch service picks up.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	// Conversations, as the viewer may see them.
+	Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk.ConversationFilter) (*helpdesk.ConversationList, error)
+	Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.ConversationDetail, error)
+	UpdateConversation(ctx context.Context, v helpdesk.Viewer, id int64, ch helpdesk.ConversationChange) error
+	AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error)
+	AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error)
+	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error
+	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error
+	Tags(ctx context.Context) ([]string, error)
+	Assignees(ctx context.Context, mailboxID int64) ([]helpdesk.Assignee, error)
+	VisibleMailboxes(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxRef, error)
+	Attachment(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.StoredAttachment, error)
+	InlineAttachment(ctx context.Context, v helpdesk.Viewer, threadID int64, contentID string) (*helpdesk.StoredAttachment, error)
+
+	// Mailboxes, their fetch state and "fetch now".
+	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)
+	Mailboxes(ctx context.Context) ([]helpdesk.Mailbox, error)
+	CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (int64, error)
+	UpdateMailbox(ctx context.Context, id int64, in helpdesk.MailboxInput) error
+	SetMailboxEnabled(ctx context.Context, id int64, enabled bool) error
+	IMAPPassword(m *helpdesk.Mailbox) (string, error)
+	Fence(ctx context.Context, mailboxID int64) (int64, error)
+	FetchStates(ctx context.Context, mailboxID int64) ([]helpdesk.FetchState, error)
+	AllFetchStates(ctx context.Context) ([]helpdesk.FetchState, error)
+	RecentRuns(ctx context.Context, mailboxID int64, limit int) ([]helpdesk.FetchRun, error)
+	AllRecentRuns(ctx context.Context, perMailbox int) ([]helpdesk.FetchRun, error)
+	RequestFetch(ctx context.Context, mailboxID int64, requestedBy string) error
+
+	// Quarantine and outbox, for admins.
+	Quarantined(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error)
+	RetryQuarantined(ctx context.Context, id int64) error
+	OutboxStats(ctx context.Context) (helpdesk.OutboxStats, error)
+	FailedOutbox(ctx context.Context) ([]helpdesk.OutboxMessage, error)
+	RetryOutbox(ctx context.Context, id int64) error
+
+	// Users and sign-in.
+	User(ctx context.Context, id int64) (*helpdesk.User, error)
+	Users(ctx context.Context) ([]helpdesk.User, error)
+	UserByEmail(ctx context.Context, email string) (*helpdesk.User, error)
+	CreateUser(ctx context.Context, in helpdesk.UserInput) (*helpdesk.User, error)
+	UserMailboxIDs(ctx context.Context, userID int64) ([]int64, error)
+	SetUserMailboxes(ctx context.Context, userID int64, mailboxIDs []int64) error
+	Authenticate(ctx context.Context, email, password string) (*helpdesk.User, error)
+	UserByAPIToken(ctx context.Context, token string) (*helpdesk.User, error)
+	CreateSession(ctx context.Context, userID int64, ttl time.Duration) (token string, sess *helpdesk.Session, err error)
+	SessionByToken(ctx context.Context, token string) (*helpdesk.Session, error)
+	DeleteSession(ctx context.Context, token string) error
+	DeleteExpiredSessions(ctx context.Context) (int64, error)
+}
