@@ -7,12 +7,7 @@ import (
 	"fmt"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
-
-const mailboxColumns = `id, name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc,
-	after_fetch, move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes,
-	smtp_url_enc, auto_ack, fetch_alert_sent, created_at, updated_at`
 
 // CreateMailbox validates and stores a new mailbox with its folders and fence.
 func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (int64, error) {
@@ -24,25 +19,21 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 		return 0, err
 	}
 	var id int64
-	err = s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
-		t := now()
-		err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO mailboxes
-			(name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
-			 move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes, smtp_url_enc, auto_ack,
-			 created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+	err = s.inTx(ctx, func(t *tx) error {
+		at := now()
+		err := t.get(ctx, &id, s.mailboxQ.CreateMailbox,
 			in.Name, in.Email, in.IMAPHost, in.IMAPPort, in.IMAPSecurity, in.IMAPUser, passEnc, in.AfterFetch,
-			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck, t, t)
+			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck, at, at)
 		if isUniqueViolation(err) {
 			return &helpdesk.ValidationError{Fields: map[string]string{"email": "another mailbox already uses this address"}}
 		}
 		if err != nil {
 			return fmt.Errorf("insert mailbox: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO mailbox_fences (mailbox_id, fence) VALUES (?, 0)`), id); err != nil {
+		if _, err := t.exec(ctx, s.mailboxQ.CreateMailboxFence, id); err != nil {
 			return fmt.Errorf("insert mailbox fence: %w", err)
 		}
-		return replaceFolders(ctx, tx, id, in.Folders)
+		return s.replaceFolders(ctx, t, id, in.Folders)
 	})
 	return id, err
 }
@@ -66,11 +57,8 @@ func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.Mailbox
 	if in.SMTPURL == "" {
 		smtpEnc = current.SMTPURLEnc
 	}
-	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE mailboxes SET name = ?, email = ?, imap_host = ?, imap_port = ?,
-			imap_security = ?, imap_user = ?, imap_password_enc = ?, after_fetch = ?, move_to_folder = ?, enabled = ?,
-			poll_interval_s = ?, import_since = ?, max_message_bytes = ?, smtp_url_enc = ?, auto_ack = ?, updated_at = ?
-			WHERE id = ?`),
+	return s.inTx(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, s.mailboxQ.UpdateMailbox,
 			in.Name, in.Email, in.IMAPHost, in.IMAPPort, in.IMAPSecurity, in.IMAPUser, passEnc, in.AfterFetch,
 			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck, now(), id)
 		if isUniqueViolation(err) {
@@ -79,13 +67,13 @@ func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.Mailbox
 		if err != nil {
 			return fmt.Errorf("update mailbox %d: %w", id, err)
 		}
-		return replaceFolders(ctx, tx, id, in.Folders)
+		return s.replaceFolders(ctx, t, id, in.Folders)
 	})
 }
 
 // SetMailboxEnabled turns fetching of a mailbox on or off.
 func (s *Store) SetMailboxEnabled(ctx context.Context, id int64, enabled bool) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE mailboxes SET enabled = ?, updated_at = ? WHERE id = ?`), enabled, now(), id)
+	res, err := s.mailboxQ.SetMailboxEnabled.ExecContext(ctx, enabled, now(), id)
 	if err != nil {
 		return fmt.Errorf("set mailbox %d enabled: %w", id, err)
 	}
@@ -109,13 +97,12 @@ func (s *Store) encryptMailboxSecrets(in helpdesk.MailboxInput) (pass, smtp stri
 	return pass, smtp, nil
 }
 
-func replaceFolders(ctx context.Context, tx *sqlx.Tx, mailboxID int64, folders []string) error {
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM mailbox_folders WHERE mailbox_id = ?`), mailboxID); err != nil {
+func (s *Store) replaceFolders(ctx context.Context, t *tx, mailboxID int64, folders []string) error {
+	if _, err := t.exec(ctx, s.mailboxQ.ClearMailboxFolders, mailboxID); err != nil {
 		return fmt.Errorf("replace folders: %w", err)
 	}
 	for _, f := range folders {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO mailbox_folders (mailbox_id, name) VALUES (?, ?)
-			ON CONFLICT DO NOTHING`), mailboxID, f); err != nil {
+		if _, err := t.exec(ctx, s.mailboxQ.AddMailboxFolder, mailboxID, f); err != nil {
 			return fmt.Errorf("insert folder %q: %w", f, err)
 		}
 	}
@@ -125,14 +112,14 @@ func replaceFolders(ctx context.Context, tx *sqlx.Tx, mailboxID int64, folders [
 // Mailbox returns one mailbox with its folders.
 func (s *Store) Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error) {
 	var m helpdesk.Mailbox
-	err := s.db.GetContext(ctx, &m, s.db.Rebind(`SELECT `+mailboxColumns+` FROM mailboxes WHERE id = ?`), id)
+	err := s.mailboxQ.Mailbox.GetContext(ctx, &m, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("mailbox %d: %w", id, helpdesk.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get mailbox %d: %w", id, err)
 	}
-	if err := s.db.SelectContext(ctx, &m.Folders, s.db.Rebind(`SELECT name FROM mailbox_folders WHERE mailbox_id = ? ORDER BY name`), id); err != nil {
+	if err := s.mailboxQ.MailboxFolders.SelectContext(ctx, &m.Folders, id); err != nil {
 		return nil, fmt.Errorf("get folders of mailbox %d: %w", id, err)
 	}
 	return &m, nil
@@ -141,14 +128,14 @@ func (s *Store) Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error
 // Mailboxes lists all mailboxes with their folders, by id.
 func (s *Store) Mailboxes(ctx context.Context) ([]helpdesk.Mailbox, error) {
 	var ms []helpdesk.Mailbox
-	if err := s.db.SelectContext(ctx, &ms, `SELECT `+mailboxColumns+` FROM mailboxes ORDER BY id`); err != nil {
+	if err := s.mailboxQ.Mailboxes.SelectContext(ctx, &ms); err != nil {
 		return nil, fmt.Errorf("list mailboxes: %w", err)
 	}
 	var folders []struct {
 		MailboxID int64  `db:"mailbox_id"`
 		Name      string `db:"name"`
 	}
-	if err := s.db.SelectContext(ctx, &folders, `SELECT mailbox_id, name FROM mailbox_folders ORDER BY mailbox_id, name`); err != nil {
+	if err := s.mailboxQ.AllMailboxFolders.SelectContext(ctx, &folders); err != nil {
 		return nil, fmt.Errorf("list folders: %w", err)
 	}
 	byID := map[int64]*helpdesk.Mailbox{}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
 
 // The life of an outbox row: pending -> (claimed with a lease by one
@@ -43,9 +42,6 @@ type outboxRow struct {
 	SentAt        *time.Time    `db:"sent_at"`
 	FailedAt      *time.Time    `db:"failed_at"`
 }
-
-const outboxColumns = `id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at`
 
 func (r outboxRow) message() helpdesk.OutboxMessage {
 	var to []string
@@ -86,25 +82,17 @@ func decodeHeaders(s string) map[string]string {
 }
 
 // ClaimOutbox leases up to limit due pending rows to owner for leaseFor and
-// counts the attempt. Rows leased by someone else are skipped (PostgreSQL:
-// FOR UPDATE SKIP LOCKED, so concurrent claimers never wait for or get the
-// same row; SQLite: the one UPDATE runs under the database write lock), and
-// a row whose lease ran out is claimable again.
+// counts the attempt. Rows leased by someone else are skipped, and
+// concurrent claimers never get the same row (how, on each database, the
+// query text of claim-outbox says); a row whose lease ran out is claimable
+// again.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, leaseFor time.Duration) ([]helpdesk.OutboxMessage, error) {
 	if owner == "" || limit <= 0 || leaseFor <= 0 {
 		return nil, errors.New("claim outbox: owner, limit and lease are required")
 	}
-	lock := ""
-	if s.dialect.Name() == "postgres" {
-		lock = "FOR UPDATE SKIP LOCKED"
-	}
 	t := now()
 	var rows []outboxRow
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM outbox
-			WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-			ORDER BY next_attempt_at, id LIMIT ? `+lock+`)
-		RETURNING `+outboxColumns), owner, t.Add(leaseFor), t, t, limit)
+	err := s.outboxQ.ClaimOutbox.SelectContext(ctx, &rows, owner, t.Add(leaseFor), t, t, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
@@ -115,8 +103,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, leaseF
 // check the lease: the mail is out, whoever holds the row now.
 func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
 	t := now()
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'sent', sent_at = COALESCE(sent_at, ?),
-		lease_owner = '', lease_until = NULL, last_error = '' WHERE id = ?`), t, id)
+	_, err := s.outboxQ.MarkOutboxSent.ExecContext(ctx, t, id)
 	if err != nil {
 		return fmt.Errorf("mark outbox %d sent: %w", id, err)
 	}
@@ -126,9 +113,7 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
 // RescheduleOutbox puts a row the caller still leases back to pending
 // after a failed attempt, due again at next.
 func (s *Store) RescheduleOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, lastError string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET next_attempt_at = ?, last_error = ?,
-		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
-		next.UTC(), helpdesk.Truncate(lastError, 2000), m.ID, m.LeaseOwner)
+	_, err := s.outboxQ.RescheduleOutbox.ExecContext(ctx, next.UTC(), helpdesk.Truncate(lastError, 2000), m.ID, m.LeaseOwner)
 	if err != nil {
 		return fmt.Errorf("reschedule outbox %d: %w", m.ID, err)
 	}
@@ -138,10 +123,7 @@ func (s *Store) RescheduleOutbox(ctx context.Context, m helpdesk.OutboxMessage, 
 // ReleaseOutbox gives a leased row back without counting an attempt (no
 // SMTP server configured for it, or the notifier is stopping).
 func (s *Store) ReleaseOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET next_attempt_at = ?, last_error = ?,
-		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
-		next.UTC(), helpdesk.Truncate(reason, 2000), m.ID, m.LeaseOwner)
+	_, err := s.outboxQ.ReleaseOutbox.ExecContext(ctx, next.UTC(), helpdesk.Truncate(reason, 2000), m.ID, m.LeaseOwner)
 	if err != nil {
 		return fmt.Errorf("release outbox %d: %w", m.ID, err)
 	}
@@ -152,9 +134,7 @@ func (s *Store) ReleaseOutbox(ctx context.Context, m helpdesk.OutboxMessage, nex
 // refused it for good (5xx) or it ran out of attempts. Admins see it in
 // FailedOutbox, with when it failed, and can RetryOutbox it.
 func (s *Store) FailOutbox(ctx context.Context, m helpdesk.OutboxMessage, lastError string) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'failed', failed_at = ?, last_error = ?,
-		lease_owner = '', lease_until = NULL WHERE id = ? AND lease_owner = ? AND status = 'pending'`),
-		now(), helpdesk.Truncate(lastError, 2000), m.ID, m.LeaseOwner)
+	_, err := s.outboxQ.FailOutbox.ExecContext(ctx, now(), helpdesk.Truncate(lastError, 2000), m.ID, m.LeaseOwner)
 	if err != nil {
 		return fmt.Errorf("fail outbox %d: %w", m.ID, err)
 	}
@@ -165,8 +145,7 @@ func (s *Store) FailOutbox(ctx context.Context, m helpdesk.OutboxMessage, lastEr
 // due now, with a fresh attempt budget. Same row, same Message-ID; it is
 // no longer failed, so failed_at goes.
 func (s *Store) RetryOutbox(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, failed_at = NULL,
-		lease_owner = '', lease_until = NULL WHERE id = ? AND status = 'failed'`), now(), id)
+	res, err := s.outboxQ.RetryOutbox.ExecContext(ctx, now(), id)
 	if err != nil {
 		return fmt.Errorf("retry outbox %d: %w", id, err)
 	}
@@ -181,11 +160,10 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64) error {
 const FailedOutboxShown = 50
 
 // FailedOutbox lists the newest FailedOutboxShown failed mails, newest
-// first. By id, not failed_at: mails that failed before failed_at existed
-// have none. It reads the failed end of the outbox_status index.
+// first.
 func (s *Store) FailedOutbox(ctx context.Context) ([]helpdesk.OutboxMessage, error) {
 	var rows []outboxRow
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?`), FailedOutboxShown)
+	err := s.outboxQ.FailedOutbox.SelectContext(ctx, &rows, FailedOutboxShown)
 	if err != nil {
 		return nil, fmt.Errorf("list failed outbox: %w", err)
 	}
@@ -195,7 +173,7 @@ func (s *Store) FailedOutbox(ctx context.Context) ([]helpdesk.OutboxMessage, err
 // OutboxMessage returns one row by id.
 func (s *Store) OutboxMessage(ctx context.Context, id int64) (helpdesk.OutboxMessage, error) {
 	var r outboxRow
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE id = ?`), id)
+	err := s.outboxQ.OutboxMessage.GetContext(ctx, &r, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return helpdesk.OutboxMessage{}, fmt.Errorf("outbox %d: %w", id, helpdesk.ErrNotFound)
 	}
@@ -209,7 +187,7 @@ func (s *Store) OutboxMessage(ctx context.Context, id int64) (helpdesk.OutboxMes
 // alert, test) by id, at most limit.
 func (s *Store) OutboxByKind(ctx context.Context, kind string, limit int) ([]helpdesk.OutboxMessage, error) {
 	var rows []outboxRow
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE kind = ? ORDER BY id LIMIT ?`), kind, limit)
+	err := s.outboxQ.OutboxByKind.SelectContext(ctx, &rows, kind, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox %s: %w", kind, err)
 	}
@@ -228,7 +206,7 @@ func (s *Store) OutboxStats(ctx context.Context) (helpdesk.OutboxStats, error) {
 		Status string `db:"status"`
 		N      int    `db:"n"`
 	}
-	if err := s.db.SelectContext(ctx, &counts, `SELECT status, COUNT(*) AS n FROM outbox GROUP BY status`); err != nil {
+	if err := s.outboxQ.OutboxCounts.SelectContext(ctx, &counts); err != nil {
 		return st, fmt.Errorf("count outbox: %w", err)
 	}
 	for _, c := range counts {
@@ -242,15 +220,13 @@ func (s *Store) OutboxStats(ctx context.Context) (helpdesk.OutboxStats, error) {
 		}
 	}
 	var oldest time.Time
-	err := s.db.GetContext(ctx, &oldest, `SELECT created_at FROM outbox WHERE status = 'pending' ORDER BY created_at, id LIMIT 1`)
+	err := s.outboxQ.OldestPendingOutbox.GetContext(ctx, &oldest)
 	if err == nil {
 		st.OldestPendingAge = max(time.Since(oldest), 0)
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("oldest pending outbox: %w", err)
 	}
-	// IN rather than <> 'sent': neither database reads an index for <>.
-	err = s.db.GetContext(ctx, &st.LastError, `SELECT last_error FROM outbox
-		WHERE status IN ('pending', 'failed') AND last_error <> '' ORDER BY id DESC LIMIT 1`)
+	err = s.outboxQ.LastOutboxError.GetContext(ctx, &st.LastError)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("last outbox error: %w", err)
 	}
@@ -269,15 +245,15 @@ func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy str
 		return &helpdesk.ValidationError{Fields: map[string]string{"to": "must be a plain e-mail address like you@example.com"}}
 	}
 	requestedBy = helpdesk.OneLine(requestedBy, 200)
-	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
-		from, mailboxID, err := systemSender(ctx, tx)
+	return s.inTx(ctx, func(t *tx) error {
+		from, mailboxID, err := s.systemSender(ctx, t)
 		if err != nil {
 			return err
 		}
-		t := now()
-		_, err = enqueueTx(ctx, s.bridge(tx), helpdesk.OutboundMail{
+		at := now()
+		_, err = enqueueTx(ctx, t, helpdesk.OutboundMail{
 			// Each press of the button is its own event.
-			DedupKey:  fmt.Sprintf("test:%d:%s", t.UnixNano(), strings.ToLower(to)),
+			DedupKey:  fmt.Sprintf("test:%d:%s", at.UnixNano(), strings.ToLower(to)),
 			Kind:      "test",
 			MailboxID: mailboxID,
 			From:      from,
@@ -285,7 +261,7 @@ func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy str
 			Subject:   "Helpdesk test email",
 			BodyText: fmt.Sprintf("This is a test email from the helpdesk, requested by %s at %s.\n\n"+
 				"It went through the outbox and the notifier like every notification, so if it arrived, outbound mail works.\n",
-				requestedBy, t.Format(time.RFC1123Z)),
+				requestedBy, at.Format(time.RFC1123Z)),
 			Headers: helpdesk.AutomaticHeaders("auto-generated", from),
 		})
 		return err
@@ -294,12 +270,12 @@ func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy str
 
 // systemSender is the first mailbox's address (and id), the sender of mail
 // not tied to a mailbox.
-func systemSender(ctx context.Context, tx *sqlx.Tx) (string, int64, error) {
+func (s *Store) systemSender(ctx context.Context, t *tx) (string, int64, error) {
 	var mb struct {
 		ID    int64  `db:"id"`
 		Email string `db:"email"`
 	}
-	err := tx.GetContext(ctx, &mb, `SELECT id, email FROM mailboxes ORDER BY id LIMIT 1`)
+	err := t.get(ctx, &mb, s.outboxQ.SystemSender)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fallbackSender, 0, nil
 	}

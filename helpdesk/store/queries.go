@@ -40,6 +40,9 @@ type queryArea struct {
 func (s *Store) areas() []queryArea {
 	return []queryArea{
 		{"fetch.sql", &s.fetchQ},
+		{"users.sql", &s.userQ},
+		{"mailboxes.sql", &s.mailboxQ},
+		{"outbox.sql", &s.outboxQ},
 	}
 }
 

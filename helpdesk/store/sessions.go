@@ -20,8 +20,7 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 	token = secret.NewToken()
 	csrf := secret.NewToken()
 	t := now()
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?)`), secret.HashToken(token), userID, csrf, t, t.Add(ttl))
+	_, err = s.userQ.CreateSession.ExecContext(ctx, secret.HashToken(token), userID, csrf, t, t.Add(ttl))
 	if err != nil {
 		return "", nil, fmt.Errorf("create session of user %d: %w", userID, err)
 	}
@@ -39,8 +38,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (*helpdesk.Ses
 		CSRFToken string    `db:"csrf_token"`
 		ExpiresAt time.Time `db:"expires_at"`
 	}
-	err := s.db.GetContext(ctx, &row, s.db.Rebind(`SELECT `+userColumnsOf("u")+`, s.csrf_token, s.expires_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?`), secret.HashToken(token), now())
+	err := s.userQ.SessionByToken.GetContext(ctx, &row, secret.HashToken(token), now())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("session: %w", helpdesk.ErrNotFound)
 	}
@@ -52,7 +50,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (*helpdesk.Ses
 
 // DeleteSession signs a browser out; an unknown token is not an error.
 func (s *Store) DeleteSession(ctx context.Context, token string) error {
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM sessions WHERE token_hash = ?`), secret.HashToken(token)); err != nil {
+	if _, err := s.userQ.DeleteSession.ExecContext(ctx, secret.HashToken(token)); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -60,7 +58,7 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 
 // DeleteExpiredSessions removes sessions past their expiry.
 func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM sessions WHERE expires_at <= ?`), now())
+	res, err := s.userQ.DeleteExpiredSessions.ExecContext(ctx, now())
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}

@@ -21,7 +21,10 @@ type Store struct {
 	dialect dialect
 	secrets *secret.Box
 	// The prepared queries of each area (queries.go).
-	fetchQ fetchQueries
+	fetchQ   fetchQueries
+	userQ    userQueries
+	mailboxQ mailboxQueries
+	outboxQ  outboxQueries
 }
 
 // Options configures Open.

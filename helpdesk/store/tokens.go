@@ -19,8 +19,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, email string) (string, error
 		return "", err
 	}
 	token := helpdesk.APITokenPrefix + secret.NewToken()
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)`),
-		u.ID, secret.HashToken(token), now())
+	_, err = s.userQ.CreateAPIToken.ExecContext(ctx, u.ID, secret.HashToken(token), now())
 	if err != nil {
 		return "", fmt.Errorf("create API token for %s: %w", u.Email, err)
 	}
@@ -34,8 +33,7 @@ func (s *Store) UserByAPIToken(ctx context.Context, token string) (*helpdesk.Use
 		return nil, fmt.Errorf("API token: %w", helpdesk.ErrNotFound)
 	}
 	var u helpdesk.User
-	err := s.db.GetContext(ctx, &u, s.db.Rebind(`SELECT `+userColumnsOf("u")+`
-		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`), secret.HashToken(token))
+	err := s.userQ.UserByAPIToken.GetContext(ctx, &u, secret.HashToken(token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("API token: %w", helpdesk.ErrNotFound)
 	}

@@ -9,19 +9,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
-	"github.com/jmoiron/sqlx"
 )
-
-const userColumns = `id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, created_at`
-
-// userColumnsOf is userColumns qualified by a table alias, for joins.
-func userColumnsOf(alias string) string {
-	cols := strings.Split(userColumns, ", ")
-	for i, c := range cols {
-		cols[i] = alias + "." + c
-	}
-	return strings.Join(cols, ", ")
-}
 
 // CreateUser validates and stores a user with an argon2id password hash.
 func (s *Store) CreateUser(ctx context.Context, in helpdesk.UserInput) (*helpdesk.User, error) {
@@ -33,8 +21,7 @@ func (s *Store) CreateUser(ctx context.Context, in helpdesk.UserInput) (*helpdes
 		return nil, err
 	}
 	var u helpdesk.User
-	err = s.db.GetContext(ctx, &u, s.db.Rebind(`INSERT INTO users (email, name, role, password_hash, created_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING `+userColumns), in.Email, in.Name, in.Role, hash, now())
+	err = s.userQ.CreateUser.GetContext(ctx, &u, in.Email, in.Name, in.Role, hash, now())
 	if isUniqueViolation(err) {
 		return nil, &helpdesk.ValidationError{Fields: map[string]string{"email": "another user already has this address"}}
 	}
@@ -47,7 +34,7 @@ func (s *Store) CreateUser(ctx context.Context, in helpdesk.UserInput) (*helpdes
 // User returns one user.
 func (s *Store) User(ctx context.Context, id int64) (*helpdesk.User, error) {
 	var u helpdesk.User
-	err := s.db.GetContext(ctx, &u, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id)
+	err := s.userQ.User.GetContext(ctx, &u, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %d: %w", id, helpdesk.ErrNotFound)
 	}
@@ -61,7 +48,7 @@ func (s *Store) User(ctx context.Context, id int64) (*helpdesk.User, error) {
 func (s *Store) UserByEmail(ctx context.Context, email string) (*helpdesk.User, error) {
 	var u helpdesk.User
 	email = strings.ToLower(strings.TrimSpace(email))
-	err := s.db.GetContext(ctx, &u, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE email = ?`), email)
+	err := s.userQ.UserByEmail.GetContext(ctx, &u, email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %q: %w", email, helpdesk.ErrNotFound)
 	}
@@ -74,7 +61,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*helpdesk.User, 
 // Users lists all users by e-mail address.
 func (s *Store) Users(ctx context.Context) ([]helpdesk.User, error) {
 	var us []helpdesk.User
-	if err := s.db.SelectContext(ctx, &us, `SELECT `+userColumns+` FROM users ORDER BY email`); err != nil {
+	if err := s.userQ.Users.SelectContext(ctx, &us); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return us, nil
@@ -88,7 +75,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*help
 		PasswordHash string `db:"password_hash"`
 	}
 	email = strings.ToLower(strings.TrimSpace(email))
-	err := s.db.GetContext(ctx, &row, s.db.Rebind(`SELECT `+userColumns+`, password_hash FROM users WHERE email = ?`), email)
+	err := s.userQ.UserWithPassword.GetContext(ctx, &row, email)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = secret.CheckPassword(secret.DummyHash, password)
 		return nil, helpdesk.ErrBadCredentials
@@ -105,7 +92,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*help
 // UserMailboxIDs lists the mailboxes an agent works on.
 func (s *Store) UserMailboxIDs(ctx context.Context, userID int64) ([]int64, error) {
 	ids := []int64{}
-	err := s.db.SelectContext(ctx, &ids, s.db.Rebind(`SELECT mailbox_id FROM user_mailboxes WHERE user_id = ? ORDER BY mailbox_id`), userID)
+	err := s.userQ.UserMailboxIDs.SelectContext(ctx, &ids, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list mailboxes of user %d: %w", userID, err)
 	}
@@ -114,13 +101,12 @@ func (s *Store) UserMailboxIDs(ctx context.Context, userID int64) ([]int64, erro
 
 // SetUserMailboxes replaces the mailboxes an agent works on.
 func (s *Store) SetUserMailboxes(ctx context.Context, userID int64, mailboxIDs []int64) error {
-	return s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM user_mailboxes WHERE user_id = ?`), userID); err != nil {
+	return s.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(ctx, s.userQ.ClearUserMailboxes, userID); err != nil {
 			return fmt.Errorf("clear mailboxes of user %d: %w", userID, err)
 		}
 		for _, id := range mailboxIDs {
-			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO user_mailboxes (user_id, mailbox_id) VALUES (?, ?)
-				ON CONFLICT DO NOTHING`), userID, id)
+			_, err := t.exec(ctx, s.userQ.AddUserMailbox, userID, id)
 			if isForeignKeyViolation(err) {
 				return &helpdesk.ValidationError{Fields: map[string]string{"mailboxes": fmt.Sprintf("no user %d or no mailbox %d", userID, id)}}
 			}

@@ -26,6 +26,11 @@ func main() {
 		os.Exit(1)
 	}
 	defer store.Close()
+	// Prepares the queries, as every command does.
+	if err := store.CheckSchema(ctx); err != nil {
+		logger.Error("check schema", "err", err)
+		os.Exit(1)
+	}
 	lease, _ := time.ParseDuration(os.Getenv("NOTIFIER_LEASE"))
 	svc := notifier.New(store, notifier.Config{
 		SMTPURL:   os.Getenv("HELPDESK_SMTP_URL"),

@@ -1,0 +1,17 @@
+package store
+
+import "github.com/jmoiron/sqlx"
+
+// mailboxQueries are the queries of queries/mailboxes.sql (queries.go).
+type mailboxQueries struct {
+	CreateMailbox       *sqlx.Stmt `query:"create-mailbox"`
+	CreateMailboxFence  *sqlx.Stmt `query:"create-mailbox-fence"`
+	UpdateMailbox       *sqlx.Stmt `query:"update-mailbox"`
+	SetMailboxEnabled   *sqlx.Stmt `query:"set-mailbox-enabled"`
+	ClearMailboxFolders *sqlx.Stmt `query:"clear-mailbox-folders"`
+	AddMailboxFolder    *sqlx.Stmt `query:"add-mailbox-folder"`
+	Mailbox             *sqlx.Stmt `query:"mailbox"`
+	MailboxFolders      *sqlx.Stmt `query:"mailbox-folders"`
+	Mailboxes           *sqlx.Stmt `query:"mailboxes"`
+	AllMailboxFolders   *sqlx.Stmt `query:"all-mailbox-folders"`
+}

@@ -1,0 +1,24 @@
+package store
+
+import "github.com/jmoiron/sqlx"
+
+// userQueries are the queries of queries/users.sql (queries.go): users,
+// their mailboxes, sessions and API tokens.
+type userQueries struct {
+	CreateUser         *sqlx.Stmt `query:"create-user"`
+	User               *sqlx.Stmt `query:"user"`
+	UserByEmail        *sqlx.Stmt `query:"user-by-email"`
+	Users              *sqlx.Stmt `query:"users"`
+	UserWithPassword   *sqlx.Stmt `query:"user-with-password"`
+	UserMailboxIDs     *sqlx.Stmt `query:"user-mailbox-ids"`
+	ClearUserMailboxes *sqlx.Stmt `query:"clear-user-mailboxes"`
+	AddUserMailbox     *sqlx.Stmt `query:"add-user-mailbox"`
+
+	CreateSession         *sqlx.Stmt `query:"create-session"`
+	SessionByToken        *sqlx.Stmt `query:"session-by-token"`
+	DeleteSession         *sqlx.Stmt `query:"delete-session"`
+	DeleteExpiredSessions *sqlx.Stmt `query:"delete-expired-sessions"`
+
+	CreateAPIToken *sqlx.Stmt `query:"create-api-token"`
+	UserByAPIToken *sqlx.Stmt `query:"user-by-api-token"`
+}
