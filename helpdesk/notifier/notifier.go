@@ -3,7 +3,7 @@
 // reaches us.
 //
 // Any number of notifier services can run against one database. Each
-// worker claims a few due rows with a lease (store.Store.ClaimOutbox),
+// worker claims a few due rows with a lease (Queue.ClaimOutbox),
 // sends them over SMTP with the Message-ID stored in the row, and records
 // the outcome: sent; rescheduled with exponential backoff and jitter after a
 // 4xx answer, a dropped connection or a timeout; failed after a 5xx answer
@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
 // Config configures a notifier service; zero values get the defaults noted.
@@ -54,7 +53,7 @@ type Config struct {
 
 // Service is a running notifier.
 type Service struct {
-	store *store.Store
+	store Queue
 	cfg   Config
 	log   *slog.Logger
 
@@ -64,7 +63,7 @@ type Service struct {
 }
 
 // New returns a notifier service; Start runs it.
-func New(store *store.Store, cfg Config) *Service {
+func New(store Queue, cfg Config) *Service {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "localhost"

@@ -1,0 +1,20 @@
+package notifier
+
+import (
+	"context"
+	"time"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// Queue is what the notifier needs of the store: the outbox rows it claims
+// and settles, and a mailbox's own SMTP server. *store.Store satisfies it.
+type Queue interface {
+	ClaimOutbox(ctx context.Context, owner string, limit int, leaseFor time.Duration) ([]helpdesk.OutboxMessage, error)
+	MarkOutboxSent(ctx context.Context, id int64) error
+	RescheduleOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, lastError string) error
+	ReleaseOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, reason string) error
+	FailOutbox(ctx context.Context, m helpdesk.OutboxMessage, lastError string) error
+	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)
+	SMTPURL(m *helpdesk.Mailbox) (string, error)
+}
