@@ -3,6 +3,8 @@ package mailparse
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"strings"
 
 	"github.com/emersion/go-message/textproto"
 
@@ -14,7 +16,10 @@ import (
 // "" when the message has no Message-ID and the key needs its body. For a
 // message with a Message-ID it equals the DedupKey that Parse sets.
 func HeaderDedupKey(header []byte) string {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(header, '\r', '\n'))))
+	// A blank line ends the header even when the server sent none; header
+	// itself is not appended to, it may share memory with the caller's.
+	r := io.MultiReader(bytes.NewReader(header), strings.NewReader("\r\n"))
+	h, err := textproto.ReadHeader(bufio.NewReader(r))
 	if err != nil {
 		return ""
 	}

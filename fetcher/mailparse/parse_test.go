@@ -502,9 +502,24 @@ func rawDedupHeaders(t *testing.T, raw []byte) (mid, from, date, subject string,
 	return h.Get("Message-Id"), h.Get("From"), h.Get("Date"), h.Get("Subject"), body
 }
 
+// headerOf is the header of raw without an mbox "From " line, as the
+// header-only phase fetches it.
+func headerOf(raw []byte) []byte {
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		raw = raw[bytes.IndexByte(raw, '\n')+1:]
+	}
+	for _, blank := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(raw, []byte(blank)); i >= 0 {
+			return raw[:i+len(blank)]
+		}
+	}
+	return raw
+}
+
 // The key must be the one helpdesk.DedupKey gives for the raw header values
 // and the body, the same on every parse, and for mail with a Message-ID the
-// same as the header-only phase computes before downloading the body.
+// same as the header-only phase computes before downloading the body
+// (HeaderDedupKey).
 func TestParseDedupKey(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("testdata/eml/*.eml")
@@ -528,6 +543,9 @@ func TestParseDedupKey(t *testing.T) {
 				headerOnly, needBody := helpdesk.DedupKey(mid, from, date, subject, nil)
 				if needBody || headerOnly != m.DedupKey {
 					t.Errorf("header-only key %q (needBody %v) differs from %q", headerOnly, needBody, m.DedupKey)
+				}
+				if got := HeaderDedupKey(headerOf(raw)); got != m.DedupKey {
+					t.Errorf("HeaderDedupKey = %q, want %q", got, m.DedupKey)
 				}
 			}
 			if !bytes.Equal(m.Raw, raw) {
