@@ -1,12 +1,10 @@
 package helpdesk
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -128,13 +126,12 @@ func automaticMail(ctx context.Context, tx *fetchTx, msg *IncomingMessage) (stri
 	if msg.AutoReply {
 		return "auto-reply: " + msg.AutoReason, nil
 	}
-	h := rawHeader(msg.Raw)
-	if v := firstToken(h.Get("Auto-Submitted")); v != "" && v != "no" {
+	if v := msg.AutoSubmitted; v != "" && v != "no" {
 		return "auto-submitted: " + v, nil
 	}
-	if loop := strings.ToLower(strings.TrimSpace(h.Get(LoopHeader))); loop != "" {
+	if msg.LoopMailbox != "" {
 		var n int
-		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, loop); err != nil {
+		if err := tx.get(ctx, &n, `SELECT COUNT(*) FROM mailboxes WHERE email = ?`, msg.LoopMailbox); err != nil {
 			return "", fmt.Errorf("check loop header: %w", err)
 		}
 		if n > 0 {
@@ -167,26 +164,6 @@ func automaticMail(ctx context.Context, tx *fetchTx, msg *IncomingMessage) (stri
 		}
 	}
 	return "", nil
-}
-
-// rawHeader parses the header of the raw message; an empty header when
-// there is none or it cannot be read.
-func rawHeader(raw []byte) mail.Header {
-	if len(raw) == 0 {
-		return mail.Header{}
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return mail.Header{}
-	}
-	return m.Header
-}
-
-// firstToken is the lower-cased value before parameters or a comment.
-func firstToken(v string) string {
-	v, _, _ = strings.Cut(v, ";")
-	v, _, _ = strings.Cut(v, "(")
-	return strings.ToLower(strings.TrimSpace(v))
 }
 
 // enqueueAutoAck acknowledges a new conversation to its sender, at most

@@ -55,7 +55,7 @@ func Parse(raw []byte) (*helpdesk.IncomingMessage, error) {
 		// Some clients send an empty text alternative next to the HTML.
 		msg.Text = normalizeNewlines(htmlToText(msg.HTML))
 	}
-	msg.AutoReply, msg.AutoReason = detectAutoReply(h, msg.From)
+	msg.AutoReply, msg.AutoReason = detectAutoReply(h, msg)
 	return msg, nil
 }
 
@@ -136,6 +136,9 @@ func fillHeaderFields(msg *helpdesk.IncomingMessage, h mail.Header) {
 	msg.To = parseAddressList(h, "To")
 	msg.Cc = parseAddressList(h, "Cc")
 	msg.Subject = cleanHeaderText(h.Get("Subject"))
+	// Structured fields: their values are never encoded words.
+	msg.AutoSubmitted = firstToken(cleanLine(h.Get("Auto-Submitted")))
+	msg.LoopMailbox = strings.ToLower(cleanLine(h.Get(helpdesk.LoopHeader)))
 	if d, err := h.Date(); err == nil {
 		msg.Date = d
 	}

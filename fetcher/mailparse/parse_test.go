@@ -52,6 +52,11 @@ func checkInvariants(t testing.TB, m *helpdesk.IncomingMessage) {
 	oneLine("Subject", m.Subject)
 	oneLine("MessageID", m.MessageID)
 	oneLine("InReplyTo", m.InReplyTo)
+	oneLine("AutoSubmitted", m.AutoSubmitted)
+	oneLine("LoopMailbox", m.LoopMailbox)
+	if m.AutoSubmitted != strings.ToLower(m.AutoSubmitted) || m.LoopMailbox != strings.ToLower(m.LoopMailbox) {
+		t.Errorf("AutoSubmitted %q or LoopMailbox %q is not lower-case", m.AutoSubmitted, m.LoopMailbox)
+	}
 	for _, r := range m.References {
 		oneLine("Reference", r)
 	}
@@ -422,6 +427,7 @@ func TestParseAutoReply(t *testing.T) {
 	}{
 		{"auto-submitted.eml", true, "auto-submitted: auto-replied"},
 		{"auto-submitted-no.eml", false, ""},
+		{"loop-header.eml", false, ""},
 		{"auto-precedence-bulk.eml", true, "precedence: bulk"},
 		{"auto-precedence-junk.eml", true, "precedence: junk"},
 		{"auto-precedence-list.eml", true, "list"},
@@ -443,6 +449,38 @@ func TestParseAutoReply(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The fields later stages decide on without reading the header again.
+func TestParseLoopFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file, autoSubmitted, loop string
+	}{
+		{"auto-submitted.eml", "auto-replied", ""},
+		{"auto-submitted-no.eml", "no", ""},
+		{"loop-header.eml", "", "support@helpdesk.test"},
+		{"charset-utf-8.eml", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			m := parseFixture(t, tt.file)
+			if m.AutoSubmitted != tt.autoSubmitted || m.LoopMailbox != tt.loop {
+				t.Errorf("AutoSubmitted = %q, LoopMailbox = %q; want %q, %q", m.AutoSubmitted, m.LoopMailbox, tt.autoSubmitted, tt.loop)
+			}
+		})
+	}
+	// A comment, folding, and bytes that are not UTF-8 or are controls.
+	raw := "From: a@example.com\r\nAuto-Submitted: Auto-Generated (by a robot)\r\n" +
+		"X-Helpdesk-Loop: HELP@alpha.example\xff\x00\r\n \tx\r\n\r\nbody\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.AutoSubmitted != "auto-generated" || m.LoopMailbox != "help@alpha.example\ufffd x" {
+		t.Errorf("AutoSubmitted = %q, LoopMailbox = %q", m.AutoSubmitted, m.LoopMailbox)
+	}
+	checkInvariants(t, m)
 }
 
 func TestParseDSNKeepsReport(t *testing.T) {
