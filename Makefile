@@ -31,7 +31,7 @@ bench: build
 
 FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME) ./fetcher/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./fetcher/mailparse/
 
 lint:
 	$(GO) vet $(PKGS)

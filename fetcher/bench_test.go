@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/helpdesk/helpdesk/fetcher"
+	"github.com/helpdesk/helpdesk/fetcher/mailparse"
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
@@ -139,7 +140,7 @@ func fetchParseRate(b *testing.B, e *env, want int) float64 {
 		go func() {
 			n := 0
 			for raw := range raws {
-				if _, err := fetcher.ParseMessage(raw); err == nil {
+				if _, err := mailparse.Parse(raw); err == nil {
 					store.CompressRaw(raw)
 					n++
 				}

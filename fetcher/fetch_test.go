@@ -182,7 +182,7 @@ func TestCorpusNothingLost(t *testing.T) {
 			in.Folders = []string{"INBOX", "Sales"}
 			in.MaxMessageBytes = 30 << 20
 		})
-		files, err := filepath.Glob("testdata/eml/*.eml")
+		files, err := filepath.Glob("mailparse/testdata/eml/*.eml")
 		if err != nil || len(files) < 20 {
 			t.Fatalf("corpus: %d files (%v)", len(files), err)
 		}

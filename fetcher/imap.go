@@ -1,10 +1,10 @@
 // Package fetcher gets mail in: IMAP sessions, UID/UIDVALIDITY tracking,
-// the per-mailbox fetch run, the service that schedules runs under a lease,
-// and MIME parsing into helpdesk.IncomingMessage.
+// the per-mailbox fetch run and the service that schedules runs under a
+// lease. Package mailparse beneath it turns the raw messages into
+// helpdesk.IncomingMessage values.
 package fetcher
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -19,8 +19,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
-	"github.com/emersion/go-message/textproto"
 
+	"github.com/helpdesk/helpdesk/fetcher/mailparse"
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
@@ -185,25 +185,11 @@ func (s *Session) Envelopes(uids []uint32) ([]Envelope, error) {
 	envs := make([]Envelope, 0, len(msgs))
 	for _, m := range msgs {
 		env := Envelope{UID: uint32(m.UID), Size: m.RFC822Size}
-		env.DedupKey = dedupKeyFromHeader(m.FindBodySection(section))
+		env.DedupKey = mailparse.HeaderDedupKey(m.FindBodySection(section))
 		envs = append(envs, env)
 	}
 	sort.Slice(envs, func(i, j int) bool { return envs[i].UID < envs[j].UID })
 	return envs, nil
-}
-
-// dedupKeyFromHeader computes the dedup key from header fields alone, or ""
-// when the message has no Message-ID and the key needs its body.
-func dedupKeyFromHeader(raw []byte) string {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(raw, '\r', '\n'))))
-	if err != nil {
-		return ""
-	}
-	key, needBody := helpdesk.DedupKey(h.Get("Message-Id"), h.Get("From"), h.Get("Date"), h.Get("Subject"), nil)
-	if needBody {
-		return ""
-	}
-	return key
 }
 
 // Header downloads just the header of one message (for quarantining one

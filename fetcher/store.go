@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/helpdesk/helpdesk/fetcher/mailparse"
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
@@ -35,7 +36,7 @@ type fetchedMessage struct {
 }
 
 func (fm *fetchedMessage) parse() {
-	fm.msg, fm.parseErr = ParseMessage(fm.raw)
+	fm.msg, fm.parseErr = mailparse.Parse(fm.raw)
 	if fm.parseErr == nil {
 		fm.msg.RawGzip = store.CompressRaw(fm.raw)
 	}

@@ -17,8 +17,10 @@ type Attachment struct {
 	Data        []byte
 }
 
-// IncomingMessage is one customer email, parsed into plain values by the
-// fetcher. Ingest stores it; nothing here depends on IMAP.
+// IncomingMessage is one customer email, parsed into plain values by
+// fetcher/mailparse. It carries every header field a later stage decides
+// on, so that nothing after the parser reads Raw's header again. Ingest
+// stores it; nothing here depends on IMAP.
 type IncomingMessage struct {
 	MessageID   string   // without angle brackets; empty when the mail has none
 	InReplyTo   string   // without angle brackets
@@ -38,6 +40,14 @@ type IncomingMessage struct {
 	// nothing may answer or notify on them.
 	AutoReply  bool
 	AutoReason string // why AutoReply is set, e.g. "auto-submitted: auto-replied"
+	// AutoSubmitted is the keyword of the Auto-Submitted field (RFC 3834),
+	// lower-cased, without parameters or comment: "no", "auto-replied",
+	// "auto-generated"...; "" when the field is absent.
+	AutoSubmitted string
+	// LoopMailbox is the value of LoopHeader, lower-cased: the helpdesk
+	// mailbox that sent this mail, when it is a helpdesk's automatic mail
+	// coming back; "" when the field is absent.
+	LoopMailbox string
 
 	// DedupKey identifies the message within a mailbox regardless of the
 	// folder or UID it was found under (see DedupKey in dedup.go).

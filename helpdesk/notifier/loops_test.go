@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/helpdesk/helpdesk/fetcher"
+	"github.com/helpdesk/helpdesk/fetcher/mailparse"
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
@@ -23,7 +23,7 @@ import (
 // and ingests it into a mailbox.
 func deliver(t *testing.T, s *store.Store, mailboxID int64, uid uint32, raw []byte) helpdesk.IngestResult {
 	t.Helper()
-	msg, err := fetcher.ParseMessage(raw)
+	msg, err := mailparse.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestNoMailForMachines(t *testing.T) {
 			fixtures := []string{"dsn-bounce.eml", "mailer-daemon.eml", "auto-submitted.eml", "auto-x-autoreply.eml",
 				"mdn-read-receipt.eml", "auto-precedence-bulk.eml"}
 			for i, name := range fixtures {
-				raw, err := os.ReadFile(filepath.Join("..", "..", "fetcher", "testdata", "eml", name))
+				raw, err := os.ReadFile(filepath.Join("..", "..", "fetcher", "mailparse", "testdata", "eml", name))
 				if err != nil {
 					t.Fatal(err)
 				}

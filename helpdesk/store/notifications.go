@@ -1,12 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -93,13 +91,12 @@ func automaticMail(ctx context.Context, t *tx, msg *helpdesk.IncomingMessage) (s
 	if msg.AutoReply {
 		return "auto-reply: " + msg.AutoReason, nil
 	}
-	h := rawHeader(msg.Raw)
-	if v := firstToken(h.Get("Auto-Submitted")); v != "" && v != "no" {
+	if v := msg.AutoSubmitted; v != "" && v != "no" {
 		return "auto-submitted: " + v, nil
 	}
-	if loop := strings.ToLower(strings.TrimSpace(h.Get(helpdesk.LoopHeader))); loop != "" {
+	if msg.LoopMailbox != "" {
 		var n int
-		if err := t.get(ctx, &n, t.q().CountMailboxesByEmail, loop); err != nil {
+		if err := t.get(ctx, &n, t.q().CountMailboxesByEmail, msg.LoopMailbox); err != nil {
 			return "", fmt.Errorf("check loop header: %w", err)
 		}
 		if n > 0 {
@@ -131,26 +128,6 @@ func automaticMail(ctx context.Context, t *tx, msg *helpdesk.IncomingMessage) (s
 		}
 	}
 	return "", nil
-}
-
-// rawHeader parses the header of the raw message; an empty header when
-// there is none or it cannot be read.
-func rawHeader(raw []byte) mail.Header {
-	if len(raw) == 0 {
-		return mail.Header{}
-	}
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return mail.Header{}
-	}
-	return m.Header
-}
-
-// firstToken is the lower-cased value before parameters or a comment.
-func firstToken(v string) string {
-	v, _, _ = strings.Cut(v, ";")
-	v, _, _ = strings.Cut(v, "(")
-	return strings.ToLower(strings.TrimSpace(v))
 }
 
 // enqueueAutoAck acknowledges a new conversation to its sender, at most

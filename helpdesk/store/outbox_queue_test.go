@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/helpdesk/helpdesk/fetcher/mailparse"
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/teststore"
@@ -74,7 +75,9 @@ func (o *obSetup) exec(t *testing.T, q string, args ...any) {
 	}
 }
 
-// customerMail is an incoming message; raw headers are added to Raw.
+// customerMail is an incoming message; raw headers are added to Raw, and
+// the fields the parser reads from them (Auto-Submitted, the loop header)
+// are set as fetcher/mailparse sets them.
 type customerMail struct {
 	mailbox    int64
 	from       string
@@ -98,9 +101,14 @@ func (o *obSetup) ingest(t *testing.T, m customerMail) helpdesk.IngestResult {
 		m.subject = "Printer on fire"
 	}
 	raw := fmt.Sprintf("From: %s\r\nSubject: %s\r\nMessage-ID: <%s>\r\n%s\r\nPlease help.\r\n", m.from, m.subject, m.messageID, m.rawHeaders)
+	parsed, err := mailparse.Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
 	msg := &helpdesk.IncomingMessage{
 		MessageID: m.messageID, InReplyTo: m.inReplyTo, From: helpdesk.Address{Name: "Cus Tomer", Email: m.from},
 		Subject: m.subject, Text: "Please help.", AutoReply: m.autoReply, DedupKey: "mid:" + m.messageID, Raw: []byte(raw),
+		AutoSubmitted: parsed.AutoSubmitted, LoopMailbox: parsed.LoopMailbox,
 	}
 	if m.inReplyTo != "" {
 		msg.References = []string{m.inReplyTo}

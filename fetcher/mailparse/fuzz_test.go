@@ -1,4 +1,4 @@
-package fetcher
+package mailparse
 
 import (
 	"bytes"
@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// FuzzParseMessage: no input may panic; what parses keeps the invariants
+// FuzzParse: no input may panic; what parses keeps the invariants
 // (valid UTF-8, one-line Subject, safe filenames) and the raw unchanged.
-func FuzzParseMessage(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "eml", "*.eml"))
 	if err != nil || len(files) == 0 {
 		f.Fatal("no seed fixtures", err)
@@ -24,9 +24,9 @@ func FuzzParseMessage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		input := bytes.Clone(raw)
-		m, err := ParseMessage(raw)
+		m, err := Parse(raw)
 		if err != nil {
-			if !errors.Is(err, ErrUnparsableMessage) || m != nil {
+			if !errors.Is(err, ErrUnparsable) || m != nil {
 				t.Fatalf("error %v with message %v", err, m)
 			}
 			return

@@ -1,4 +1,4 @@
-package fetcher
+package mailparse
 
 import (
 	"io"
@@ -111,11 +111,16 @@ func cleanAddress(name, email string) (helpdesk.Address, bool) {
 	return helpdesk.Address{Name: cleanHeaderText(name), Email: email}, true
 }
 
-// cleanHeaderText decodes RFC 2047 words and returns one line of valid
-// UTF-8: CR, LF and other controls (also decoded from encoded words, a
-// header injection vector) become spaces and runs of space collapse.
+// cleanHeaderText decodes RFC 2047 words and returns one clean line:
+// controls decoded from encoded words are a header injection vector.
 func cleanHeaderText(v string) string {
-	v = decodeEncodedWords(v)
+	return cleanLine(decodeEncodedWords(v))
+}
+
+// cleanLine returns v as one line of valid UTF-8: CR, LF and other
+// controls become spaces and runs of space collapse.
+func cleanLine(v string) string {
+	v = strings.ToValidUTF8(v, "\uFFFD")
 	v = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '

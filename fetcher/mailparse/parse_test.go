@@ -1,4 +1,4 @@
-package fetcher
+package mailparse
 
 import (
 	"bytes"
@@ -32,15 +32,15 @@ func readFixture(t testing.TB, name string) []byte {
 
 func parseFixture(t *testing.T, name string) *helpdesk.IncomingMessage {
 	t.Helper()
-	m, err := ParseMessage(readFixture(t, name))
+	m, err := Parse(readFixture(t, name))
 	if err != nil {
-		t.Fatalf("ParseMessage(%s): %v", name, err)
+		t.Fatalf("Parse(%s): %v", name, err)
 	}
 	checkInvariants(t, m)
 	return m
 }
 
-// checkInvariants holds for every message ParseMessage returns; the fuzz
+// checkInvariants holds for every message Parse returns; the fuzz
 // target checks it too.
 func checkInvariants(t testing.TB, m *helpdesk.IncomingMessage) {
 	t.Helper()
@@ -52,6 +52,11 @@ func checkInvariants(t testing.TB, m *helpdesk.IncomingMessage) {
 	oneLine("Subject", m.Subject)
 	oneLine("MessageID", m.MessageID)
 	oneLine("InReplyTo", m.InReplyTo)
+	oneLine("AutoSubmitted", m.AutoSubmitted)
+	oneLine("LoopMailbox", m.LoopMailbox)
+	if m.AutoSubmitted != strings.ToLower(m.AutoSubmitted) || m.LoopMailbox != strings.ToLower(m.LoopMailbox) {
+		t.Errorf("AutoSubmitted %q or LoopMailbox %q is not lower-case", m.AutoSubmitted, m.LoopMailbox)
+	}
 	for _, r := range m.References {
 		oneLine("Reference", r)
 	}
@@ -90,7 +95,7 @@ func checkInvariants(t testing.TB, m *helpdesk.IncomingMessage) {
 	}
 }
 
-func TestParseMessageCharsets(t *testing.T) {
+func TestParseCharsets(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		file, text string
@@ -121,7 +126,7 @@ func TestParseMessageCharsets(t *testing.T) {
 	}
 }
 
-func TestParseMessageISO2022JP(t *testing.T) {
+func TestParseISO2022JP(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "charset-iso-2022-jp.eml")
 	if m.Subject != "お問い合わせの件について" {
@@ -140,7 +145,7 @@ func TestParseMessageISO2022JP(t *testing.T) {
 
 // An unknown charset must not lose the mail: its bytes are kept as UTF-8
 // with invalid sequences replaced, and known words beside it still decode.
-func TestParseMessageUnknownCharset(t *testing.T) {
+func TestParseUnknownCharset(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "charset-unknown.eml")
 	if want := "tlhIngan Hol and café"; m.Subject != want {
@@ -172,7 +177,7 @@ func assertAttachments(t *testing.T, m *helpdesk.IncomingMessage, want []wantAtt
 	}
 }
 
-func TestParseMessageNestedMultipart(t *testing.T) {
+func TestParseNestedMultipart(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "nested-related-cid.eml")
 	if want := "Hallo Support,\n\nanbei die Rechnung und ein Screenshot. Grüße"; m.Text != want {
@@ -199,7 +204,7 @@ func TestParseMessageNestedMultipart(t *testing.T) {
 	}
 }
 
-func TestParseMessageHTMLOnly(t *testing.T) {
+func TestParseHTMLOnly(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "html-only.eml")
 	want := "Order #42\n\nDear team,\nmy order has not arrived & I'm worried.\n\n- Item one\n- Item two\n\nThanks € <3"
@@ -212,7 +217,7 @@ func TestParseMessageHTMLOnly(t *testing.T) {
 }
 
 // The parser stores hostile HTML as sent; sanitising happens on display.
-func TestParseMessageHostileHTML(t *testing.T) {
+func TestParseHostileHTML(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "hostile-html.eml")
 	for _, s := range []string{`href="javascript:alert(document.cookie)"`, `onerror="alert(1)"`, `<svg xmlns`, `onload="alert(2)"`, `<iframe`} {
@@ -228,7 +233,7 @@ func TestParseMessageHostileHTML(t *testing.T) {
 	}
 }
 
-func TestParseMessageBrokenMIME(t *testing.T) {
+func TestParseBrokenMIME(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		file, text, html string
@@ -265,7 +270,7 @@ func TestParseMessageBrokenMIME(t *testing.T) {
 	}
 }
 
-func TestParseMessageTruncatedBase64KeepsPrefix(t *testing.T) {
+func TestParseTruncatedBase64KeepsPrefix(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "broken-truncated-base64.eml")
 	want := bytes.Repeat([]byte("0123456789"), 30)[:294]
@@ -274,7 +279,7 @@ func TestParseMessageTruncatedBase64KeepsPrefix(t *testing.T) {
 	}
 }
 
-func TestParseMessageMaliciousFilenames(t *testing.T) {
+func TestParseMaliciousFilenames(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "malicious-filenames.eml")
 	assertAttachments(t, m, []wantAttachment{
@@ -314,7 +319,7 @@ func TestSanitizeFilename(t *testing.T) {
 	}
 }
 
-func TestParseMessageHeaderInjection(t *testing.T) {
+func TestParseHeaderInjection(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "header-injection.eml")
 	if want := "Hello Bcc: victim@example.com X-Evil: yes tail line"; m.Subject != want {
@@ -328,7 +333,7 @@ func TestParseMessageHeaderInjection(t *testing.T) {
 	}
 }
 
-func TestParseMessageAddresses(t *testing.T) {
+func TestParseAddresses(t *testing.T) {
 	t.Parallel()
 	t.Run("broken headers", func(t *testing.T) {
 		m := parseFixture(t, "broken-addresses.eml")
@@ -365,7 +370,7 @@ func TestParseMessageAddresses(t *testing.T) {
 		}
 	})
 	t.Run("no From", func(t *testing.T) {
-		m, err := ParseMessage([]byte("To: support@helpdesk.test\r\nSubject: who am I\r\n\r\nhi\r\n"))
+		m, err := Parse([]byte("To: support@helpdesk.test\r\nSubject: who am I\r\n\r\nhi\r\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +380,7 @@ func TestParseMessageAddresses(t *testing.T) {
 	})
 }
 
-func TestParseMessageThreading(t *testing.T) {
+func TestParseThreading(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "reply-references.eml")
 	if m.MessageID != "reply-3@example.fr" || m.InReplyTo != "reply-2@helpdesk.test" {
@@ -392,7 +397,7 @@ func TestParseMessageThreading(t *testing.T) {
 	}
 }
 
-func TestParseMessageLongReferences(t *testing.T) {
+func TestParseLongReferences(t *testing.T) {
 	t.Parallel()
 	var refs []string
 	for i := range 250 {
@@ -400,7 +405,7 @@ func TestParseMessageLongReferences(t *testing.T) {
 	}
 	raw := "From: a@example.com\r\nMessage-ID: <m@example.com>\r\nIn-Reply-To: broken@example.com\r\nReferences: " +
 		strings.Join(refs, "\r\n ") + "\r\n\r\nbody\r\n"
-	m, err := ParseMessage([]byte(raw))
+	m, err := Parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +418,7 @@ func TestParseMessageLongReferences(t *testing.T) {
 	}
 }
 
-func TestParseMessageAutoReply(t *testing.T) {
+func TestParseAutoReply(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		file   string
@@ -422,6 +427,7 @@ func TestParseMessageAutoReply(t *testing.T) {
 	}{
 		{"auto-submitted.eml", true, "auto-submitted: auto-replied"},
 		{"auto-submitted-no.eml", false, ""},
+		{"loop-header.eml", false, ""},
 		{"auto-precedence-bulk.eml", true, "precedence: bulk"},
 		{"auto-precedence-junk.eml", true, "precedence: junk"},
 		{"auto-precedence-list.eml", true, "list"},
@@ -445,7 +451,39 @@ func TestParseMessageAutoReply(t *testing.T) {
 	}
 }
 
-func TestParseMessageDSNKeepsReport(t *testing.T) {
+// The fields later stages decide on without reading the header again.
+func TestParseLoopFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file, autoSubmitted, loop string
+	}{
+		{"auto-submitted.eml", "auto-replied", ""},
+		{"auto-submitted-no.eml", "no", ""},
+		{"loop-header.eml", "", "support@helpdesk.test"},
+		{"charset-utf-8.eml", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			m := parseFixture(t, tt.file)
+			if m.AutoSubmitted != tt.autoSubmitted || m.LoopMailbox != tt.loop {
+				t.Errorf("AutoSubmitted = %q, LoopMailbox = %q; want %q, %q", m.AutoSubmitted, m.LoopMailbox, tt.autoSubmitted, tt.loop)
+			}
+		})
+	}
+	// A comment, folding, and bytes that are not UTF-8 or are controls.
+	raw := "From: a@example.com\r\nAuto-Submitted: Auto-Generated (by a robot)\r\n" +
+		"X-Helpdesk-Loop: HELP@alpha.example\xff\x00\r\n \tx\r\n\r\nbody\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.AutoSubmitted != "auto-generated" || m.LoopMailbox != "help@alpha.example\ufffd x" {
+		t.Errorf("AutoSubmitted = %q, LoopMailbox = %q", m.AutoSubmitted, m.LoopMailbox)
+	}
+	checkInvariants(t, m)
+}
+
+func TestParseDSNKeepsReport(t *testing.T) {
 	t.Parallel()
 	m := parseFixture(t, "dsn-bounce.eml")
 	if !strings.HasPrefix(m.Text, "This is the mail system at host mx.example.com.") {
@@ -457,7 +495,7 @@ func TestParseMessageDSNKeepsReport(t *testing.T) {
 	})
 }
 
-func TestParseMessageMiscFixtures(t *testing.T) {
+func TestParseMiscFixtures(t *testing.T) {
 	t.Parallel()
 	t.Run("forwarded message", func(t *testing.T) {
 		m := parseFixture(t, "forwarded-rfc822.eml")
@@ -502,10 +540,25 @@ func rawDedupHeaders(t *testing.T, raw []byte) (mid, from, date, subject string,
 	return h.Get("Message-Id"), h.Get("From"), h.Get("Date"), h.Get("Subject"), body
 }
 
+// headerOf is the header of raw without an mbox "From " line, as the
+// header-only phase fetches it.
+func headerOf(raw []byte) []byte {
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		raw = raw[bytes.IndexByte(raw, '\n')+1:]
+	}
+	for _, blank := range []string{"\r\n\r\n", "\n\n"} {
+		if i := bytes.Index(raw, []byte(blank)); i >= 0 {
+			return raw[:i+len(blank)]
+		}
+	}
+	return raw
+}
+
 // The key must be the one helpdesk.DedupKey gives for the raw header values
 // and the body, the same on every parse, and for mail with a Message-ID the
-// same as the header-only phase computes before downloading the body.
-func TestParseMessageDedupKey(t *testing.T) {
+// same as the header-only phase computes before downloading the body
+// (HeaderDedupKey).
+func TestParseDedupKey(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("testdata/eml/*.eml")
 	if err != nil || len(files) == 0 {
@@ -520,7 +573,7 @@ func TestParseMessageDedupKey(t *testing.T) {
 			if m.DedupKey != want {
 				t.Errorf("DedupKey = %q, want %q", m.DedupKey, want)
 			}
-			again, err := ParseMessage(bytes.Clone(raw))
+			again, err := Parse(bytes.Clone(raw))
 			if err != nil || again.DedupKey != m.DedupKey {
 				t.Errorf("second parse: %v, key %q vs %q", err, again.DedupKey, m.DedupKey)
 			}
@@ -528,6 +581,9 @@ func TestParseMessageDedupKey(t *testing.T) {
 				headerOnly, needBody := helpdesk.DedupKey(mid, from, date, subject, nil)
 				if needBody || headerOnly != m.DedupKey {
 					t.Errorf("header-only key %q (needBody %v) differs from %q", headerOnly, needBody, m.DedupKey)
+				}
+				if got := HeaderDedupKey(headerOf(raw)); got != m.DedupKey {
+					t.Errorf("HeaderDedupKey = %q, want %q", got, m.DedupKey)
 				}
 			}
 			if !bytes.Equal(m.Raw, raw) {
@@ -537,7 +593,7 @@ func TestParseMessageDedupKey(t *testing.T) {
 	}
 }
 
-func TestParseMessageErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	tests := map[string][]byte{
 		"empty":             nil,
@@ -549,9 +605,9 @@ func TestParseMessageErrors(t *testing.T) {
 	}
 	for name, raw := range tests {
 		t.Run(name, func(t *testing.T) {
-			m, err := ParseMessage(raw)
-			if !errors.Is(err, ErrUnparsableMessage) || m != nil {
-				t.Errorf("ParseMessage = %v, %v; want ErrUnparsableMessage", m, err)
+			m, err := Parse(raw)
+			if !errors.Is(err, ErrUnparsable) || m != nil {
+				t.Errorf("Parse = %v, %v; want ErrUnparsable", m, err)
 			}
 		})
 	}
@@ -559,25 +615,25 @@ func TestParseMessageErrors(t *testing.T) {
 
 // Every prefix of every fixture (a connection cut anywhere) parses or
 // fails cleanly, and what parses keeps the invariants.
-func TestParseMessageTruncated(t *testing.T) {
+func TestParseTruncated(t *testing.T) {
 	t.Parallel()
 	files, _ := filepath.Glob("testdata/eml/*.eml")
 	for _, f := range files {
 		raw := readFixture(t, filepath.Base(f))
 		for n := 0; n < len(raw); n += 13 {
-			if m, err := ParseMessage(raw[:n]); err == nil {
+			if m, err := Parse(raw[:n]); err == nil {
 				checkInvariants(t, m)
 			}
 		}
 	}
 }
 
-func TestParseMessageInlineWithoutDisposition(t *testing.T) {
+func TestParseInlineWithoutDisposition(t *testing.T) {
 	t.Parallel()
 	raw := "From: a@example.com\r\nContent-Type: multipart/related; boundary=r\r\n\r\n" +
 		"--r\r\nContent-Type: text/html\r\n\r\n<img src=cid:i1>\r\n" +
 		"--r\r\nContent-Type: IMAGE/GIF\r\nContent-ID: < i1 >\r\nContent-Transfer-Encoding: base64\r\n\r\nR0lGODlh\r\n--r--\r\n"
-	m, err := ParseMessage([]byte(raw))
+	m, err := Parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -687,7 +743,7 @@ func TestHTMLToText(t *testing.T) {
 
 // A 20 MB attachment arrives whole and the parser does not copy it more
 // than once: the decoded bytes are the only large allocation.
-func TestParseMessageLargeAttachment(t *testing.T) {
+func TestParseLargeAttachment(t *testing.T) {
 	const size = 20 << 20
 	data := make([]byte, size)
 	for i := range data {
@@ -710,7 +766,7 @@ func TestParseMessageLargeAttachment(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	m, err := ParseMessage(input)
+	m, err := Parse(input)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatal(err)
@@ -729,12 +785,12 @@ func TestParseMessageLargeAttachment(t *testing.T) {
 	}
 }
 
-func TestParseMessageBlankTextAlternativeUsesHTML(t *testing.T) {
+func TestParseBlankTextAlternativeUsesHTML(t *testing.T) {
 	t.Parallel()
 	raw := "From: a@example.com\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n" +
 		"--a\r\nContent-Type: text/plain\r\n\r\n \r\n" +
 		"--a\r\nContent-Type: text/html\r\n\r\n<pre>one&#13;\r\ntwo</pre>\r\n--a--\r\n"
-	m, err := ParseMessage([]byte(raw))
+	m, err := Parse([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

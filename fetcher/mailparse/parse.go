@@ -1,4 +1,7 @@
-package fetcher
+// Package mailparse turns raw RFC 822 messages into helpdesk.IncomingMessage
+// values: every header field later stages decide on is read here, so that
+// nothing after the parser reads the raw header again.
+package mailparse
 
 import (
 	"bytes"
@@ -21,11 +24,11 @@ const (
 	maxIDBytes        = 998  // longest Message-ID kept: RFC 5322 line length, fits a DB index
 )
 
-// ErrUnparsableMessage is wrapped by every error of ParseMessage: the
-// message cannot be a conversation and goes to quarantine with its raw kept.
-var ErrUnparsableMessage = errors.New("unparsable message")
+// ErrUnparsable is wrapped by every error of Parse: the message cannot be
+// a conversation and goes to quarantine with its raw kept.
+var ErrUnparsable = errors.New("unparsable message")
 
-// ParseMessage turns one raw RFC 822 message into the plain value Ingest stores.
+// Parse turns one raw RFC 822 message into the plain value Ingest stores.
 // An error means the message cannot be stored as a conversation and goes to quarantine (raw kept).
 //
 // Only a message without a readable header is an error. Everything else is
@@ -34,13 +37,13 @@ var ErrUnparsableMessage = errors.New("unparsable message")
 // attachments, bad dates become the zero time. A message without From is
 // returned with an empty From; the caller decides what to do with it.
 // Raw is the input slice itself; nothing else shares memory with it.
-func ParseMessage(raw []byte) (*helpdesk.IncomingMessage, error) {
+func Parse(raw []byte) (*helpdesk.IncomingMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, fmt.Errorf("%w: empty input", ErrUnparsableMessage)
+		return nil, fmt.Errorf("%w: empty input", ErrUnparsable)
 	}
 	h, body, err := readTopHeader(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnparsableMessage, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnparsable, err)
 	}
 	msg := &helpdesk.IncomingMessage{Raw: raw}
 	fillHeaderFields(msg, h)
@@ -52,7 +55,7 @@ func ParseMessage(raw []byte) (*helpdesk.IncomingMessage, error) {
 		// Some clients send an empty text alternative next to the HTML.
 		msg.Text = normalizeNewlines(htmlToText(msg.HTML))
 	}
-	msg.AutoReply, msg.AutoReason = detectAutoReply(h, msg.From)
+	msg.AutoReply, msg.AutoReason = detectAutoReply(h, msg)
 	return msg, nil
 }
 
@@ -133,6 +136,9 @@ func fillHeaderFields(msg *helpdesk.IncomingMessage, h mail.Header) {
 	msg.To = parseAddressList(h, "To")
 	msg.Cc = parseAddressList(h, "Cc")
 	msg.Subject = cleanHeaderText(h.Get("Subject"))
+	// Structured fields: their values are never encoded words.
+	msg.AutoSubmitted = firstToken(cleanLine(h.Get("Auto-Submitted")))
+	msg.LoopMailbox = strings.ToLower(cleanLine(h.Get(helpdesk.LoopHeader)))
 	if d, err := h.Date(); err == nil {
 		msg.Date = d
 	}

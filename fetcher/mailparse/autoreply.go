@@ -1,4 +1,4 @@
-package fetcher
+package mailparse
 
 import (
 	"strings"
@@ -10,18 +10,19 @@ import (
 
 // detectAutoReply tells whether a message was sent by a machine, so that
 // nothing answers it (mail loops) and nobody is notified. The reason names
-// the first signal found.
+// the first signal found. It needs the From and Auto-Submitted fields of
+// msg filled in.
 //
 // List-Id and List-Unsubscribe alone do not count: newsletters carry them
 // and customers answer from mailing lists too. With Precedence they do.
-func detectAutoReply(h mail.Header, from helpdesk.Address) (bool, string) {
-	if v := firstToken(h.Get("Auto-Submitted")); v != "" && v != "no" {
+func detectAutoReply(h mail.Header, msg *helpdesk.IncomingMessage) (bool, string) {
+	if v := msg.AutoSubmitted; v != "" && v != "no" {
 		return true, "auto-submitted: " + v // RFC 3834
 	}
 	if rt := deliveryReportType(h); rt != "" {
 		return true, "report: " + rt
 	}
-	if local := bounceSender(h, from); local != "" {
+	if local := bounceSender(h, msg.From); local != "" {
 		return true, "bounce: " + local
 	}
 	for _, key := range []string{"X-Autoreply", "X-Autorespond"} {
