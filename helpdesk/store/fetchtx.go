@@ -18,9 +18,9 @@ import (
 // fetchScope is what a fetch transaction knows beyond a plain one.
 type fetchScope struct {
 	mailbox mailboxInfo
-	// Rows collected for flush, by rank of their insert (rowinsert.go),
-	// what reads may find them by, and the ids taken for new rows.
-	pending     [][][]any
+	// Rows collected for flush by their insert (rowinsert.go), what
+	// reads may find them by, and the ids taken for new rows.
+	pending     map[*rowInsert][][]any
 	pendingKeys map[string]bool
 	ids         map[string]*idRange
 	// notified caches notifiedUsers for the messages of one batch (a

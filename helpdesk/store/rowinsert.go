@@ -27,7 +27,6 @@ import (
 // rowInsert is an INSERT whose rows can be collected: one row
 // (queries/fetch.sql) or many over arrays (queries/postgres/fetch.sql).
 type rowInsert struct {
-	rank   int // flush order: after the tables it references
 	table  string
 	one    func(q *fetchQueries) *sqlx.Stmt
 	arrays func(q *fetchQueries) *sqlx.Stmt // PostgreSQL only
@@ -39,24 +38,24 @@ type rowInsert struct {
 var rowInserts = []*rowInsert{insertRaw, insertThread, insertAttachment, insertParticipant, insertQuarantine, insertLedger, insertOutbox}
 
 var (
-	insertRaw = &rowInsert{rank: 0, table: "raw_messages",
+	insertRaw = &rowInsert{table: "raw_messages",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertRawMessage },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertRawMessages }}
-	insertThread = &rowInsert{rank: 1, table: "threads",
+	insertThread = &rowInsert{table: "threads",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertThread },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertThreads },
 		findBy: func(row []any) []string { return messageIDLookups(row[3].(string)) }}
-	insertAttachment = &rowInsert{rank: 2, table: "attachments",
+	insertAttachment = &rowInsert{table: "attachments",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertAttachment },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertAttachments }}
-	insertParticipant = &rowInsert{rank: 3, table: "conversation_participants",
+	insertParticipant = &rowInsert{table: "conversation_participants",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertParticipant },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertParticipants },
 		findBy: func(row []any) []string { return []string{participantLookup(row[0].(int64), row[1].(string))} }}
-	insertQuarantine = &rowInsert{rank: 4, table: "quarantine",
+	insertQuarantine = &rowInsert{table: "quarantine",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertQuarantine },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertQuarantines }}
-	insertLedger = &rowInsert{rank: 5, table: "fetch_ledger",
+	insertLedger = &rowInsert{table: "fetch_ledger",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertLedger },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertLedgers },
 		findBy: func(row []any) []string {
@@ -66,7 +65,7 @@ var (
 			}
 			return keys
 		}}
-	insertOutbox = &rowInsert{rank: 6, table: "outbox",
+	insertOutbox = &rowInsert{table: "outbox",
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertOutbox },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertOutboxes },
 		findBy: func(row []any) []string { return messageIDLookups(row[9].(string)) }}
@@ -119,10 +118,10 @@ func (t *tx) insertNow(ctx context.Context, ins *rowInsert, row []any) error {
 func (t *tx) collect(ins *rowInsert, values ...any) {
 	f := t.fetch
 	if f.pending == nil {
-		f.pending = make([][][]any, len(rowInserts))
+		f.pending = map[*rowInsert][][]any{}
 		f.pendingKeys = map[string]bool{}
 	}
-	f.pending[ins.rank] = append(f.pending[ins.rank], values)
+	f.pending[ins] = append(f.pending[ins], values)
 	if ins.findBy != nil {
 		for _, k := range ins.findBy(values) {
 			f.pendingKeys[k] = true
@@ -141,19 +140,21 @@ func (t *tx) flushFor(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// flush writes the collected rows, each table's at once, in rank order.
+// flush writes the collected rows, each table's at once, in the order of
+// rowInserts.
 func (t *tx) flush(ctx context.Context) error {
 	if t.fetch == nil {
 		return nil
 	}
-	for rank, rows := range t.fetch.pending {
+	for _, ins := range rowInserts {
+		rows := t.fetch.pending[ins]
 		if len(rows) == 0 {
 			continue
 		}
-		if err := t.store.dialect.insertRows(ctx, t, rowInserts[rank], rows); err != nil {
+		if err := t.store.dialect.insertRows(ctx, t, ins, rows); err != nil {
 			return err
 		}
-		t.fetch.pending[rank] = rows[:0]
+		t.fetch.pending[ins] = rows[:0]
 	}
 	clear(t.fetch.pendingKeys)
 	return nil
