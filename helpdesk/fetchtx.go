@@ -92,7 +92,7 @@ func (t *fetchTx) lockFence(ctx context.Context, s *Store, mailboxID, fence int6
 	if err != nil {
 		return fmt.Errorf("check fence: %w", err)
 	}
-	if row.Fence != fence && s.fencing {
+	if row.Fence != fence && fenceChecked {
 		return fmt.Errorf("write with fence %d to mailbox %d (current %d): %w", fence, mailboxID, row.Fence, ErrFenced)
 	}
 	t.mailbox = row.mailboxInfo

@@ -24,18 +24,11 @@ type Store struct {
 	dialect string // "postgres" or "sqlite"
 	secrets *Secrets
 	stmts   *stmtCache // prepared statements of the fetch path
-	// fencing is on except in the control test that proves the fault
-	// tests can fail (HELPDESK_UNSAFE_DISABLE_FENCING).
-	fencing bool
 }
 
 // Options configures Open.
 type Options struct {
 	Secrets *Secrets
-	// DisableFencing turns off the fence check on fetch writes. Only the
-	// fault tests' control run uses it, to show the checker catches the
-	// violations fencing prevents.
-	DisableFencing bool
 }
 
 // Open connects to "postgres://..." or "sqlite:PATH" (SQLite with WAL and a
@@ -69,7 +62,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, dialect: dialect, secrets: opts.Secrets, stmts: newStmtCache(db), fencing: !opts.DisableFencing}, nil
+	return &Store{db: db, dialect: dialect, secrets: opts.Secrets, stmts: newStmtCache(db)}, nil
 }
 
 func driverFor(databaseURL string) (driver, dsn, dialect string, err error) {

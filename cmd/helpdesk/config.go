@@ -23,8 +23,6 @@ type config struct {
 	SMTPURL     string
 	DataDir     string // where the SQLite file, the secret key and the fetch lock live
 	LockTTL     time.Duration
-	// UnsafeDisableFencing is only for the fault tests' control run.
-	UnsafeDisableFencing bool
 }
 
 func loadConfig() (config, error) {
@@ -35,8 +33,6 @@ func loadConfig() (config, error) {
 		SecretKey:   os.Getenv("HELPDESK_SECRET_KEY"),
 		SMTPURL:     os.Getenv("HELPDESK_SMTP_URL"),
 		DataDir:     os.Getenv("HELPDESK_DATA_DIR"),
-
-		UnsafeDisableFencing: os.Getenv("HELPDESK_UNSAFE_DISABLE_FENCING") == "1",
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
@@ -110,7 +106,7 @@ func openStore(ctx context.Context, c config, migrating bool) (*helpdesk.Store, 
 	if err != nil {
 		return nil, err
 	}
-	store, err := helpdesk.Open(ctx, c.DatabaseURL, helpdesk.Options{Secrets: secrets, DisableFencing: c.UnsafeDisableFencing})
+	store, err := helpdesk.Open(ctx, c.DatabaseURL, helpdesk.Options{Secrets: secrets})
 	if err != nil {
 		return nil, err
 	}
