@@ -297,11 +297,13 @@ func readMessages(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessage
 
 // readLiteral reads a body in one allocation of the size the server
 // announced (capped: the announcement is the server's word, and the
-// header phase already kept oversized mail out).
+// header phase already kept oversized mail out). The buffer is made, not
+// grown: Buffer.Grow copies a zeroed slice of that size, which under the
+// race detector cannot be preempted and, for a mail of 20 MB, held up
+// every goroutine (a lease's heartbeat too) for a good part of a second.
 func readLiteral(lit imap.LiteralReader) ([]byte, error) {
 	const maxPrealloc = 64 << 20
-	var buf bytes.Buffer
-	buf.Grow(int(min(max(lit.Size(), 0), maxPrealloc)) + bytes.MinRead)
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(lit.Size(), 0), maxPrealloc)+bytes.MinRead))
 	_, err := buf.ReadFrom(lit)
 	return buf.Bytes(), err
 }
