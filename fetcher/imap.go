@@ -178,15 +178,14 @@ func (s *Session) Envelopes(uids []uint32) ([]Envelope, error) {
 		return nil, nil
 	}
 	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: helpdesk.DedupHeaders, Peek: true}
-	msgs, err := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	cmd := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section}})
+	envs := make([]Envelope, 0, len(uids))
+	err := eachMessage("fetch headers", cmd, func(m *imapclient.FetchMessageBuffer) error {
+		envs = append(envs, Envelope{UID: uint32(m.UID), Size: m.RFC822Size, DedupKey: mailparse.HeaderDedupKey(m.FindBodySection(section))})
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("fetch headers: %w", serverAnswer(err))
-	}
-	envs := make([]Envelope, 0, len(msgs))
-	for _, m := range msgs {
-		env := Envelope{UID: uint32(m.UID), Size: m.RFC822Size}
-		env.DedupKey = mailparse.HeaderDedupKey(m.FindBodySection(section))
-		envs = append(envs, env)
+		return nil, err
 	}
 	sort.Slice(envs, func(i, j int) bool { return envs[i].UID < envs[j].UID })
 	return envs, nil
@@ -196,14 +195,21 @@ func (s *Session) Envelopes(uids []uint32) ([]Envelope, error) {
 // too large to download).
 func (s *Session) Header(uid uint32) ([]byte, error) {
 	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
-	msgs, err := s.c.Fetch(uidSet([]uint32{uid}), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	cmd := s.c.Fetch(uidSet([]uint32{uid}), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+	var header []byte
+	err := eachMessage(fmt.Sprintf("fetch header of uid %d", uid), cmd, func(m *imapclient.FetchMessageBuffer) error {
+		if m.UID == imap.UID(uid) {
+			header = m.FindBodySection(section)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("fetch header of uid %d: %w", uid, serverAnswer(err))
+		return nil, err
 	}
-	if len(msgs) == 0 {
+	if header == nil {
 		return nil, fmt.Errorf("uid %d is gone from the folder", uid)
 	}
-	return msgs[0].FindBodySection(section), nil
+	return header, nil
 }
 
 // Bodies streams BODY.PEEK[] of these UIDs to fn, one message at a time, in
@@ -214,48 +220,61 @@ func (s *Session) Bodies(uids []uint32, fn func(uid uint32, raw []byte) error) e
 	}
 	section := &imap.FetchItemBodySection{Peek: true}
 	cmd := s.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	err := s.eachBody(cmd, fn)
-	var broken *bodyReadError
-	if errors.As(err, &broken) {
-		// Draining the command would read the failed body again while
-		// go-imap's reader goroutine decodes past it (a data race). The
-		// connection is broken anyway; the caller closes the session.
-		return err
+	return eachMessage("fetch bodies", cmd, func(m *imapclient.FetchMessageBuffer) error {
+		raw := m.FindBodySection(section)
+		if m.UID == 0 || raw == nil {
+			return nil // a FETCH response for flags only, e.g. set by another client
+		}
+		return fn(uint32(m.UID), raw)
+	})
+}
+
+// eachMessage reads a FETCH's responses one message at a time into memory
+// and hands each to fn; fn's error stops it and is returned as it is.
+// Unlike go-imap's Collect, it does not drain the command after a literal
+// failed to read (the connection was closed when the lease was lost, say):
+// draining would read that literal again while go-imap's reader goroutine
+// decodes past it, a data race. The connection is broken anyway; the
+// caller closes the session. what names the command in errors.
+func eachMessage(what string, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer) error) error {
+	err := readMessages(cmd, fn)
+	if errors.As(err, new(*literalError)) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if cerr := cmd.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("fetch bodies: %w", serverAnswer(cerr))
+		err = fmt.Errorf("%s: %w", what, serverAnswer(cerr))
 	}
 	return err
 }
 
-// bodyReadError is a message body that could not be read to its end.
-type bodyReadError struct{ err error }
+// literalError is a literal (a message body, say) that could not be read
+// to its end.
+type literalError struct{ err error }
 
-func (e *bodyReadError) Error() string { return "read message body: " + e.err.Error() }
-func (e *bodyReadError) Unwrap() error { return e.err }
+func (e *literalError) Error() string { return "read literal: " + e.err.Error() }
+func (e *literalError) Unwrap() error { return e.err }
 
-func (s *Session) eachBody(cmd *imapclient.FetchCommand, fn func(uid uint32, raw []byte) error) error {
+func readMessages(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer) error) error {
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		var (
-			uid uint32
-			raw []byte
-		)
+		buf := &imapclient.FetchMessageBuffer{SeqNum: msg.SeqNum}
 		for item := msg.Next(); item != nil; item = msg.Next() {
 			switch item := item.(type) {
 			case imapclient.FetchItemDataUID:
-				uid = uint32(item.UID)
+				buf.UID = item.UID
+			case imapclient.FetchItemDataRFC822Size:
+				buf.RFC822Size = item.Size
 			case imapclient.FetchItemDataBodySection:
+				if item.Literal == nil {
+					continue // NIL: the section does not exist
+				}
 				b, err := readLiteral(item.Literal)
 				if err != nil {
-					return &bodyReadError{err}
+					return &literalError{err}
 				}
-				raw = b
+				buf.BodySection = append(buf.BodySection, imapclient.FetchBodySectionBuffer{Section: item.Section, Bytes: b})
 			}
 		}
-		if uid == 0 || raw == nil {
-			continue // a FETCH response for flags only, e.g. set by another client
-		}
-		if err := fn(uid, raw); err != nil {
+		if err := fn(buf); err != nil {
 			return err
 		}
 	}
@@ -264,11 +283,13 @@ func (s *Session) eachBody(cmd *imapclient.FetchCommand, fn func(uid uint32, raw
 
 // readLiteral reads a body in one allocation of the size the server
 // announced (capped: the announcement is the server's word, and the
-// header phase already kept oversized mail out).
+// header phase already kept oversized mail out). The buffer is made, not
+// grown: Buffer.Grow copies a zeroed slice of that size, which under the
+// race detector cannot be preempted and, for a mail of 20 MB, held up
+// every goroutine (a lease's heartbeat too) for a good part of a second.
 func readLiteral(lit imap.LiteralReader) ([]byte, error) {
 	const maxPrealloc = 64 << 20
-	var buf bytes.Buffer
-	buf.Grow(int(min(max(lit.Size(), 0), maxPrealloc)) + bytes.MinRead)
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(lit.Size(), 0), maxPrealloc)+bytes.MinRead))
 	_, err := buf.ReadFrom(lit)
 	return buf.Bytes(), err
 }

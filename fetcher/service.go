@@ -25,6 +25,12 @@ type ServiceConfig struct {
 	// HoldMax is how long an instance keeps a mailbox's lease while idling
 	// before it lets go and anyone may take it; default 10 minutes.
 	HoldMax time.Duration
+	// MaxFirstDelay bounds the random delay before a mailbox's first run,
+	// which spreads instances and mailboxes out; default a quarter of the
+	// mailbox's poll interval.
+	MaxFirstDelay time.Duration
+	// Progress, if set, is told how far every run has got (see Job).
+	Progress func(mailboxID int64, folder string, done, total int)
 	// AfterRun, if set, is called after every run (fetch alerts).
 	AfterRun func(ctx context.Context, mailboxID int64, runErr error)
 	Logger   *slog.Logger
@@ -136,9 +142,7 @@ func (s *Service) schedule(ctx context.Context) error {
 	for _, m := range mailboxes {
 		sl := s.slots[m.ID]
 		if sl == nil {
-			// Start at a random point of the interval so that instances
-			// and mailboxes spread out.
-			sl = &slot{due: now.Add(jitter(time.Duration(m.PollIntervalS) * time.Second / 4)), wake: make(chan struct{}, 1)}
+			sl = &slot{due: now.Add(jitter(s.firstDelay(m))), wake: make(chan struct{}, 1)}
 			s.slots[m.ID] = sl
 		}
 		switch {
@@ -169,6 +173,15 @@ func (s *Service) schedule(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// firstDelay bounds the wait before a mailbox's first run, so that
+// instances and mailboxes spread out over the interval.
+func (s *Service) firstDelay(m helpdesk.Mailbox) time.Duration {
+	if s.cfg.MaxFirstDelay > 0 {
+		return s.cfg.MaxFirstDelay
+	}
+	return time.Duration(m.PollIntervalS) * time.Second / 4
 }
 
 // work fetches one mailbox under its lease and returns when it is next due.
@@ -225,6 +238,9 @@ func (s *Service) serveMailbox(ctx, leaseCtx context.Context, mailboxID, fence i
 		return err
 	}
 	job := Job{MailboxID: mailboxID, Fence: fence, Trigger: trigger}
+	if s.cfg.Progress != nil {
+		job.Progress = func(folder string, done, total int) { s.cfg.Progress(mailboxID, folder, done, total) }
+	}
 	sess, err := Dial(leaseCtx, m, password, s.f.cfg.TLSConfig)
 	if err != nil {
 		s.f.newRun(ctx.Done(), nil, m, job).recordFailure(leaseCtx, err)

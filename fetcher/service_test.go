@@ -2,6 +2,7 @@ package fetcher_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,10 +12,16 @@ import (
 	"github.com/helpdesk/helpdesk/locks"
 )
 
-func startService(t *testing.T, e *env) *fetcher.Service {
+// startService starts a service that looks for work every 100 ms and, unless
+// cfg says otherwise, runs each mailbox's first fetch at once.
+func startService(t *testing.T, e *env, cfg fetcher.ServiceConfig) *fetcher.Service {
 	t.Helper()
 	local := e.locker.(*locks.Local)
-	svc := fetcher.NewService(e.fetcher, local, local.Inspector(), fetcher.ServiceConfig{Tick: 100 * time.Millisecond})
+	cfg.Tick = 100 * time.Millisecond
+	if cfg.MaxFirstDelay == 0 {
+		cfg.MaxFirstDelay = time.Millisecond
+	}
+	svc := fetcher.NewService(e.fetcher, local, local.Inspector(), cfg)
 	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -22,6 +29,7 @@ func startService(t *testing.T, e *env) *fetcher.Service {
 	return svc
 }
 
+// waitStored polls the database quickly until the message is stored.
 func waitStored(t *testing.T, e *env, id string, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -34,6 +42,26 @@ func waitStored(t *testing.T, e *env, id string, timeout time.Duration) time.Dur
 	return time.Since(start)
 }
 
+// waitRunsFinished polls until the mailbox's latest run is finished and at
+// least n runs were started, and returns the runs, latest first.
+func waitRunsFinished(t *testing.T, e *env, n int, timeout time.Duration) []helpdesk.FetchRun {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		runs, err := e.store.RecentRuns(context.Background(), e.mailbox, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) >= n && runs[0].FinishedAt != nil {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runs %+v: want %d, the latest finished, within %s", runs, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // The service fetches on schedule, then IDLEs holding the lease: new mail
 // is stored within seconds, long before the poll interval.
 func TestServiceIdlePicksUpNewMail(t *testing.T) {
@@ -41,8 +69,8 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 600 })
 	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
-	startService(t, e)
-	waitStored(t, e, id, 3*time.Minute) // first run: at a random point of a quarter interval at most
+	startService(t, e, fetcher.ServiceConfig{})
+	waitStored(t, e, id, time.Minute) // the first run, at once
 
 	inspector := e.locker.(*locks.Local).Inspector()
 	st, err := inspector.Inspect(context.Background(), e.mailbox)
@@ -67,7 +95,7 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 func TestServiceRunsFetchRequests(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 3600 })
-	startService(t, e)
+	startService(t, e, fetcher.ServiceConfig{MaxFirstDelay: time.Hour}) // no scheduled run meanwhile
 	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
 	if err := e.store.RequestFetch(context.Background(), e.mailbox, "admin@example.test"); err != nil {
@@ -98,21 +126,34 @@ func TestServiceRunsFetchRequests(t *testing.T) {
 // committed, the lease is released, and it returns within seconds.
 func TestServiceStopsGracefully(t *testing.T) {
 	t.Parallel()
-	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 5 })
-	raws, ids := teststore.Mails("msg", 0, 1500, 2000)
+	e := setup(t, "sqlite", nil)
+	raws, ids := teststore.Mails("msg", 0, 300, 2000)
 	e.dovecot.AppendMany(t, e.user, "INBOX", raws)
-	local := e.locker.(*locks.Local)
-	svc := fetcher.NewService(e.fetcher, local, local.Inspector(), fetcher.ServiceConfig{Tick: 100 * time.Millisecond})
-	svc.Start(context.Background())
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(e.audit().StoredMessageIDs) < 100 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	e.fetcher = fetcher.New(e.store, fetcher.Config{Holder: "test", BatchSize: 50})
+	// The stop comes after the first batch is committed, while the run
+	// goes on: the run waits for it there.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	firstBatch := make(chan struct{}, 1)
+	svc := startService(t, e, fetcher.ServiceConfig{Progress: func(int64, string, int, int) {
+		select {
+		case firstBatch <- struct{}{}:
+			<-ctx.Done()
+		default:
+		}
+	}})
+	select {
+	case <-firstBatch:
+	case <-time.After(time.Minute):
+		t.Fatal("no batch committed within a minute")
 	}
 	stopped := time.Now()
+	stop()
 	svc.Stop()
 	if took := time.Since(stopped); took > 5*time.Second {
 		t.Fatalf("Stop took %s, want under 5 s", took)
 	}
+	local := e.locker.(*locks.Local)
 	st, _ := local.Inspector().Inspect(context.Background(), e.mailbox)
 	if st.Held {
 		t.Fatalf("lease still held after Stop: %+v", st)
@@ -132,27 +173,37 @@ func TestServiceStopsGracefully(t *testing.T) {
 func TestServiceMultiFolderMailDuringRunIsNotLeftToThePoll(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
-		in.PollIntervalS = 240 // the first run comes within a minute; the next poll 4 minutes later
+		in.PollIntervalS = 240 // the first run comes at once; the next poll 4 minutes later
 		in.Folders = []string{"INBOX", "Sales"}
 	})
 	e.dovecot.CreateFolder(t, e.user, "Sales")
-	raws, ids := teststore.Mails("sales", 0, 1500, 2000)
+	raws, ids := teststore.Mails("sales", 0, 20, 2000)
 	e.dovecot.AppendMany(t, e.user, "Sales", raws)
-	startService(t, e)
-	// Wait until the scheduled run is inside the second folder (no fetch
-	// request: its wake-up would hide the case), then mail the first.
-	deadline := time.Now().Add(2 * time.Minute)
-	for e.audit().StoredMessageIDs[ids[0]] == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first run did not reach the second folder")
+	// The scheduled run (no fetch request: its wake-up would hide the
+	// case) waits inside the second folder until the first one got mail.
+	inSales, mailed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	mailedDone := sync.OnceFunc(func() { close(mailed) })
+	startService(t, e, fetcher.ServiceConfig{Progress: func(_ int64, folder string, _, _ int) {
+		if folder == "Sales" {
+			once.Do(func() {
+				inSales <- struct{}{}
+				<-mailed
+			})
 		}
-		time.Sleep(5 * time.Millisecond)
+	}})
+	t.Cleanup(mailedDone) // before the service stops, should the test fail
+	select {
+	case <-inSales:
+	case <-time.After(time.Minute):
+		t.Fatal("the first run did not reach the second folder")
 	}
 	raw, id := teststore.Mail("inbox", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
+	mailedDone()
 	waitStored(t, e, id, time.Minute)
 	teststore.RequireExactlyOnce(t, e.store, e.mailbox, append(ids, id))
-	runs, _ := e.store.RecentRuns(context.Background(), e.mailbox, 10)
+	runs := waitRunsFinished(t, e, 2, 10*time.Second)
 	if len(runs) != 2 || runs[0].Trigger != "idle" || runs[0].New != 1 {
 		t.Fatalf("runs %+v: want the scheduled one, then one for the new mail", runs)
 	}

@@ -514,9 +514,10 @@ func TestFaultRedisRestartedWithoutPersistence(t *testing.T) {
 // Redis loses its key (restart without persistence); a one-shot fetch takes
 // the mailbox over; the paused holder resumes well within its own TTL, so
 // nothing tells it that its lease is gone until its next renewal. It keeps
-// ingesting: with fencing off, its writes land after the new holder's and
-// the checker reports violations; with fencing on, its first write is
-// fenced off, it aborts saying so, and every message is stored once.
+// ingesting: with fencing off (a binary built with -tags nofencing), its
+// writes land after the new holder's and the checker reports violations;
+// with fencing on, its first write is fenced off, it aborts saying so, and
+// every message is stored once.
 //
 // (A holder paused past its own TTL is no good for the control: its lease's
 // local deadline cancels its work the moment it resumes, so with fencing
@@ -527,12 +528,11 @@ func TestFaultControlStaleWriter(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			const holderTTL = 60 * time.Second // renews every 20 s
 			c := newCluster(t, "2s")
-			id, msgIDs := c.seed("stale", 2000)
-			env := []string{"HELPDESK_LOCK_TTL=" + holderTTL.String()}
 			if !fencing {
-				env = append(env, "HELPDESK_UNSAFE_DISABLE_FENCING=1")
+				c.bin = noFencingBinary(t)
 			}
-			a := c.start(env, "fetch", "--mailbox", itoa(id), "--json")
+			id, msgIDs := c.seed("stale", 2000)
+			a := c.start([]string{"HELPDESK_LOCK_TTL=" + holderTTL.String()}, "fetch", "--mailbox", itoa(id), "--json")
 			var h leaseview.Holder
 			waitFor(t, 2*time.Minute, "the holder mid-fetch, just after a renewal", func() bool {
 				st, err := c.insp.Inspect(context.Background(), id)
@@ -547,11 +547,7 @@ func TestFaultControlStaleWriter(t *testing.T) {
 			if c.holder(id) != nil {
 				t.Fatal("lock survived a restart without persistence")
 			}
-			benv := []string{}
-			if !fencing {
-				benv = append(benv, "HELPDESK_UNSAFE_DISABLE_FENCING=1")
-			}
-			b := c.start(benv, "fetch", "--mailbox", itoa(id), "--json")
+			b := c.start(nil, "fetch", "--mailbox", itoa(id), "--json")
 			waitFor(t, time.Minute, "the one-shot fetch to take the lease", func() bool {
 				hh := c.holder(id)
 				return hh != nil && hh.PID == b.cmd.Process.Pid && hh.Fence > h.Fence

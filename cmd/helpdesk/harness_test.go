@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -19,27 +20,58 @@ import (
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
-// binPath is the helpdesk binary under test, built once by TestMain.
-var binPath string
+// binDir holds the helpdesk binaries under test: binPath, built by
+// TestMain, and the control run's binary without fencing.
+var binDir, binPath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "helpdesk-bin-")
 	if err != nil {
 		panic(err)
 	}
-	binPath = filepath.Join(dir, "helpdesk")
-	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		panic("build helpdesk: " + err.Error())
+	binDir = dir
+	binPath, err = buildBinary("helpdesk")
+	if err != nil {
+		panic(err)
 	}
 	testserver.Main(m, func() { os.RemoveAll(dir) })
+}
+
+// buildBinary builds the helpdesk command with the race detector and the
+// given build tags into binDir.
+func buildBinary(name string, tags ...string) (string, error) {
+	path := filepath.Join(binDir, name)
+	build := exec.Command("go", "build", "-race", "-tags", strings.Join(tags, ","), "-o", path, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build %s: %w", name, err)
+	}
+	return path, nil
+}
+
+// noFencing is the binary built with -tags nofencing, whose fetch writes
+// skip the fence check: built on first use, once per test binary.
+var noFencing struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// noFencingBinary returns the control run's binary.
+func noFencingBinary(t testing.TB) string {
+	t.Helper()
+	noFencing.once.Do(func() { noFencing.path, noFencing.err = buildBinary("helpdesk-nofencing", "nofencing") })
+	if noFencing.err != nil {
+		t.Fatal(noFencing.err)
+	}
+	return noFencing.path
 }
 
 // world is what process tests share: a database URL, a data directory and
 // the environment every helpdesk process of the test gets.
 type world struct {
 	t       testing.TB
+	bin     string // the helpdesk binary its processes run
 	dbURL   string
 	dataDir string
 	env     []string
@@ -48,7 +80,7 @@ type world struct {
 
 func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
 	t.Helper()
-	w := &world{t: t, dbURL: dbURL, dataDir: t.TempDir()}
+	w := &world{t: t, bin: binPath, dbURL: dbURL, dataDir: t.TempDir()}
 	w.env = append([]string{
 		"HELPDESK_DATABASE_URL=" + dbURL,
 		"HELPDESK_DATA_DIR=" + w.dataDir,
@@ -76,7 +108,7 @@ func (w *world) runEnv(env []string, args ...string) (stdout, stderr string, cod
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := exec.CommandContext(ctx, w.bin, args...)
 	cmd.Env = append(append([]string{}, w.env...), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -136,7 +168,7 @@ func (p *proc) Log() string {
 func (w *world) start(env []string, args ...string) *proc {
 	w.t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, args...)
+	p.cmd = exec.Command(w.bin, args...)
 	p.cmd.Env = append(append([]string{}, w.env...), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
