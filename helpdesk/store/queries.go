@@ -40,6 +40,7 @@ type queryArea struct {
 func (s *Store) areas() []queryArea {
 	return []queryArea{
 		{"fetch.sql", &s.fetchQ},
+		{"conversations.sql", &s.convQ},
 	}
 }
 

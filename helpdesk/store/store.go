@@ -22,6 +22,7 @@ type Store struct {
 	secrets *secret.Box
 	// The prepared queries of each area (queries.go).
 	fetchQ fetchQueries
+	convQ  conversationQueries
 }
 
 // Options configures Open.
