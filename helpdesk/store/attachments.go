@@ -10,17 +10,11 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-const attachmentInfoColumns = `id, thread_id, filename, content_type, content_id, inline, size`
-
 // Attachment returns an attachment of one of the viewer's conversations,
 // or ErrNotFound.
 func (s *Store) Attachment(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.StoredAttachment, error) {
-	access, args := accessClause(v)
 	var a helpdesk.StoredAttachment
-	err := s.db.GetContext(ctx, &a, s.db.Rebind(`SELECT a.id, a.thread_id, a.filename, a.content_type, a.content_id,
-		a.inline, a.size, a.data
-		FROM attachments a JOIN threads t ON t.id = a.thread_id JOIN conversations c ON c.id = t.conversation_id
-		WHERE a.id = ? AND `+access), append([]any{id}, args...)...)
+	err := s.convQ.Attachment.GetContext(ctx, &a, append([]any{id}, viewerArgs(v)...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("attachment %d: %w", id, helpdesk.ErrNotFound)
 	}
@@ -38,13 +32,8 @@ func (s *Store) InlineAttachment(ctx context.Context, v helpdesk.Viewer, threadI
 	if contentID == "" {
 		return nil, fmt.Errorf("inline attachment: %w", helpdesk.ErrNotFound)
 	}
-	access, args := accessClause(v)
 	var a helpdesk.StoredAttachment
-	err := s.db.GetContext(ctx, &a, s.db.Rebind(`SELECT a.id, a.thread_id, a.filename, a.content_type, a.content_id,
-		a.inline, a.size, a.data
-		FROM attachments a JOIN threads t ON t.id = a.thread_id JOIN conversations c ON c.id = t.conversation_id
-		WHERE a.thread_id = ? AND a.content_id = ? AND `+access+` ORDER BY a.id LIMIT 1`),
-		append([]any{threadID, contentID}, args...)...)
+	err := s.convQ.InlineAttachment.GetContext(ctx, &a, append([]any{threadID, contentID}, viewerArgs(v)...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("inline attachment %q of thread %d: %w", contentID, threadID, helpdesk.ErrNotFound)
 	}

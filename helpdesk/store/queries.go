@@ -43,6 +43,7 @@ func (s *Store) areas() []queryArea {
 		{"users.sql", &s.userQ},
 		{"mailboxes.sql", &s.mailboxQ},
 		{"outbox.sql", &s.outboxQ},
+		{"conversations.sql", &s.convQ},
 	}
 }
 

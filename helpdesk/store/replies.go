@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
-	"github.com/jmoiron/sqlx"
 )
 
 // replyContext is what a reply needs to know about its conversation.
@@ -31,30 +30,26 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 		return nil, err
 	}
 	w := &helpdesk.Written{ConversationID: convID}
-	err = s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
+	q := &s.convQ
+	err = s.inTx(ctx, func(t *tx) error {
+		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
 			return err
 		}
 		var rc replyContext
-		if err := tx.GetContext(ctx, &rc, tx.Rebind(`SELECT c.mailbox_id, m.email AS mailbox_email,
-			cu.email AS customer_email, c.subject
-			FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id JOIN customers cu ON cu.id = c.customer_id
-			WHERE c.id = ?`), convID); err != nil {
+		if err := t.get(ctx, &rc, q.ReplyContext, convID); err != nil {
 			return fmt.Errorf("read conversation %d: %w", convID, err)
 		}
-		author, err := authorTx(ctx, tx, v.UserID)
+		author, err := authorTx(ctx, t, v.UserID)
 		if err != nil {
 			return err
 		}
-		inReplyTo, refs, err := referencesTx(ctx, tx, convID)
+		inReplyTo, refs, err := referencesTx(ctx, t, convID)
 		if err != nil {
 			return err
 		}
 		subject := helpdesk.SubjectWithToken(helpdesk.ReplySubject(rc.Subject), convID)
 
-		if err := tx.GetContext(ctx, &w.ThreadID, tx.Rebind(`INSERT INTO threads
-			(conversation_id, kind, in_reply_to, from_email, from_name, to_addrs, subject, body_text, user_id, created_at)
-			VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		if err := t.get(ctx, &w.ThreadID, q.InsertReply,
 			convID, inReplyTo, rc.MailboxEmail, author.Name, rc.CustomerEmail, subject, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert reply: %w", err)
 		}
@@ -65,7 +60,7 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 		if len(refs) > 0 {
 			headers["References"] = "<" + strings.Join(refs, "> <") + ">"
 		}
-		w.MessageID, err = enqueueTx(ctx, s.bridge(tx), helpdesk.OutboundMail{
+		w.MessageID, err = enqueueTx(ctx, t, helpdesk.OutboundMail{
 			DedupKey:  "reply:" + strconv.FormatInt(w.ThreadID, 10),
 			Kind:      "reply",
 			MailboxID: rc.MailboxID,
@@ -85,10 +80,10 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 			}
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE threads SET message_id = ? WHERE id = ?`), w.MessageID, w.ThreadID); err != nil {
+		if _, err := t.exec(ctx, q.SetThreadMessageID, w.MessageID, w.ThreadID); err != nil {
 			return fmt.Errorf("set reply message id: %w", err)
 		}
-		return touchForAgent(ctx, tx, convID)
+		return touchForAgent(ctx, t, convID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reply to conversation %d: %w", convID, err)
@@ -103,21 +98,19 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 		return nil, err
 	}
 	w := &helpdesk.Written{ConversationID: convID}
-	err = s.inSQLTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := checkAccessTx(ctx, tx, v, convID); err != nil {
+	err = s.inTx(ctx, func(t *tx) error {
+		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
 			return err
 		}
-		author, err := authorTx(ctx, tx, v.UserID)
+		author, err := authorTx(ctx, t, v.UserID)
 		if err != nil {
 			return err
 		}
-		if err := tx.GetContext(ctx, &w.ThreadID, tx.Rebind(`INSERT INTO threads
-			(conversation_id, kind, from_email, from_name, body_text, user_id, created_at)
-			VALUES (?, 'note', ?, ?, ?, ?, ?) RETURNING id`),
+		if err := t.get(ctx, &w.ThreadID, s.convQ.InsertNote,
 			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert note: %w", err)
 		}
-		return touchForAgent(ctx, tx, convID)
+		return touchForAgent(ctx, t, convID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("note on conversation %d: %w", convID, err)
@@ -130,9 +123,9 @@ type author struct {
 	Email string `db:"email"`
 }
 
-func authorTx(ctx context.Context, tx *sqlx.Tx, userID int64) (author, error) {
+func authorTx(ctx context.Context, t *tx, userID int64) (author, error) {
 	var a author
-	err := tx.GetContext(ctx, &a, tx.Rebind(`SELECT name, email FROM users WHERE id = ?`), userID)
+	err := t.get(ctx, &a, t.store.convQ.Author, userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("user %d: %w", userID, helpdesk.ErrForbidden)
 	}
@@ -145,13 +138,12 @@ func authorTx(ctx context.Context, tx *sqlx.Tx, userID int64) (author, error) {
 // referencesTx returns the Message-ID to answer (the newest customer
 // message's) and the References chain of a reply: the conversation's
 // Message-IDs oldest first, capped to the first and the newest ones.
-func referencesTx(ctx context.Context, tx *sqlx.Tx, convID int64) (inReplyTo string, refs []string, err error) {
+func referencesTx(ctx context.Context, t *tx, convID int64) (inReplyTo string, refs []string, err error) {
 	var rows []struct {
 		Kind      string `db:"kind"`
 		MessageID string `db:"message_id"`
 	}
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT kind, message_id FROM threads
-		WHERE conversation_id = ? AND kind IN ('customer', 'reply') AND message_id <> '' ORDER BY id`), convID); err != nil {
+	if err := t.sel(ctx, &rows, t.store.convQ.ConversationMessageIDs, convID); err != nil {
 		return "", nil, fmt.Errorf("read message ids of conversation %d: %w", convID, err)
 	}
 	seen := map[string]bool{}
@@ -171,8 +163,8 @@ func referencesTx(ctx context.Context, tx *sqlx.Tx, convID int64) (inReplyTo str
 	return inReplyTo, refs, nil
 }
 
-func touchForAgent(ctx context.Context, tx *sqlx.Tx, convID int64) error {
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE conversations SET updated_at = ? WHERE id = ?`), now(), convID); err != nil {
+func touchForAgent(ctx context.Context, t *tx, convID int64) error {
+	if _, err := t.exec(ctx, t.store.convQ.TouchConversationByAgent, now(), convID); err != nil {
 		return fmt.Errorf("update conversation %d: %w", convID, err)
 	}
 	return nil

@@ -25,6 +25,7 @@ type Store struct {
 	userQ    userQueries
 	mailboxQ mailboxQueries
 	outboxQ  outboxQueries
+	convQ    conversationQueries
 }
 
 // Options configures Open.

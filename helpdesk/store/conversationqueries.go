@@ -1,0 +1,37 @@
+package store
+
+import "github.com/jmoiron/sqlx"
+
+// conversationQueries are the queries of queries/conversations.sql
+// (queries.go): one conversation, its changes, replies and notes, tags and
+// attachments. The list is composed of pieces (conversationlist.go).
+type conversationQueries struct {
+	ConversationTags        *sqlx.Stmt `query:"conversation-tags"`
+	Conversation            *sqlx.Stmt `query:"conversation"`
+	MailboxEmail            *sqlx.Stmt `query:"mailbox-email"`
+	ConversationThreads     *sqlx.Stmt `query:"conversation-threads"`
+	ConversationAttachments *sqlx.Stmt `query:"conversation-attachments"`
+	ConversationMailbox     *sqlx.Stmt `query:"conversation-mailbox"`
+	CanSeeMailbox           *sqlx.Stmt `query:"can-see-mailbox"`
+	AssignConversation      *sqlx.Stmt `query:"assign-conversation"`
+	SetConversationStatus   *sqlx.Stmt `query:"set-conversation-status"`
+	Assignees               *sqlx.Stmt `query:"assignees"`
+	VisibleMailboxes        *sqlx.Stmt `query:"visible-mailboxes"`
+
+	ReplyContext             *sqlx.Stmt `query:"reply-context"`
+	Author                   *sqlx.Stmt `query:"author"`
+	ConversationMessageIDs   *sqlx.Stmt `query:"conversation-message-ids"`
+	InsertReply              *sqlx.Stmt `query:"insert-reply"`
+	SetThreadMessageID       *sqlx.Stmt `query:"set-thread-message-id"`
+	InsertNote               *sqlx.Stmt `query:"insert-note"`
+	TouchConversationByAgent *sqlx.Stmt `query:"touch-conversation-by-agent"`
+
+	InsertTag         *sqlx.Stmt `query:"insert-tag"`
+	TagID             *sqlx.Stmt `query:"tag-id"`
+	TagConversation   *sqlx.Stmt `query:"tag-conversation"`
+	UntagConversation *sqlx.Stmt `query:"untag-conversation"`
+	Tags              *sqlx.Stmt `query:"tags"`
+
+	Attachment       *sqlx.Stmt `query:"attachment"`
+	InlineAttachment *sqlx.Stmt `query:"inline-attachment"`
+}

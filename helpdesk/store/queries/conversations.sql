@@ -1,0 +1,126 @@
+-- Conversations as agents see them: one conversation, its changes,
+-- replies and notes, tags and attachments.
+--
+-- A viewer sees a conversation when admin, or when given its mailbox; the
+-- queries take the viewer as two parameters (admin, user id):
+--   (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+-- The list itself is composed from the pieces in conversationlist.sql.
+
+-- name: conversation-tags
+-- The tags of a page of conversations; the ids are one list parameter.
+SELECT ct.conversation_id, tg.name FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id
+WHERE ct.conversation_id IN (SELECT value FROM json_each(?)) ORDER BY tg.name
+
+-- name: conversation
+-- One conversation by id, if the viewer (admin, user id) may see it.
+SELECT c.id, c.mailbox_id, m.name AS mailbox_name, c.customer_id, cu.email AS customer_email,
+	cu.name AS customer_name, c.subject, c.status, c.assignee_id, u.name AS assignee_name, c.preview,
+	c.created_at, c.updated_at, c.last_message_at
+FROM conversations c
+JOIN mailboxes m ON m.id = c.mailbox_id
+JOIN customers cu ON cu.id = c.customer_id
+LEFT JOIN users u ON u.id = c.assignee_id
+WHERE c.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+
+-- name: mailbox-email
+SELECT email FROM mailboxes WHERE id = ?
+
+-- name: conversation-threads
+SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
+	body_text, body_html, auto_reply, user_id, created_at
+FROM threads WHERE conversation_id = ? ORDER BY id
+
+-- name: conversation-attachments
+-- Without their data.
+SELECT a.id, a.thread_id, a.filename, a.content_type, a.content_id, a.inline, a.size
+FROM attachments a JOIN threads t ON t.id = a.thread_id
+WHERE t.conversation_id = ? ORDER BY a.id
+
+-- name: conversation-mailbox
+-- The mailbox of a conversation the viewer (admin, user id) may see.
+SELECT c.mailbox_id FROM conversations c
+WHERE c.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+
+-- name: can-see-mailbox
+-- Whether a user exists and may see a mailbox.
+SELECT COUNT(*) FROM users u WHERE u.id = ? AND (u.role = 'admin'
+	OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?))
+
+-- name: assign-conversation
+-- Changes only a different assignee, so that the caller knows whether to
+-- notify.
+UPDATE conversations SET assignee_id = ?, updated_at = ? WHERE id = ? AND assignee_id IS DISTINCT FROM ?
+
+-- name: set-conversation-status
+UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?
+
+-- name: assignees
+-- The users who can see a mailbox, by name.
+SELECT u.id, u.name, u.email FROM users u
+WHERE u.role = 'admin' OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?)
+ORDER BY u.name, u.id
+
+-- name: visible-mailboxes
+-- The mailboxes the viewer (admin, user id) may see, by name.
+SELECT m.id, m.name, m.email FROM mailboxes m
+WHERE (? OR m.id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+ORDER BY m.name, m.id
+
+-- name: reply-context
+SELECT c.mailbox_id, m.email AS mailbox_email, cu.email AS customer_email, c.subject
+FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id JOIN customers cu ON cu.id = c.customer_id
+WHERE c.id = ?
+
+-- name: author
+SELECT name, email FROM users WHERE id = ?
+
+-- name: conversation-message-ids
+SELECT kind, message_id FROM threads
+WHERE conversation_id = ? AND kind IN ('customer', 'reply') AND message_id <> '' ORDER BY id
+
+-- name: insert-reply
+INSERT INTO threads (conversation_id, kind, in_reply_to, from_email, from_name, to_addrs, subject, body_text,
+	user_id, created_at)
+VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+
+-- name: set-thread-message-id
+UPDATE threads SET message_id = ? WHERE id = ?
+
+-- name: insert-note
+INSERT INTO threads (conversation_id, kind, from_email, from_name, body_text, user_id, created_at)
+VALUES (?, 'note', ?, ?, ?, ?, ?) RETURNING id
+
+-- name: touch-conversation-by-agent
+UPDATE conversations SET updated_at = ? WHERE id = ?
+
+-- name: insert-tag
+-- Waits for a concurrent insert of the same name to commit; the tag-id
+-- after it (a new statement, a new snapshot) then sees that row.
+INSERT INTO tags (name) VALUES (?) ON CONFLICT (name) DO NOTHING
+
+-- name: tag-id
+SELECT id FROM tags WHERE name = ?
+
+-- name: tag-conversation
+INSERT INTO conversation_tags (conversation_id, tag_id) VALUES (?, ?) ON CONFLICT DO NOTHING
+
+-- name: untag-conversation
+DELETE FROM conversation_tags WHERE conversation_id = ? AND tag_id IN (SELECT id FROM tags WHERE name = ?)
+
+-- name: tags
+SELECT name FROM tags ORDER BY name
+
+-- name: attachment
+-- An attachment of a conversation the viewer (admin, user id) may see.
+SELECT a.id, a.thread_id, a.filename, a.content_type, a.content_id, a.inline, a.size, a.data
+FROM attachments a JOIN threads t ON t.id = a.thread_id JOIN conversations c ON c.id = t.conversation_id
+WHERE a.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+
+-- name: inline-attachment
+-- The part of a thread with a Content-ID, of a conversation the viewer
+-- (admin, user id) may see.
+SELECT a.id, a.thread_id, a.filename, a.content_type, a.content_id, a.inline, a.size, a.data
+FROM attachments a JOIN threads t ON t.id = a.thread_id JOIN conversations c ON c.id = t.conversation_id
+WHERE a.thread_id = ? AND a.content_id = ?
+AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+ORDER BY a.id LIMIT 1
