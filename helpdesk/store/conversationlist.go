@@ -27,21 +27,6 @@ type listPieces struct {
 	agent, mailbox, unassigned, assignee, tag, search, status string
 }
 
-// conversationList holds each dialect's pieces, read when the program
-// starts, so that a missing or unused piece stops it there.
-var conversationList = map[string]listPieces{
-	postgres{}.Name(): mustReadListPieces(postgres{}.Name()),
-	sqlite{}.Name():   mustReadListPieces(sqlite{}.Name()),
-}
-
-func mustReadListPieces(dialect string) listPieces {
-	p, err := readListPieces(dialect)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
 func readListPieces(dialect string) (listPieces, error) {
 	texts, err := readQueries("conversationlist.sql", dialect)
 	if err != nil {
@@ -119,7 +104,7 @@ func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	p := conversationList[s.dialect.Name()]
+	p := s.list
 	var count listQuery
 	if f.Query != "" {
 		count.add(p.countSearching) // the search reads the customer

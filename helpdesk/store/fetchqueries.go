@@ -79,4 +79,8 @@ type fetchQueries struct {
 	InsertLedgers      *sqlx.Stmt `query:"insert-ledgers,postgres"`
 	InsertOutbox       *sqlx.Stmt `query:"insert-outbox"`
 	InsertOutboxes     *sqlx.Stmt `query:"insert-outboxes,postgres"`
+
+	TakeIDs         *sqlx.Stmt `query:"take-ids,postgres"`
+	MaxThreadID     *sqlx.Stmt `query:"max-thread-id,sqlite"`
+	MaxRawMessageID *sqlx.Stmt `query:"max-raw-message-id,sqlite"`
 }

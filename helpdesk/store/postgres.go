@@ -60,7 +60,7 @@ func (postgres) nextID(ctx context.Context, t *tx, table string) (int64, error) 
 	r := t.fetch.idRange(table)
 	if len(r.free) == 0 {
 		n := min(max(r.taken, 1), 64)
-		if err := t.sql.SelectContext(ctx, &r.free, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, table, n); err != nil {
+		if err := t.sel(ctx, &r.free, t.q().TakeIDs, table, n); err != nil {
 			return 0, fmt.Errorf("take ids of %s: %w", table, err)
 		}
 		r.taken += n

@@ -58,6 +58,12 @@ func (s *Store) prepareQueries(ctx context.Context) error {
 			return err
 		}
 	}
+	// The conversation list is composed, not prepared (conversationlist.go).
+	list, err := readListPieces(s.dialect.Name())
+	if err != nil {
+		return err
+	}
+	s.list = list
 	return nil
 }
 

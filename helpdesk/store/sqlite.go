@@ -107,8 +107,8 @@ func (sqlite) listArg(values any) (any, error) {
 func (sqlite) nextID(ctx context.Context, t *tx, table string) (int64, error) {
 	r := t.fetch.idRange(table)
 	if r.taken == 0 {
-		// table is one of the constant names of the fetch path.
-		if err := t.sql.GetContext(ctx, &r.last, `SELECT COALESCE(MAX(id), 0) FROM `+table); err != nil {
+		largest := map[string]*sqlx.Stmt{"threads": t.q().MaxThreadID, "raw_messages": t.q().MaxRawMessageID}[table]
+		if err := t.get(ctx, &r.last, largest); err != nil {
 			return 0, fmt.Errorf("largest id of %s: %w", table, err)
 		}
 	}

@@ -71,10 +71,3 @@ func (t *tx) sel(ctx context.Context, dest any, st *sqlx.Stmt, args ...any) erro
 func (t *tx) exec(ctx context.Context, st *sqlx.Stmt, args ...any) (sql.Result, error) {
 	return t.stmt(ctx, st).ExecContext(ctx, args...)
 }
-
-// inSQLTx and bridge are transitional, for areas not yet on named queries.
-func (s *Store) inSQLTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return s.inTx(ctx, func(t *tx) error { return fn(t.sql) })
-}
-
-func (s *Store) bridge(sqlTx *sqlx.Tx) *tx { return &tx{sql: sqlTx, store: s} }

@@ -55,3 +55,7 @@ INSERT INTO outbox (dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs,
 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
 	$8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[])
 ON CONFLICT (dedup_key) DO NOTHING
+
+-- name: take-ids
+-- The next ids of a table (a constant name), from its sequence.
+SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)
