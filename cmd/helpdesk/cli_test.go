@@ -17,6 +17,7 @@ import (
 // A fetch killed with SIGKILL mid-run and run again stores every message
 // exactly once.
 func TestFetchKilledMidRunThenRerun(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range teststore.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
@@ -27,10 +28,10 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 			d.AppendMany(t, "support", "INBOX", raws)
 
 			for round := 0; round < 3; round++ {
-				before := storedCount(t, w.store, id)
+				before := w.stored(id)
 				p := w.start(nil, "fetch", "--mailbox", itoa(id))
 				waitFor(t, 2*time.Minute, "the fetch to store some messages", func() bool {
-					return storedCount(t, w.store, id) > before+50 || p.exited()
+					return w.stored(id) > before+50 || p.exited()
 				})
 				p.signal(syscall.SIGKILL)
 				p.wait(t, 10*time.Second)
