@@ -21,6 +21,7 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 	for _, dialect := range teststore.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
+			testserver.SkipShort(t, "Dovecot")
 			d := testserver.StartDovecot(t)
 			w := newWorld(t, teststore.URL(t, dialect))
 			id := w.addMailbox(d, "support", "secret-pass")
@@ -55,6 +56,7 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 // mailbox's lease (here: the file lock of the embedded mode, then Redis).
 func TestFetchExitsThreeWhenHeld(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	d := testserver.StartDovecot(t)
 	t.Run("embedded", func(t *testing.T) {
 		w := newWorld(t, teststore.URL(t, "sqlite"))

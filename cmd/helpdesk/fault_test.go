@@ -45,6 +45,7 @@ func newCluster(t testing.TB, lockTTL string) *cluster {
 // newClusterOn is newCluster on the PostgreSQL database at dbURL.
 func newClusterOn(t testing.TB, lockTTL, dbURL string) *cluster {
 	t.Helper()
+	testserver.SkipShort(t, "a cluster of helpdesk processes")
 	r := testserver.StartRedis(t)
 	d := testserver.StartDovecot(t)
 	w := newWorld(t, dbURL, "HELPDESK_REDIS_URL=redis://"+r.Addr()+"/0", "HELPDESK_LOCK_TTL="+lockTTL)
