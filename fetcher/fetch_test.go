@@ -20,7 +20,10 @@ import (
 	"github.com/helpdesk/helpdesk/locks"
 )
 
+// forEachDialect runs fn on each database (PostgreSQL is skipped under
+// -short), in parallel with each other and with the other parallel tests.
 func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
+	t.Parallel()
 	for _, d := range teststore.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
@@ -29,6 +32,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 	}
 }
 
+// The Dovecot smoke test of -short (on SQLite).
 func TestFetch500ExactlyOnce(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect, nil)
@@ -62,6 +66,7 @@ func TestFetch500ExactlyOnce(t *testing.T) {
 }
 
 func TestUIDValidityChangeMakesNoDuplicates(t *testing.T) {
+	testserver.SkipShort(t, "Dovecot")
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect, func(in *helpdesk.MailboxInput) { in.Folders = []string{"Support"} })
 		raws, ids := teststore.Mails("msg", 0, 50, 2000)
@@ -98,6 +103,7 @@ func mustMail(i int) []byte {
 // UIDs, not \Seen. After commit the mailbox's after-fetch action runs.
 func TestSeenMailIsFetchedAndAfterFetchActions(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	t.Run("seen", func(t *testing.T) {
 		t.Parallel()
 		e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.AfterFetch = "seen" })
@@ -177,6 +183,7 @@ func folderSize(t *testing.T, e *env, folder string) uint32 {
 // The fixture corpus: every message is stored or quarantined, none lost;
 // the same Message-ID in two folders is stored once.
 func TestCorpusNothingLost(t *testing.T) {
+	testserver.SkipShort(t, "Dovecot")
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect, func(in *helpdesk.MailboxInput) {
 			in.Folders = []string{"INBOX", "Sales"}
@@ -278,6 +285,7 @@ func bigAttachmentMail(n int) []byte {
 
 func TestFetchOverTLSAndSTARTTLS(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	d := testserver.StartDovecotTLS(t)
 	for i, security := range []string{"tls", "starttls"} {
 		t.Run(security, func(t *testing.T) {
@@ -305,6 +313,7 @@ func TestFetchOverTLSAndSTARTTLS(t *testing.T) {
 // is never fetched, also not by later runs.
 func TestImportSince(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.ImportSince = &since })
 	c := e.dovecot.Dial(t, e.user)
@@ -336,6 +345,7 @@ func TestImportSince(t *testing.T) {
 // goes to quarantine alone: the rest of its commit group is stored exactly
 // once, and a retry stores it once the cause is gone.
 func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
+	testserver.SkipShort(t, "Dovecot")
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		url := teststore.URL(t, dialect)
 		e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, store.Options{}), nil)
@@ -451,6 +461,8 @@ func (r *racingLocker) Obtain(ctx context.Context, mailboxID, fence int64) (*loc
 // Losing the fence claim to a holder that has already gone is not "busy":
 // the fetch takes the lease again with a fresh fence and runs.
 func TestLostFenceClaimTakesTheLeaseAgain(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	e := setup(t, "sqlite", nil)
 	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 	"github.com/helpdesk/helpdesk/locks"
 )
@@ -66,6 +67,7 @@ func waitRunsFinished(t *testing.T, e *env, n int, timeout time.Duration) []help
 // is stored within seconds, long before the poll interval.
 func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 600 })
 	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
@@ -94,6 +96,7 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 // the same lease as scheduled runs.
 func TestServiceRunsFetchRequests(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 3600 })
 	startService(t, e, fetcher.ServiceConfig{MaxFirstDelay: time.Hour}) // no scheduled run meanwhile
 	raw, id := teststore.Mail("msg", 1, 500)
@@ -126,6 +129,7 @@ func TestServiceRunsFetchRequests(t *testing.T) {
 // committed, the lease is released, and it returns within seconds.
 func TestServiceStopsGracefully(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	e := setup(t, "sqlite", nil)
 	raws, ids := teststore.Mails("msg", 0, 300, 2000)
 	e.dovecot.AppendMany(t, e.user, "INBOX", raws)
@@ -172,6 +176,7 @@ func TestServiceStopsGracefully(t *testing.T) {
 // EXISTS during IDLE; it is still stored at once, not at the next poll.
 func TestServiceMultiFolderMailDuringRunIsNotLeftToThePoll(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
 		in.PollIntervalS = 240 // the first run comes at once; the next poll 4 minutes later
 		in.Folders = []string{"INBOX", "Sales"}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/fetcher"
+	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
@@ -15,6 +16,7 @@ import (
 // literal again while go-imap's reader goroutine decodes past it.
 func TestSessionClosedMidFetch(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	e := setup(t, "sqlite", nil)
 	const n = 500
 	raws, _ := teststore.Mails("msg", 0, n, 2000)

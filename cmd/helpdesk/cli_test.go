@@ -17,9 +17,11 @@ import (
 // A fetch killed with SIGKILL mid-run and run again stores every message
 // exactly once.
 func TestFetchKilledMidRunThenRerun(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range teststore.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
+			testserver.SkipShort(t, "Dovecot")
 			d := testserver.StartDovecot(t)
 			w := newWorld(t, teststore.URL(t, dialect))
 			id := w.addMailbox(d, "support", "secret-pass")
@@ -27,10 +29,10 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 			d.AppendMany(t, "support", "INBOX", raws)
 
 			for round := 0; round < 3; round++ {
-				before := storedCount(t, w.store, id)
+				before := w.stored(id)
 				p := w.start(nil, "fetch", "--mailbox", itoa(id))
 				waitFor(t, 2*time.Minute, "the fetch to store some messages", func() bool {
-					return storedCount(t, w.store, id) > before+50 || p.exited()
+					return w.stored(id) > before+50 || p.exited()
 				})
 				p.signal(syscall.SIGKILL)
 				p.wait(t, 10*time.Second)
@@ -54,6 +56,7 @@ func TestFetchKilledMidRunThenRerun(t *testing.T) {
 // mailbox's lease (here: the file lock of the embedded mode, then Redis).
 func TestFetchExitsThreeWhenHeld(t *testing.T) {
 	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
 	d := testserver.StartDovecot(t)
 	t.Run("embedded", func(t *testing.T) {
 		w := newWorld(t, teststore.URL(t, "sqlite"))

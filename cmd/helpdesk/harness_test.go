@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
 
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
@@ -37,11 +41,15 @@ func TestMain(m *testing.M) {
 	testserver.Main(m, func() { os.RemoveAll(dir) })
 }
 
-// buildBinary builds the helpdesk command with the race detector and the
-// given build tags into binDir.
+// buildBinary builds the helpdesk command with the given build tags into
+// binDir, with the race detector when the tests run with it.
 func buildBinary(name string, tags ...string) (string, error) {
 	path := filepath.Join(binDir, name)
-	build := exec.Command("go", "build", "-race", "-tags", strings.Join(tags, ","), "-o", path, ".")
+	args := []string{"build", "-tags", strings.Join(tags, ","), "-o", path}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("build %s: %w", name, err)
@@ -76,6 +84,7 @@ type world struct {
 	dataDir string
 	env     []string
 	store   *store.Store // the test's own view of the database
+	db      *sql.DB      // its raw view, for cheap counts while waiting
 }
 
 func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
@@ -91,7 +100,39 @@ func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
 	}, extraEnv...)
 	w.run(0, "migrate")
 	w.store = teststore.OpenURL(t, dbURL, store.Options{})
+	w.db = openRaw(t, dbURL)
 	return w
+}
+
+// openRaw opens the database behind a helpdesk URL with database/sql.
+func openRaw(t testing.TB, dbURL string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", dbURL
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// count runs a COUNT query ($1-style arguments work on both databases).
+func (w *world) count(query string, args ...any) int {
+	w.t.Helper()
+	var n int
+	if err := w.db.QueryRow(query, args...).Scan(&n); err != nil {
+		w.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// stored is how many messages of the mailbox are stored: one ledger row
+// each, a cheap count to poll (the audit reads every Message-ID).
+func (w *world) stored(mailboxID int64) int {
+	return w.count(`SELECT COUNT(*) FROM fetch_ledger WHERE mailbox_id = $1 AND outcome = 'new'`, mailboxID)
 }
 
 // run runs a helpdesk command to completion and checks its exit code.
@@ -192,6 +233,43 @@ func (w *world) start(env []string, args ...string) *proc {
 
 func (p *proc) signal(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
 
+// stop sends SIGSTOP and waits until every thread of the process has
+// stopped: the signal takes effect asynchronously, and a thread still
+// running may send one more request meanwhile.
+func (p *proc) stop(t testing.TB) {
+	t.Helper()
+	p.signal(syscall.SIGSTOP)
+	tasks := fmt.Sprintf("/proc/%d/task", p.cmd.Process.Pid)
+	waitFor(t, 10*time.Second, "the process to stop", func() bool {
+		ents, err := os.ReadDir(tasks)
+		if err != nil {
+			return p.exited()
+		}
+		for _, e := range ents {
+			stat, err := os.ReadFile(filepath.Join(tasks, e.Name(), "stat"))
+			if err != nil {
+				continue // the thread is gone
+			}
+			// pid (comm) state ...; comm may hold spaces and parentheses.
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			if len(f) == 0 || (f[0] != "T" && f[0] != "t") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// failureLog is what to show of a process that exited badly: its race
+// reports if it has any (exit 66; they come early), else its last lines.
+func (p *proc) failureLog() string {
+	log := p.Log()
+	if i := strings.Index(log, "WARNING: DATA RACE"); i >= 0 {
+		return log[i:min(len(log), i+30000)]
+	}
+	return tail(log, 30000)
+}
+
 // wait waits for the process to exit and returns its exit code.
 func (p *proc) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
@@ -232,16 +310,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
-}
-
-func storedCount(t testing.TB, store *store.Store, mailboxID int64) int {
-	a, err := store.AuditMailbox(context.Background(), mailboxID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range a.StoredMessageIDs {
-		n += c
-	}
-	return n
 }

@@ -63,8 +63,10 @@ var shared struct {
 // test binary share one private cluster, started on first use; the package
 // must run its tests through Main so the cluster is stopped afterwards. With
 // HELPDESK_TEST_POSTGRES_URL set, the databases are made on that server.
+// Under -short the test is skipped.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	SkipShort(t, "PostgreSQL")
 	if base := os.Getenv(EnvPostgresURL); base != "" {
 		return newDatabase(t, base)
 	}
@@ -104,9 +106,10 @@ func stopSharedPostgres() {
 // StartPostgres starts a private cluster owned by the test, for tests that
 // kill or restart the database. Unlike the shared cluster it keeps
 // synchronous_commit on, so every committed transaction survives Kill.
-// Cleanup stops it and removes its files.
+// Cleanup stops it and removes its files. Under -short the test is skipped.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	SkipShort(t, "PostgreSQL")
 	pg, err := startPostgres("on")
 	if err != nil {
 		t.Fatalf("testserver: %v", err)

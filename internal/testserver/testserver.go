@@ -67,6 +67,17 @@ func Main(m *testing.M, cleanups ...func()) {
 	os.Exit(code)
 }
 
+// SkipShort skips the calling test under -short, saying what it needs that
+// is slow (a PostgreSQL cluster, Chromium, Dovecot, a fault scenario):
+// `make test-short` runs the unit tests, SQLite and one Dovecot smoke test,
+// `make test` everything. PostgresURL, StartPostgres and Chromium call it.
+func SkipShort(t testing.TB, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s: skipped with -short", needs)
+	}
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Another process can still take it before the caller binds it; servers
 // started by this package retry with a new port when that happens.
@@ -375,9 +386,10 @@ func ChromiumFlags() []string {
 }
 
 // Chromium returns the path of Debian's Chromium and fails the test if it is
-// not installed.
+// not installed (skips it under -short).
 func Chromium(t testing.TB) string {
 	t.Helper()
+	SkipShort(t, "Chromium")
 	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
 			return p

@@ -44,6 +44,8 @@ func uidsIn(t *testing.T, c *imapclient.Client, folder string) (uint32, []imap.U
 }
 
 func TestDovecot(t *testing.T) {
+	t.Parallel()
+	SkipShort(t, "Dovecot")
 	t0 := time.Now()
 	d := StartDovecot(t)
 	t.Logf("dovecot started in %v on %s", time.Since(t0), d.Addr())
@@ -124,6 +126,8 @@ func TestDovecot(t *testing.T) {
 }
 
 func TestDovecotTLS(t *testing.T) {
+	t.Parallel()
+	SkipShort(t, "Dovecot")
 	t0 := time.Now()
 	d := StartDovecotTLS(t)
 	t.Logf("dovecot with TLS started in %v", time.Since(t0))
@@ -168,9 +172,8 @@ func TestDovecotTLS(t *testing.T) {
 
 // TestDovecotSeedRate measures AppendMany with 10,000 messages of 4 KB.
 func TestDovecotSeedRate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: seeds 10,000 messages")
-	}
+	t.Parallel()
+	SkipShort(t, "Dovecot, 10,000 messages")
 	d := StartDovecot(t)
 	d.AddUser(t, "bulk", "pw")
 	const n = 10000
@@ -199,6 +202,7 @@ func TestDovecotSeedRate(t *testing.T) {
 }
 
 func TestPostgresURL(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Now()
 	u1 := PostgresURL(t)
@@ -231,6 +235,7 @@ func TestPostgresURL(t *testing.T) {
 }
 
 func TestStartPostgresKillRestart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Now()
 	pg := StartPostgres(t)
@@ -277,6 +282,7 @@ func sendMail(addr string, auth smtp.Auth, id string) error {
 }
 
 func TestSMTPSink(t *testing.T) {
+	t.Parallel()
 	s := StartSMTP(t)
 	if err := sendMail(s.Addr(), nil, "<one@helpdesk>"); err != nil {
 		t.Fatal(err)
@@ -319,6 +325,7 @@ func TestSMTPSink(t *testing.T) {
 }
 
 func TestSMTPSinkAuth(t *testing.T) {
+	t.Parallel()
 	s := StartSMTP(t)
 	s.RequireAuth("mailer", "p@ss")
 	if err := sendMail(s.Addr(), nil, "<noauth@helpdesk>"); err == nil {
@@ -341,6 +348,7 @@ func TestSMTPSinkAuth(t *testing.T) {
 }
 
 func TestChromium(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Skip("chromium not installed")
 	}
@@ -376,6 +384,7 @@ func TestParseAppendUID(t *testing.T) {
 }
 
 func TestAppendBatches(t *testing.T) {
+	t.Parallel()
 	big := make([]byte, 20<<20)
 	small := []byte("x")
 	msgs := [][]byte{big, big, small, big}
