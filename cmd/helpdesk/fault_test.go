@@ -489,13 +489,6 @@ func TestFaultRedisRestartedWithoutPersistence(t *testing.T) {
 	}
 	s := startSampler(t, c.redis, ids)
 	procs := []*proc{c.service(), c.service(), c.service()}
-	lost := func() int { // reports of a lease lost (or fenced off)
-		n := 0
-		for _, p := range procs {
-			n += strings.Count(p.Log(), `msg="fetch stopped: lease lost"`)
-		}
-		return n
-	}
 
 	// A quick restart: the keys vanish under the holders.
 	waitFor(t, 3*time.Minute, "some mail", func() bool { return total() >= 200 })
@@ -506,17 +499,12 @@ func TestFaultRedisRestartedWithoutPersistence(t *testing.T) {
 	// Down for longer than the TTL: every lease runs out and nothing is
 	// written; back up, fetching resumes.
 	waitFor(t, 3*time.Minute, "more mail", func() bool { return total() >= mailboxes*perMailbox/2 })
-	held := 0
-	for _, id := range ids {
-		if c.holder(id) != nil {
-			held++
-		}
-	}
-	lostBefore := lost()
 	c.redis.Kill()
-	// Each holder reports its lease lost at its local deadline, at most a
-	// TTL after the kill; after that it writes nothing.
-	waitFor(t, time.Minute, "every holder to report its lease lost", func() bool { return lost()-lostBefore >= held })
+	// This wait is what is tested: by the clock, every holder's local
+	// deadline has passed (it ends a TTL after the last renewal at the
+	// latest). A holder's run may also have ended otherwise meanwhile (a
+	// database error, say), so no report of each loss can stand in for it.
+	time.Sleep(ttl + time.Second)
 	paused := total()
 	time.Sleep(time.Second) // watch: nothing may be written
 	if n := total(); n != paused {
@@ -543,12 +531,13 @@ func TestFaultRedisRestartedWithoutPersistence(t *testing.T) {
 		teststore.RequireExactlyOnce(t, c.store, id, msgIDs[i])
 	}
 	s.check(t, c.store)
-	fenced := 0
+	lost, fenced := 0, 0
 	for _, p := range procs {
+		lost += strings.Count(p.Log(), "lease lost")
 		fenced += strings.Count(p.Log(), "fenced off")
 	}
-	t.Logf("holders stopped by the restarts: %d saw the lease lost, %d were fenced off", lost(), fenced)
-	if lost()+fenced == 0 {
+	t.Logf("holders stopped by the restarts: %d saw the lease lost, %d were fenced off", lost, fenced)
+	if lost+fenced == 0 {
 		t.Fatalf("no holder reported losing its lease across two Redis restarts")
 	}
 }
