@@ -2,7 +2,6 @@ package fetcher_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -349,7 +348,7 @@ func TestStoreFailureQuarantinesOnlyThatMessage(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		url := teststore.URL(t, dialect)
 		e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, store.Options{}), nil)
-		db := rawDB(t, url)
+		db := teststore.RawDB(t, url)
 		poison := map[string]string{
 			"sqlite": `CREATE TRIGGER poison BEFORE INSERT ON threads WHEN NEW.subject LIKE 'poison%'
 				BEGIN SELECT RAISE(ABORT, 'poisoned message refused'); END`,
@@ -394,7 +393,7 @@ func TestDatabaseTroubleEndsTheRunWithoutQuarantine(t *testing.T) {
 	t.Parallel()
 	url := teststore.URL(t, "postgres")
 	e := setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, store.Options{}), nil)
-	db := rawDB(t, url)
+	db := teststore.RawDB(t, url)
 	if _, err := db.Exec(`CREATE FUNCTION trouble() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN IF NEW.subject LIKE 'trouble%' THEN RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure'; END IF; RETURN NEW; END $$;
 		CREATE TRIGGER trouble BEFORE INSERT ON threads FOR EACH ROW EXECUTE FUNCTION trouble()`); err != nil {
@@ -422,22 +421,6 @@ func TestDatabaseTroubleEndsTheRunWithoutQuarantine(t *testing.T) {
 		t.Fatalf("runs stored %d and %d messages, want 60 in all", sum.New, got.New)
 	}
 	teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
-}
-
-// rawDB opens the test database behind a store URL, for what the store
-// does not offer (here: a trigger that refuses a message).
-func rawDB(t *testing.T, url string) *sql.DB {
-	t.Helper()
-	driver, dsn := "pgx", url
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // racingLocker plays a holder that read the same fence, claimed it and

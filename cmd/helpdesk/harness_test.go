@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite"
 
 	"github.com/helpdesk/helpdesk/helpdesk/store"
@@ -84,7 +84,7 @@ type world struct {
 	dataDir string
 	env     []string
 	store   *store.Store // the test's own view of the database
-	db      *sql.DB      // its raw view, for cheap counts while waiting
+	db      *sqlx.DB     // its raw view, for cheap counts while waiting
 }
 
 func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
@@ -100,23 +100,8 @@ func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
 	}, extraEnv...)
 	w.run(0, "migrate")
 	w.store = teststore.OpenURL(t, dbURL, store.Options{})
-	w.db = openRaw(t, dbURL)
+	w.db = teststore.RawDB(t, dbURL)
 	return w
-}
-
-// openRaw opens the database behind a helpdesk URL with database/sql.
-func openRaw(t testing.TB, dbURL string) *sql.DB {
-	t.Helper()
-	driver, dsn := "pgx", dbURL
-	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
-		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // count runs a COUNT query ($1-style arguments work on both databases).

@@ -110,7 +110,7 @@ func seedWorkspace(b *testing.B, dialect string, n int) (*workspace, []int64) {
 	b.Helper()
 	ctx := context.Background()
 	url := teststore.URL(b, dialect)
-	w := &workspace{s: teststore.OpenURL(b, url, store.Options{}), db: rawDB(b, url)}
+	w := &workspace{s: teststore.OpenURL(b, url, store.Options{}), db: teststore.RawDB(b, url)}
 	var mailboxes []int64
 	for i := range 4 {
 		id, err := w.s.CreateMailbox(ctx, helpdesk.MailboxInput{

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,7 +37,7 @@ func setupWorkspace(t *testing.T, dialect string) *workspace {
 	t.Helper()
 	ctx := context.Background()
 	url := teststore.URL(t, dialect)
-	w := &workspace{s: teststore.OpenURL(t, url, store.Options{}), db: rawDB(t, url)}
+	w := &workspace{s: teststore.OpenURL(t, url, store.Options{}), db: teststore.RawDB(t, url)}
 	var err error
 	for i, id := range []*int64{&w.mb1, &w.mb2} {
 		*id, err = w.s.CreateMailbox(ctx, helpdesk.MailboxInput{
@@ -66,27 +65,6 @@ func setupWorkspace(t *testing.T, dialect string) *workspace {
 		t.Fatal(err)
 	}
 	return w
-}
-
-// rawDB opens a second connection to a test database.
-func rawDB(t testing.TB, url string) *sqlx.DB {
-	t.Helper()
-	var db *sqlx.DB
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		sdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		db = sqlx.NewDb(sdb, "sqlite3")
-	} else {
-		sdb, err := sql.Open("pgx", url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db = sqlx.NewDb(sdb, "pgx")
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // mail is a customer message for ingest.

@@ -33,7 +33,7 @@ func setupOutbox(t *testing.T, dialect string) *obSetup {
 	t.Helper()
 	ctx := context.Background()
 	url := teststore.URL(t, dialect)
-	o := &obSetup{s: teststore.OpenURL(t, url, store.Options{}), db: rawDB(t, url)}
+	o := &obSetup{s: teststore.OpenURL(t, url, store.Options{}), db: teststore.RawDB(t, url)}
 	o.mb = o.mailbox(t, "help@alpha.example", false)
 	mk := func(email, role string) *helpdesk.User {
 		u, err := o.s.CreateUser(ctx, helpdesk.UserInput{Email: email, Name: strings.Split(email, "@")[0], Role: role, Password: "password-123456"})
