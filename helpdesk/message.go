@@ -1,3 +1,7 @@
+// Package helpdesk is the domain: mailboxes, customers, conversations,
+// threads, users and the outbox as plain types with their validation, the
+// threading rules, the dedup key and the sentinel errors. It holds no SQL;
+// package helpdesk/store reads and writes these types.
 package helpdesk
 
 import "time"

@@ -1,3 +1,6 @@
+// Package secret keeps what must not be stored or shown in the clear:
+// argon2id password hashes, random tokens and their hashes, and the
+// encryption of stored IMAP and SMTP passwords.
 package secret
 
 import (
