@@ -84,7 +84,8 @@ func readQueries(file, dialect string) (map[string]string, error) {
 	return texts, nil
 }
 
-// parseQueryFile splits a file at its "-- name: NAME" lines.
+// parseQueryFile splits a file at its "-- name: NAME" lines; comment lines
+// are left out of the texts.
 func parseQueryFile(name string) (map[string]string, error) {
 	body, err := queryFiles.ReadFile(name)
 	if err != nil {
@@ -112,7 +113,9 @@ func parseQueryFile(name string) (map[string]string, error) {
 			current = strings.TrimSpace(n)
 			continue
 		}
-		if current != "" {
+		// Comments stay in the file: a ? in one would be taken for a
+		// placeholder when the text is rebound for PostgreSQL.
+		if current != "" && !strings.HasPrefix(strings.TrimSpace(line), "--") {
 			text.WriteString(line)
 			text.WriteByte('\n')
 		}

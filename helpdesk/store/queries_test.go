@@ -55,4 +55,9 @@ func TestParseQueryFileSplitsAtNames(t *testing.T) {
 	if got := texts["claim-fence"]; !strings.HasPrefix(got, "UPDATE mailbox_fences") || strings.Contains(got, "-- name:") {
 		t.Errorf("claim-fence is %q", got)
 	}
+	for name, text := range texts {
+		if strings.Contains(text, "--") {
+			t.Errorf("%s keeps a comment, whose ? would be rebound as a placeholder: %q", name, text)
+		}
+	}
 }
