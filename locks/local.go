@@ -16,8 +16,9 @@ type Local struct {
 	opts   Options
 	timing timing
 
-	mu   sync.Mutex
-	held map[string]*localEntry // by leaseview.Key(mailboxID)
+	mu    sync.Mutex
+	held  map[string]*localEntry // by leaseview.Key(mailboxID)
+	fleet localFleet
 }
 
 // localEntry is one acquisition; its pointer plays the role of the token.
@@ -74,6 +75,10 @@ func (l *Local) acquire(ctx context.Context, mailboxID, fence int64) (*localLeas
 	return &localLease{owner: l, key: key, entry: e}, e.holder, now, nil
 }
 
+// Fleet returns the membership of the embedded mode: this instance alone,
+// shown by Inspector.
+func (l *Local) Fleet() *Fleet { return newFleet(l.opts, &l.fleet) }
+
 // Inspector returns a read-only view of this Locker's leases.
 func (l *Local) Inspector() leaseview.Inspector { return &localInspector{locks: l} }
 
@@ -114,6 +119,25 @@ func (ll *localLease) release(context.Context) error {
 // place (the next Obtain replaces it), as with Redis.
 type localInspector struct {
 	locks *Local
+}
+
+func (i *localInspector) InspectMany(ctx context.Context, ids []int64) ([]leaseview.State, error) {
+	out := make([]leaseview.State, len(ids))
+	for n, id := range ids {
+		st, err := i.Inspect(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = st
+	}
+	return out, nil
+}
+
+func (i *localInspector) Fleet(ctx context.Context) ([]leaseview.Member, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return i.locks.fleet.view(), nil
 }
 
 func (i *localInspector) Inspect(ctx context.Context, mailboxID int64) (leaseview.State, error) {

@@ -213,6 +213,18 @@ func (c *countingInspector) Inspect(ctx context.Context, id int64) (leaseview.St
 	return c.inner.Inspect(ctx, id)
 }
 
+func (c *countingInspector) InspectMany(ctx context.Context, ids []int64) ([]leaseview.State, error) {
+	c.calls.Add(1)
+	if c.gate != nil {
+		<-c.gate
+	}
+	return c.inner.InspectMany(ctx, ids)
+}
+
+func (c *countingInspector) Fleet(ctx context.Context) ([]leaseview.Member, error) {
+	return c.inner.Fleet(ctx)
+}
+
 // TestStatusCache: concurrent loads share one reading, and a reading
 // serves the loads of the next second.
 func TestStatusCache(t *testing.T) {

@@ -15,6 +15,11 @@ import (
 // package gets this and never a Locker.
 type Inspector interface {
 	Inspect(ctx context.Context, mailboxID int64) (State, error)
+	// InspectMany reads the leases of many mailboxes in one round trip;
+	// the i-th State is that of ids[i].
+	InspectMany(ctx context.Context, ids []int64) ([]State, error)
+	// Fleet lists the live fetch instances, sorted by Instance.
+	Fleet(ctx context.Context) ([]Member, error)
 }
 
 // State is a mailbox lock as seen from outside. The zero value is idle.

@@ -26,6 +26,14 @@ type redisInspector struct {
 	client redis.UniversalClient
 }
 
+func (i *redisInspector) InspectMany(ctx context.Context, ids []int64) ([]State, error) {
+	panic("leaseview: InspectMany is not written yet")
+}
+
+func (i *redisInspector) Fleet(ctx context.Context) ([]Member, error) {
+	panic("leaseview: Fleet is not written yet")
+}
+
 func (i *redisInspector) Inspect(ctx context.Context, mailboxID int64) (State, error) {
 	key := Key(mailboxID)
 	pipe := i.client.Pipeline()
