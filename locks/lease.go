@@ -32,6 +32,10 @@ type Locker interface {
 	// Obtain takes the mailbox's lease without waiting. When another process holds it,
 	// the error wraps ErrHeld and is a *HeldError carrying the holder's Holder (may be nil if unknown).
 	Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, error)
+	// Free tells, in one round trip, which of the mailboxes nobody holds:
+	// the i-th answer is for ids[i]. The fetch service uses it to find
+	// orphaned mailboxes; it is a snapshot, and only Obtain decides.
+	Free(ctx context.Context, ids []int64) ([]bool, error)
 }
 
 // HeldError is Obtain's error when another process holds the mailbox.

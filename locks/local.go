@@ -46,6 +46,22 @@ func (l *Local) Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, err
 	return newLease(ctx, mailboxID, h, b, l.timing, l.opts.Metrics, sent), nil
 }
 
+// Free implements Locker.
+func (l *Local) Free(ctx context.Context, ids []int64) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	free := make([]bool, len(ids))
+	for i, id := range ids {
+		e := l.held[leaseview.Key(id)]
+		free[i] = e == nil || !e.live(now)
+	}
+	return free, nil
+}
+
 func (l *Local) acquire(ctx context.Context, mailboxID, fence int64) (*localLease, leaseview.Holder, time.Time, error) {
 	now := time.Now()
 	if err := ctx.Err(); err != nil {
