@@ -44,7 +44,8 @@ type Job struct {
 	MailboxID int64
 	Fence     int64
 	Trigger   string // schedule, manual, idle, cli
-	// Progress, if set, is told how far a folder's run has got.
+	// Progress, if set, is told how far a folder's run has got, after
+	// each batch. (The store is told too: SaveRunProgress.)
 	Progress func(folder string, done, total int)
 }
 
@@ -195,13 +196,21 @@ func (r *run) folder(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	progress := helpdesk.RunProgress{Folder: name, Total: len(uids), StartedAt: time.Now()}
+	if err := r.saveProgress(ctx, progress); err != nil {
+		return err
+	}
 	for start := 0; start < len(uids); start += r.cfg.BatchSize {
 		batch := uids[start:min(start+r.cfg.BatchSize, len(uids))]
 		if err := r.batch(ctx, folder, batch); err != nil {
 			return err
 		}
+		progress.Done = start + len(batch)
+		if err := r.saveProgress(ctx, progress); err != nil {
+			return err
+		}
 		if r.job.Progress != nil {
-			r.job.Progress(name, start+len(batch), len(uids))
+			r.job.Progress(name, progress.Done, progress.Total)
 		}
 	}
 	// Every UID below UIDNEXT at SELECT existed then, so the search saw it
@@ -216,6 +225,18 @@ func (r *run) folder(ctx context.Context, name string) error {
 		return r.h.SaveProgress(ctx, name, folder.UIDValidity, folder.UIDNext-1)
 	}
 	return nil
+}
+
+// saveProgress stores how far the run has got through a folder that takes
+// more than one batch, where the status page and the API of any process
+// read it: before each batch but the last, so one small write per batch,
+// and none for the usual run over a few new messages. FinishRun clears it.
+func (r *run) saveProgress(ctx context.Context, p helpdesk.RunProgress) error {
+	if p.Total <= r.cfg.BatchSize || p.Done >= p.Total {
+		return nil
+	}
+	p.UpdatedAt = time.Now()
+	return r.h.SaveRunProgress(ctx, p)
 }
 
 // arrivedSince tells whether a folder just selected holds mail that came

@@ -57,14 +57,32 @@ func (h *FetchHandle) StartRun(ctx context.Context, trigger, holder string) (int
 	return id, nil
 }
 
-// FinishRun records a run's counts and error (a holder that lost its
-// lease leaves its run unfinished, which the status page shows).
+// FinishRun records a run's counts and error and clears its progress (a
+// holder that lost its lease leaves its run unfinished, which the status
+// page shows).
 func (h *FetchHandle) FinishRun(ctx context.Context, run helpdesk.FetchRun) error {
 	return h.in(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, t.q().FinishRun,
 			now(), run.New, run.Duplicates, run.Quarantined, helpdesk.Truncate(run.Error, 2000), run.ID)
 		if err != nil {
 			return fmt.Errorf("finish fetch run %d: %w", run.ID, err)
+		}
+		if _, err := t.exec(ctx, t.q().ClearRunProgress, h.mailboxID); err != nil {
+			return fmt.Errorf("clear progress of fetch run %d: %w", run.ID, err)
+		}
+		return nil
+	})
+}
+
+// SaveRunProgress records how far the run has got through a folder (its
+// Folder, Done, Total, StartedAt and UpdatedAt), in place of what it
+// recorded before.
+func (h *FetchHandle) SaveRunProgress(ctx context.Context, p helpdesk.RunProgress) error {
+	return h.in(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, t.q().SaveRunProgress, h.mailboxID, h.fence, p.Folder, p.Done, p.Total,
+			p.StartedAt.UTC(), p.UpdatedAt.UTC())
+		if err != nil {
+			return fmt.Errorf("save run progress: %w", err)
 		}
 		return nil
 	})

@@ -22,6 +22,10 @@ type fetchQueries struct {
 	FinishRun          *sqlx.Stmt `query:"finish-run"`
 	RecentRuns         *sqlx.Stmt `query:"recent-runs"`
 	AllRecentRuns      *sqlx.Stmt `query:"all-recent-runs"`
+	SaveRunProgress    *sqlx.Stmt `query:"save-run-progress"`
+	ClearRunProgress   *sqlx.Stmt `query:"clear-run-progress"`
+	RunProgress        *sqlx.Stmt `query:"run-progress"`
+	AllRunProgress     *sqlx.Stmt `query:"all-run-progress"`
 
 	OpenFetchRequests     *sqlx.Stmt `query:"open-fetch-requests"`
 	RequestFetch          *sqlx.Stmt `query:"request-fetch"`

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,6 +39,20 @@ func (s *Store) RecentRuns(ctx context.Context, mailboxID int64, limit int) ([]h
 		return nil, fmt.Errorf("list runs of mailbox %d: %w", mailboxID, err)
 	}
 	return runs, nil
+}
+
+// RunProgress returns how far the mailbox's running fetch has got through
+// a folder, or nil when no run under the current fence has reported any.
+func (s *Store) RunProgress(ctx context.Context, mailboxID int64) (*helpdesk.RunProgress, error) {
+	var p helpdesk.RunProgress
+	err := s.fetchQ.RunProgress.GetContext(ctx, &p, mailboxID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run progress of mailbox %d: %w", mailboxID, err)
+	}
+	return &p, nil
 }
 
 // RequestFetch records an admin's "fetch now"; the fetch service runs it.

@@ -31,3 +31,13 @@ func (s *Store) AllRecentRuns(ctx context.Context, perMailbox int) ([]helpdesk.F
 	}
 	return runs, nil
 }
+
+// AllRunProgress returns the progress of every running fetch that reports
+// one (RunProgress), by mailbox.
+func (s *Store) AllRunProgress(ctx context.Context) ([]helpdesk.RunProgress, error) {
+	var ps []helpdesk.RunProgress
+	if err := s.fetchQ.AllRunProgress.SelectContext(ctx, &ps); err != nil {
+		return nil, fmt.Errorf("read run progress: %w", err)
+	}
+	return ps, nil
+}

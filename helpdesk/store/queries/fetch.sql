@@ -61,6 +61,25 @@ DELETE FROM fetch_runs WHERE mailbox_id = ? AND id <
 -- name: finish-run
 UPDATE fetch_runs SET finished_at = ?, new = ?, duplicates = ?, quarantined = ?, error = ? WHERE id = ?
 
+-- name: save-run-progress
+INSERT INTO run_progress (mailbox_id, fence, folder, done, total, started_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (mailbox_id) DO UPDATE SET fence = excluded.fence, folder = excluded.folder, done = excluded.done,
+	total = excluded.total, started_at = excluded.started_at, updated_at = excluded.updated_at
+
+-- name: clear-run-progress
+DELETE FROM run_progress WHERE mailbox_id = ?
+
+-- name: run-progress
+-- Only the current holder's: a row under an older fence was left by a run
+-- that lost its lease.
+SELECT p.mailbox_id, p.fence, p.folder, p.done, p.total, p.started_at, p.updated_at FROM run_progress p
+JOIN mailbox_fences f ON f.mailbox_id = p.mailbox_id AND f.fence = p.fence WHERE p.mailbox_id = ?
+
+-- name: all-run-progress
+SELECT p.mailbox_id, p.fence, p.folder, p.done, p.total, p.started_at, p.updated_at FROM run_progress p
+JOIN mailbox_fences f ON f.mailbox_id = p.mailbox_id AND f.fence = p.fence ORDER BY p.mailbox_id
+
 -- name: recent-runs
 SELECT id, mailbox_id, trigger, fence, holder, started_at, finished_at, new, duplicates, quarantined, error
 FROM fetch_runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT ?
