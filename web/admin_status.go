@@ -116,10 +116,11 @@ func (s *Server) readStatus(ctx context.Context) (*statusPage, error) {
 	go func() { lockc <- s.inspectAll(ctx, ids) }()
 	states, errStates := st.AllFetchStates(ctx)
 	runs, errRuns := st.AllRecentRuns(ctx, runsOnStatusPage)
+	progress, errProgress := st.AllRunProgress(ctx)
 	quarantine, errQ := st.Quarantined(ctx, 0)
 	outbox, errOutbox := s.readOutbox(ctx)
 	lockViews := <-lockc
-	for _, err := range []error{errStates, errRuns, errQ, errOutbox} {
+	for _, err := range []error{errStates, errRuns, errProgress, errQ, errOutbox} {
 		if err != nil {
 			return nil, err
 		}
@@ -132,16 +133,21 @@ func (s *Server) readStatus(ctx context.Context) (*statusPage, error) {
 	for _, r := range runs {
 		runsBy[r.MailboxID] = append(runsBy[r.MailboxID], r)
 	}
+	progressBy := map[int64]*helpdesk.RunProgress{}
+	for i := range progress {
+		progressBy[progress[i].MailboxID] = &progress[i]
+	}
 	p := &statusPage{Names: map[int64]string{}, Quarantine: quarantine, Outbox: outbox, Refresh: 5, At: at}
 	for i := range mbs {
 		m := &mbs[i]
 		p.Names[m.ID] = m.Name
 		p.Mailboxes = append(p.Mailboxes, mailboxStatus{
 			MailboxID: m.ID, Name: m.Name, Email: m.Email, Enabled: m.Enabled,
-			Lock:    lockViews[i],
-			Fetch:   newFetchView(m, statesBy[m.ID]),
-			Folders: statesBy[m.ID],
-			Runs:    runsBy[m.ID],
+			Lock:     lockViews[i],
+			Fetch:    newFetchView(m, statesBy[m.ID]),
+			Progress: newProgressView(progressBy[m.ID]),
+			Folders:  statesBy[m.ID],
+			Runs:     runsBy[m.ID],
 		})
 	}
 	if p.Body, err = s.renderFragment("admin_status.html", "status_body", p); err != nil {

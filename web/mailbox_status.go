@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -43,6 +44,52 @@ type fetchView struct {
 	Failures      int        `json:"failures"`
 }
 
+// progressView is how far a long fetch (a first import) has got through a
+// folder, with rate and ETA from the numbers the run stored; nil when no
+// run reports progress.
+type progressView struct {
+	Folder    string    `json:"folder"`
+	Done      int       `json:"done"`
+	Total     int       `json:"total"`
+	Left      int       `json:"left"`
+	RatePerS  float64   `json:"rate_per_s"` // messages per second; 0 until the first batch is done
+	ETASecs   *int64    `json:"eta_s"`      // null while there is no rate to go by
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newProgressView(p *helpdesk.RunProgress) *progressView {
+	if p == nil {
+		return nil
+	}
+	v := &progressView{
+		Folder: p.Folder, Done: p.Done, Total: p.Total, Left: p.Left(),
+		RatePerS:  math.Round(p.Rate()*10) / 10,
+		StartedAt: p.StartedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+	}
+	if eta, ok := p.ETA(); ok {
+		secs := int64(eta.Seconds())
+		v.ETASecs = &secs
+	}
+	return v
+}
+
+// Percent is how much is done, 0 to 100, for the page's bar.
+func (v *progressView) Percent() int {
+	if v.Total <= 0 {
+		return 0
+	}
+	return v.Done * 100 / v.Total
+}
+
+// ETA is the time left as the page shows it.
+func (v *progressView) ETA() string {
+	if v.ETASecs == nil {
+		return "unknown yet"
+	}
+	return humanDuration(time.Duration(*v.ETASecs) * time.Second)
+}
+
 // mailboxStatus is one mailbox on the status page and in the API.
 type mailboxStatus struct {
 	MailboxID int64                 `json:"mailbox_id"`
@@ -51,6 +98,7 @@ type mailboxStatus struct {
 	Enabled   bool                  `json:"enabled"`
 	Lock      lockView              `json:"lock"`
 	Fetch     fetchView             `json:"fetch"`
+	Progress  *progressView         `json:"progress"`
 	Folders   []helpdesk.FetchState `json:"folders"`
 	Runs      []helpdesk.FetchRun   `json:"recent_runs"`
 }
@@ -196,6 +244,10 @@ func (s *Server) mailboxStatusOf(ctx context.Context, id int64, runs int) (*help
 	if err == nil && runs > 0 {
 		rs, err = s.cfg.Store.RecentRuns(ctx, id, runs)
 	}
+	var progress *helpdesk.RunProgress
+	if err == nil {
+		progress, err = s.cfg.Store.RunProgress(ctx, id)
+	}
 	lv := <-lockc
 	if err != nil {
 		return nil, mailboxStatus{}, err
@@ -208,6 +260,6 @@ func (s *Server) mailboxStatusOf(ctx context.Context, id int64, runs int) (*help
 	}
 	return m, mailboxStatus{
 		MailboxID: m.ID, Name: m.Name, Email: m.Email, Enabled: m.Enabled,
-		Lock: lv, Fetch: newFetchView(m, states), Folders: states, Runs: rs,
+		Lock: lv, Fetch: newFetchView(m, states), Progress: newProgressView(progress), Folders: states, Runs: rs,
 	}, nil
 }

@@ -40,6 +40,8 @@ type Store interface {
 	AllFetchStates(ctx context.Context) ([]helpdesk.FetchState, error)
 	RecentRuns(ctx context.Context, mailboxID int64, limit int) ([]helpdesk.FetchRun, error)
 	AllRecentRuns(ctx context.Context, perMailbox int) ([]helpdesk.FetchRun, error)
+	RunProgress(ctx context.Context, mailboxID int64) (*helpdesk.RunProgress, error)
+	AllRunProgress(ctx context.Context) ([]helpdesk.RunProgress, error)
 	RequestFetch(ctx context.Context, mailboxID int64, requestedBy string) error
 
 	// Quarantine and outbox, for admins.
