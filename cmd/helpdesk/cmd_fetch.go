@@ -44,12 +44,7 @@ func cmdFetch(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 	f := fetcher.New(store, fetcher.Config{Holder: deps.holder, Logger: logger})
 	job := fetcher.Job{MailboxID: *mailboxID, Trigger: "cli"}
 	if !*asJSON {
-		job.Progress = func(folder string, done, total int) {
-			fmt.Fprintf(stderr, "\r%s: %d/%d messages", folder, done, total)
-			if done == total {
-				fmt.Fprintln(stderr)
-			}
-		}
+		job.Progress = newFetchProgress(stderr, logger).report
 	}
 	sum, err := f.RunLeased(ctx, deps.locker, job)
 	if errors.Is(err, locks.ErrHeld) {
