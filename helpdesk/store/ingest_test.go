@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/internal/teststore"
@@ -123,13 +124,14 @@ func TestStaleFenceWritesNothing(t *testing.T) {
 			checks["result"] = h.RecordResult(ctx, "INBOX", nil)
 			checks["duplicates"] = h.RecordDuplicates(ctx, "INBOX", 7, []helpdesk.Duplicate{{UID: 5, DedupKey: "k"}})
 			_, checks["run"] = h.StartRun(ctx, "schedule", "stale")
+			checks["run progress"] = h.SaveRunProgress(ctx, helpdesk.RunProgress{Folder: "INBOX", Done: 500, Total: 3000, StartedAt: time.Now(), UpdatedAt: time.Now()})
 			for what, err := range checks {
 				if !errors.Is(err, helpdesk.ErrFenced) {
 					t.Errorf("%s with a stale fence: %v, want ErrFenced", what, err)
 				}
 			}
 			var rows int
-			w.db.Get(&rows, `SELECT (SELECT COUNT(*) FROM threads) + (SELECT COUNT(*) FROM fetch_ledger) + (SELECT COUNT(*) FROM quarantine) + (SELECT COUNT(*) FROM fetch_state) + (SELECT COUNT(*) FROM fetch_runs)`)
+			w.db.Get(&rows, `SELECT (SELECT COUNT(*) FROM threads) + (SELECT COUNT(*) FROM fetch_ledger) + (SELECT COUNT(*) FROM quarantine) + (SELECT COUNT(*) FROM fetch_state) + (SELECT COUNT(*) FROM fetch_runs) + (SELECT COUNT(*) FROM run_progress)`)
 			if rows != 0 {
 				t.Fatalf("stale writes left %d rows", rows)
 			}
