@@ -87,7 +87,11 @@ func (v *progressView) ETA() string {
 	if v.ETASecs == nil {
 		return "unknown yet"
 	}
-	return humanDuration(time.Duration(*v.ETASecs) * time.Second)
+	eta := time.Duration(*v.ETASecs) * time.Second
+	if eta < time.Minute {
+		return eta.String() // whole seconds: "51s", not humanDuration's "51.0s"
+	}
+	return humanDuration(eta)
 }
 
 // mailboxStatus is one mailbox on the status page and in the API.
