@@ -2,13 +2,66 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/internal/teststore"
 )
+
+// `helpdesk fetch` in its own process stores its progress, which another
+// process (the test, as the web would) reads: held mid-import (SIGSTOP),
+// it shows done < total, a rate and an ETA; once the fetch is done, none.
+// Its stderr, not a terminal, has a log line per batch.
+func TestFetchProgressSeenFromAnotherProcess(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot, 2,000 messages")
+	const total, batch = 2000, 500 // batch: the fetcher's default
+	d := testserver.StartDovecot(t)
+	w := newWorld(t, teststore.URL(t, "sqlite"))
+	id := w.addMailbox(d, "support", "secret-pass")
+	raws, ids := teststore.Mails("progress", 0, total, 300)
+	d.AppendMany(t, "support", "INBOX", raws)
+	ctx := context.Background()
+
+	p := w.start(nil, "fetch", "--mailbox", itoa(id))
+	// Caught at least two batches before the end, so the fetch cannot
+	// finish before SIGSTOP lands.
+	waitFor(t, 2*time.Minute, "progress stored by the fetch", func() bool {
+		pr, err := w.store.RunProgress(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (pr != nil && pr.Done > 0 && pr.Done <= total-2*batch) || p.exited()
+	})
+	p.stop(t)
+	pr, err := w.store.RunProgress(ctx, id)
+	if err != nil || pr == nil {
+		t.Fatalf("progress of the stopped fetch: %+v, %v", pr, err)
+	}
+	eta, etaKnown := pr.ETA()
+	if pr.Folder != "INBOX" || pr.Total != total || pr.Done <= 0 || pr.Done >= total || pr.Left() != total-pr.Done ||
+		pr.Rate() <= 0 || !etaKnown || eta <= 0 {
+		t.Errorf("progress mid-import %+v: rate %g/s, ETA %s (%v); want INBOX, 0 < done < %d, a rate and an ETA", *pr, pr.Rate(), eta, etaKnown, total)
+	}
+	p.signal(syscall.SIGCONT)
+	if code := p.wait(t, 3*time.Minute); code != 0 {
+		t.Fatalf("fetch exited %d:\n%s", code, p.failureLog())
+	}
+	if pr, err := w.store.RunProgress(ctx, id); err != nil || pr != nil {
+		t.Errorf("progress after the fetch: %+v, %v; want none", pr, err)
+	}
+	teststore.RequireExactlyOnce(t, w.store, id, ids)
+	log := p.Log()
+	if !strings.Contains(log, `msg="fetch progress" folder=INBOX done=500 total=2000 left=1500`) || strings.Contains(log, "\r") {
+		t.Errorf("stderr lacks the plain progress lines:\n%s", tail(log, 3000))
+	}
+}
 
 func TestProgressBar(t *testing.T) {
 	start := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
