@@ -118,7 +118,7 @@ func testFirstImportShowsProgress(t *testing.T, dialect string, inChromium bool)
 		t.Fatalf("run: %+v %v, want %d new", r.sum, r.err, total)
 	}
 	teststore.RequireExactlyOnce(t, e.store, mb, ids)
-	if _, body, _ := e.call(t, e.adminToken, "GET", "/api/v1/mailboxes/"+itoa(mb)+"/status", ""); body["progress"] != nil {
+	if _, body, _ := e.call(t, e.adminToken, "GET", "/api/v1/mailboxes/"+itoa(mb)+"/status", ""); body["progress"] != nil || !hasKey(body, "progress") {
 		t.Errorf("progress after the run: %v, want null", body["progress"])
 	}
 }
@@ -176,4 +176,9 @@ func lookInChromium(t *testing.T, e *env, mb int64) {
 			}
 		}
 	}
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
 }
