@@ -229,10 +229,11 @@ func (r *run) folder(ctx context.Context, name string) error {
 
 // saveProgress stores how far the run has got through a folder that takes
 // more than one batch, where the status page and the API of any process
-// read it: before each batch but the last, so one small write per batch,
-// and none for the usual run over a few new messages. FinishRun clears it.
+// read it: at the start and after each batch, so one small write per
+// batch, and none for the usual run over a few new messages. FinishRun
+// clears it.
 func (r *run) saveProgress(ctx context.Context, p helpdesk.RunProgress) error {
-	if p.Total <= r.cfg.BatchSize || p.Done >= p.Total {
+	if p.Total <= r.cfg.BatchSize {
 		return nil
 	}
 	p.UpdatedAt = time.Now()
