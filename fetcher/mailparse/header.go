@@ -120,7 +120,7 @@ func cleanHeaderText(v string) string {
 // cleanLine returns v as one line of valid UTF-8: CR, LF and other
 // controls become spaces and runs of space collapse.
 func cleanLine(v string) string {
-	v = strings.ToValidUTF8(v, "\uFFFD")
+	v = replaceInvalidUTF8(v)
 	v = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
@@ -139,7 +139,22 @@ func decodeEncodedWords(v string) string {
 			v = decoded
 		}
 	}
-	return strings.ToValidUTF8(v, "\uFFFD")
+	return replaceInvalidUTF8(v)
+}
+
+// replaceInvalidUTF8 replaces each byte that is not part of valid UTF-8 by
+// U+FFFD, as Python's email package does with 8-bit header bytes (where
+// strings.ToValidUTF8 would replace a whole run by one).
+func replaceInvalidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s { // an invalid byte is one utf8.RuneError
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // lenientCharsetReader never fails: an unknown charset passes the bytes
