@@ -43,6 +43,7 @@ type fetchQueries struct {
 
 	HoldQuarantine                *sqlx.Stmt `query:"hold-quarantine"`
 	QuarantineThread              *sqlx.Stmt `query:"quarantine-thread"`
+	ShowQuarantined               *sqlx.Stmt `query:"show-quarantined"`
 	ReplaceUnreadable             *sqlx.Stmt `query:"replace-unreadable-thread"`
 	ReplaceUnreadableConversation *sqlx.Stmt `query:"replace-unreadable-conversation"`
 	ResolveQuarantine             *sqlx.Stmt `query:"resolve-quarantine"`

@@ -60,12 +60,12 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 		return helpdesk.IngestResult{Outcome: helpdesk.OutcomeDuplicate, ThreadID: prior.storedThread}, nil
 	}
 	if src.QuarantineID != 0 {
-		shownIn, err := quarantineThread(ctx, t, src.QuarantineID)
+		q, err := quarantineThread(ctx, t, src.QuarantineID)
 		if err != nil {
 			return helpdesk.IngestResult{}, err
 		}
-		if shownIn != 0 {
-			return ingestRetriedUnreadable(ctx, t, src, msg, shownIn)
+		if q.ThreadID.Valid {
+			return ingestRetriedUnreadable(ctx, t, src, msg, q.ThreadID.Int64)
 		}
 	}
 

@@ -14,10 +14,11 @@ func (b *IngestBatch) Quarantine(ctx context.Context, src helpdesk.MessageSource
 }
 
 // QuarantineUnparsable adds to the batch a message that no parser can read:
-// it is quarantined, and shown to agents as a conversation of its own
-// whose one thread is shown, what could be salvaged from it (the sender,
-// if one was found, and its raw text). A retry that parses it puts the
-// message in that thread's place (ingestTx).
+// it is quarantined, and shown to agents as a conversation of its own whose
+// one thread shows what could be salvaged from it (the sender, if one was
+// found, and its raw text). A retry that parses it puts the message in that
+// thread's place (ingestTx); one that does not shows a message quarantined
+// before agents were shown such messages.
 func (b *IngestBatch) QuarantineUnparsable(ctx context.Context, src helpdesk.MessageSource, shown *helpdesk.IncomingMessage, size int64, reason string) error {
 	cleanText(shown)
 	return quarantineTx(ctx, b.t, src, shown.Raw, size, true, reason, shown)
@@ -27,7 +28,10 @@ func (b *IngestBatch) QuarantineUnparsable(ctx context.Context, src helpdesk.Mes
 // conversation too.
 func quarantineTx(ctx context.Context, t *tx, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string, shown *helpdesk.IncomingMessage) error {
 	if src.QuarantineID != 0 {
-		return holdQuarantine(ctx, t, src.QuarantineID, reason)
+		if err := holdQuarantine(ctx, t, src.QuarantineID, reason); err != nil || shown == nil {
+			return err
+		}
+		return showQuarantined(ctx, t, src, shown)
 	}
 	if prior, err := priorLedger(ctx, t, src, ""); err != nil || prior.seen {
 		return err
@@ -98,14 +102,38 @@ func replaceUnreadable(ctx context.Context, t *tx, threadID int64, msg *helpdesk
 	return conv, nil
 }
 
-// quarantineThread is the thread that shows a quarantined message to
-// agents, or 0.
-func quarantineThread(ctx context.Context, t *tx, id int64) (int64, error) {
-	var threadID sql.NullInt64
-	if err := t.get(ctx, &threadID, t.q().QuarantineThread, id); err != nil {
-		return 0, fmt.Errorf("read quarantined message %d: %w", id, err)
+// showQuarantined shows a retried message that is still unparsable to
+// agents, unless they see it already.
+func showQuarantined(ctx context.Context, t *tx, src helpdesk.MessageSource, shown *helpdesk.IncomingMessage) error {
+	q, err := quarantineThread(ctx, t, src.QuarantineID)
+	if err != nil || q.ThreadID.Valid {
+		return err
 	}
-	return threadID.Int64, nil
+	threadID, err := insertUnreadableConversation(ctx, t, src.MailboxID, q.RawID, shown)
+	if err != nil {
+		return err
+	}
+	if err := t.flush(ctx); err != nil { // the thread it points to
+		return err
+	}
+	if _, err := t.exec(ctx, t.q().ShowQuarantined, threadID, src.QuarantineID); err != nil {
+		return fmt.Errorf("show quarantined message %d: %w", src.QuarantineID, err)
+	}
+	return nil
+}
+
+// quarantinedThread is where a quarantined message is kept and shown.
+type quarantinedThread struct {
+	ThreadID sql.NullInt64 `db:"thread_id"` // NULL: not shown to agents
+	RawID    int64         `db:"raw_id"`
+}
+
+func quarantineThread(ctx context.Context, t *tx, id int64) (quarantinedThread, error) {
+	var q quarantinedThread
+	if err := t.get(ctx, &q, t.q().QuarantineThread, id); err != nil {
+		return q, fmt.Errorf("read quarantined message %d: %w", id, err)
+	}
+	return q, nil
 }
 
 func holdQuarantine(ctx context.Context, t *tx, id int64, reason string) error {

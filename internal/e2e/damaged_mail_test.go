@@ -122,16 +122,36 @@ func TestDamagedMailReachesAgents(t *testing.T) {
 	if again, _ := e.store.Quarantined(ctx, mb); len(again) != 1 || again[0].Status != "held" || !e.conversation(t, shownID).Threads[0].Unreadable {
 		t.Fatalf("after a failed retry: %+v", again)
 	}
+	if n := len(e.conversations(t, mb)); n != len(convs) {
+		t.Fatalf("%d conversations after a failed retry, want %d", n, len(convs))
+	}
 
-	// A parser that can now read it (as this one reads the stray line that
-	// the parser before it quarantined): the retry puts the parsed message
-	// into the conversation agents already see.
+	// One quarantined before agents were shown such messages is shown when
+	// a retry still cannot parse it.
 	fence, err := e.store.Fence(ctx, mb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := e.store.FetchHandle(mb, fence)
-	b, err := h.BeginIngest(ctx)
+	legacy := helpdesk.MessageSource{MailboxID: mb, Folder: "INBOX", UIDValidity: 1, UID: 998, Fence: fence}
+	if err := h.Quarantine(ctx, legacy, unreadable, int64(len(unreadable)), true, "could not parse: before"); err != nil {
+		t.Fatal(err)
+	}
+	e.retry(t, mb, 998)
+	if sum := fetch(); sum.New != 0 {
+		t.Fatalf("retry of an unreadable message: %+v", sum)
+	}
+	if n := len(e.conversations(t, mb)); n != len(convs)+1 {
+		t.Fatalf("%d conversations after the retry of a hidden unreadable message, want %d", n, len(convs)+1)
+	}
+
+	// A parser that can now read it (as this one reads the stray line that
+	// the parser before it quarantined): the retry puts the parsed message
+	// into the conversation agents already see.
+	if fence, err = e.store.Fence(ctx, mb); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.store.FetchHandle(mb, fence).BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,21 +167,14 @@ func TestDamagedMailReachesAgents(t *testing.T) {
 	convs = e.conversations(t, mb)
 	var oldID int64
 	for _, c := range convs {
-		if d := e.conversation(t, c.ID); d.Threads[0].Unreadable && c.ID != shownID {
+		if d := e.conversation(t, c.ID); d.Threads[0].Unreadable && c.Subject == "A stray line between headers" {
 			oldID = c.ID
 		}
 	}
 	if oldID == 0 {
 		t.Fatal("the quarantined message is not shown to agents")
 	}
-	qs, _ = e.store.Quarantined(ctx, mb)
-	for _, q := range qs {
-		if q.UID == 999 {
-			if err := e.store.RetryQuarantined(ctx, q.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	e.retry(t, mb, 999)
 	if sum := fetch(); sum.New != 1 {
 		t.Fatalf("retry: %+v, want 1 new", sum)
 	}
@@ -173,9 +186,28 @@ func TestDamagedMailReachesAgents(t *testing.T) {
 		got.Threads[0].BodyText != "Plain part after a stray line." || got.CustomerEmail != "carol@example.com" {
 		t.Fatalf("after the retry the conversation is %q from %q: %+v", got.Subject, got.CustomerEmail, got.Threads)
 	}
-	if left, _ := e.store.Quarantined(ctx, mb); len(left) != 1 {
+	if left, _ := e.store.Quarantined(ctx, mb); len(left) != 2 {
 		t.Fatalf("quarantine after the retry: %+v", left)
 	}
+}
+
+// retry asks for the quarantined message with the UID to be retried, as
+// an admin does.
+func (e *env) retry(t *testing.T, mailboxID int64, uid uint32) {
+	t.Helper()
+	qs, err := e.store.Quarantined(context.Background(), mailboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if q.UID == uid {
+			if err := e.store.RetryQuarantined(context.Background(), q.ID); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("uid %d is not in quarantine: %+v", uid, qs)
 }
 
 func readFile(t *testing.T, name string) []byte {

@@ -143,8 +143,11 @@ UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?
 UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?
 
 -- name: quarantine-thread
--- The thread that shows a quarantined message to agents, if any.
-SELECT thread_id FROM quarantine WHERE id = ?
+-- The thread that shows a quarantined message to agents (NULL: none yet).
+SELECT thread_id, raw_id FROM quarantine WHERE id = ?
+
+-- name: show-quarantined
+UPDATE quarantine SET thread_id = ? WHERE id = ?
 
 -- name: replace-unreadable-thread
 -- A retried message that now parses takes the place of the raw text shown.
