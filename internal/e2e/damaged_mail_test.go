@@ -108,8 +108,13 @@ func TestDamagedMailReachesAgents(t *testing.T) {
 
 	// The admin's status page says why it is there.
 	qs, err := e.store.Quarantined(ctx, mb)
-	if err != nil || len(qs) != 1 || !strings.Contains(qs[0].Reason, "could not parse") {
+	if err != nil || len(qs) != 1 || !strings.Contains(qs[0].Reason, "could not parse") ||
+		qs[0].ConversationID == nil || *qs[0].ConversationID != shownID {
 		t.Fatalf("quarantine %+v (%v)", qs, err)
+	}
+	status := e.adminPage(t, "/admin/status")
+	if !strings.Contains(status, "could not parse: unparsable message") || !strings.Contains(status, `href="/conversations/`+itoa(shownID)+`"`) {
+		t.Errorf("the status page lacks the reason or the conversation:\n%s", status)
 	}
 
 	// A retry that still cannot parse it keeps it where it is.
@@ -240,7 +245,17 @@ func (e *env) conversation(t *testing.T, id int64) *helpdesk.ConversationDetail 
 // page reads a page as the agent, signed in.
 func (e *env) page(t *testing.T, path string) string {
 	t.Helper()
-	token, _, err := e.store.CreateSession(context.Background(), e.agent.ID, time.Hour)
+	return e.pageAs(t, e.agent, path)
+}
+
+func (e *env) adminPage(t *testing.T, path string) string {
+	t.Helper()
+	return e.pageAs(t, e.admin, path)
+}
+
+func (e *env) pageAs(t *testing.T, u *helpdesk.User, path string) string {
+	t.Helper()
+	token, _, err := e.store.CreateSession(context.Background(), u.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,8 +159,11 @@ UPDATE conversations SET customer_id = ?, subject = ?, preview = ?, updated_at =
 WHERE id = (SELECT conversation_id FROM threads WHERE id = ?) RETURNING id, subject, assignee_id
 
 -- name: quarantined
-SELECT id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at
-FROM quarantine WHERE status <> 'resolved' AND (? = 0 OR mailbox_id = ?) ORDER BY id DESC LIMIT 500
+-- With the conversation that shows the message to agents, if any.
+SELECT q.id, q.mailbox_id, q.folder, q.uidvalidity, q.uid, q.reason, q.size, q.raw_complete, q.raw_id, q.status,
+	q.created_at, q.updated_at, t.conversation_id
+FROM quarantine q LEFT JOIN threads t ON t.id = q.thread_id
+WHERE q.status <> 'resolved' AND (? = 0 OR q.mailbox_id = ?) ORDER BY q.id DESC LIMIT 500
 
 -- name: retry-quarantined
 UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'
