@@ -41,7 +41,7 @@ func TestParseDamagedCorpus(t *testing.T) {
 		{file: "damaged-8bit-header.eml", subject: "Gr\uFFFD\uFFFDe aus K\uFFFDln – Rechnung",
 			// Python cannot decode the unknown charset (LookupError); its bytes are UTF-8 here.
 			text: "Sehr geehrte Damen und Herren, die Rechnung fehlt.\n", from: "juergen@example.de"},
-		{file: "damaged-broken-encoded-words.eml", subject: "no spaceété Re:Caféabc =?iso-8859-1?q?unterminated",
+		{file: "damaged-broken-encoded-words.eml", subject: "no spaceété Re:Caféabcé100= sure =?iso-8859-1?q?unterminated",
 			text: "Encoded words in the subject are broken.\n", from: "renee@example.com"},
 		{file: "damaged-missing-blank-line.eml", subject: "No blank line before the body",
 			text: "Hello support,\nmy order has not arrived.\n\nThanks, Erin\n", from: "erin@example.com"},
@@ -119,5 +119,25 @@ func TestCleanHeaderBlockManyMalformedLines(t *testing.T) {
 	block, _, _ := cleanHeaderBlock(in)
 	if !bytes.Equal(block, []byte("A: 1\r\n\r\n")) {
 		t.Errorf("block %q", block[:min(len(block), 100)])
+	}
+}
+
+func TestRepairEncodedWords(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{ // what Python's email package (policy.default) reads
+		"=?utf-8?b?w6k?=":                        "é",
+		"=?utf-8?b?w6 k?=":                       "é",
+		"=?utf-8?b?w6k=?= =?utf-8?b?w6k?=":       "éé",
+		"=?utf-8?q?Bad=ZZhex=?=":                 "Bad=ZZhex=",
+		"=?utf-8?Q?a=3Db=A?=":                    "a=b=A",
+		"=?utf-8?q?=C3?= =?utf-8?q?=A9t=C3=A9?=": "été",
+		"=?x-unknown?q?abc?= rest":               "abc rest",
+		// Not repaired: Python shows "!!notbase64!!" (its payload).
+		"=?utf-8?b?!!notbase64!!?=": "=?utf-8?b?!!notbase64!!?=",
+	}
+	for in, want := range tests {
+		if got := cleanHeaderText(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
 	}
 }
