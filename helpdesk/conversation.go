@@ -152,23 +152,21 @@ type ConversationDetail struct {
 // Thread is one message of a conversation: from the customer, an agent's
 // reply, or an internal note.
 type Thread struct {
-	ID        int64     `db:"id" json:"id"`
-	Kind      string    `db:"kind" json:"kind"`
-	MessageID string    `db:"message_id" json:"message_id"`
-	InReplyTo string    `db:"in_reply_to" json:"in_reply_to"`
-	FromEmail string    `db:"from_email" json:"from"`
-	FromName  string    `db:"from_name" json:"from_name"`
-	To        string    `db:"to_addrs" json:"to"`
-	Cc        string    `db:"cc_addrs" json:"cc"`
-	Subject   string    `db:"subject" json:"subject"`
-	BodyText  string    `db:"body_text" json:"body_text"`
-	BodyHTML  string    `db:"body_html" json:"-"` // unsanitised: only ever shown through the web sanitiser
-	AutoReply bool      `db:"auto_reply" json:"auto_reply"`
-	UserID    *int64    `db:"user_id" json:"user_id"`
-	CreatedAt time.Time `db:"created_at" json:"created_at"`
-	// Unreadable: the thread shows the raw text of a message in quarantine
-	// that could not be parsed, until a retry puts the parsed message here.
-	Unreadable  bool             `db:"unreadable" json:"unreadable"`
+	ID          int64            `db:"id" json:"id"`
+	Kind        string           `db:"kind" json:"kind"`
+	MessageID   string           `db:"message_id" json:"message_id"`
+	InReplyTo   string           `db:"in_reply_to" json:"in_reply_to"`
+	FromEmail   string           `db:"from_email" json:"from"`
+	FromName    string           `db:"from_name" json:"from_name"`
+	To          string           `db:"to_addrs" json:"to"`
+	Cc          string           `db:"cc_addrs" json:"cc"`
+	Subject     string           `db:"subject" json:"subject"`
+	BodyText    string           `db:"body_text" json:"body_text"`
+	BodyHTML    string           `db:"body_html" json:"-"` // unsanitised: only ever shown through the web sanitiser
+	AutoReply   bool             `db:"auto_reply" json:"auto_reply"`
+	UserID      *int64           `db:"user_id" json:"user_id"`
+	CreatedAt   time.Time        `db:"created_at" json:"created_at"`
+	Unreadable  bool             `db:"unreadable" json:"unreadable"` // shows the raw text of an unparsable message in quarantine
 	Attachments []AttachmentInfo `db:"-" json:"attachments"`
 }
 

@@ -25,7 +25,13 @@ import (
 // conversation.
 func TestDamagedMailReachesAgents(t *testing.T) {
 	testserver.SkipShort(t, "Dovecot")
-	e := setup(t, "sqlite")
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) { testDamagedMailReachesAgents(t, dialect) })
+	}
+}
+
+func testDamagedMailReachesAgents(t *testing.T, dialect string) {
+	e := setup(t, dialect)
 	ctx := context.Background()
 	corpus, err := filepath.Glob("../../fetcher/mailparse/testdata/eml/damaged-*.eml")
 	if err != nil || len(corpus) < 10 {
