@@ -141,3 +141,24 @@ func TestRepairEncodedWords(t *testing.T) {
 		}
 	}
 }
+
+func TestSalvage(t *testing.T) {
+	t.Parallel()
+	raw := []byte(" X-Folded: first\r\nFrom: broken <<\r\nReply-To: Zed <ZED@example.com>\r\nSubject: Help =?utf-8?q?caf=C3=A9?=\r\n\r\nHi\x00 \xff\x1b[31m\r\n")
+	input := bytes.Clone(raw)
+	s := Salvage(raw)
+	checkSalvaged(t, s, input)
+	if s.From.Email != "zed@example.com" || s.Subject != "Help café" {
+		t.Errorf("From %q, Subject %q", s.From.Email, s.Subject)
+	}
+	if want := " X-Folded: first\nFrom: broken <<\nReply-To: Zed <ZED@example.com>\nSubject: Help =?utf-8?q?caf=C3=A9?=\n\nHi\uFFFD \uFFFD\uFFFD[31m\n"; s.Text != want {
+		t.Errorf("Text %q, want %q", s.Text, want)
+	}
+	if s := Salvage([]byte("no header at all")); s.From.Email != "" || s.Subject != "" || s.Text != "no header at all" {
+		t.Errorf("got %+v", s)
+	}
+	big := Salvage(bytes.Repeat([]byte("x"), maxSalvagedText+10))
+	if !strings.HasSuffix(big.Text, "[10 more bytes not shown: the whole message is kept in quarantine]\n") {
+		t.Errorf("a long message is not cut with a note: ...%q", big.Text[len(big.Text)-80:])
+	}
+}
