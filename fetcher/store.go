@@ -193,7 +193,8 @@ func (r *run) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.Outco
 }
 
 // storeTogether stores messages in one transaction; unparsable ones are
-// quarantined in it.
+// quarantined in it. If that fails, storeAlone quarantines the message
+// without showing it to agents.
 func (r *run) storeTogether(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
 	b, err := r.h.BeginIngest(ctx)
 	if err != nil {
@@ -203,8 +204,9 @@ func (r *run) storeTogether(ctx context.Context, group []fetchedMessage) ([]help
 	outcomes := make([]helpdesk.Outcome, 0, len(group))
 	for _, fm := range group {
 		if fm.parseErr != nil {
+			// Agents see it too, as a conversation showing its raw text.
 			reason := fmt.Errorf("could not parse: %w", fm.parseErr)
-			if err := b.Quarantine(ctx, fm.src, fm.raw, fm.size, true, reason.Error()); err != nil {
+			if err := b.QuarantineUnparsable(ctx, fm.src, mailparse.Salvage(fm.raw), fm.size, reason.Error()); err != nil {
 				return nil, err
 			}
 			outcomes = append(outcomes, helpdesk.OutcomeQuarantined)

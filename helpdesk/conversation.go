@@ -166,6 +166,7 @@ type Thread struct {
 	AutoReply   bool             `db:"auto_reply" json:"auto_reply"`
 	UserID      *int64           `db:"user_id" json:"user_id"`
 	CreatedAt   time.Time        `db:"created_at" json:"created_at"`
+	Unreadable  bool             `db:"unreadable" json:"unreadable"` // shows the raw text of an unparsable message in quarantine
 	Attachments []AttachmentInfo `db:"-" json:"attachments"`
 }
 

@@ -80,8 +80,10 @@ func (src MessageSource) String() string {
 }
 
 // QuarantinedMessage is a message that could not be stored as a
-// conversation: unparsable or over the size limit. Its raw bytes are kept
-// (only the header when it was too large to download) and it can be retried.
+// conversation: unparsable, over the size limit or refused by the
+// database. Its raw bytes are kept (only the header when it was too large
+// to download) and it can be retried. Agents see an unparsable one as a
+// conversation showing its raw text.
 type QuarantinedMessage struct {
 	ID          int64     `db:"id" json:"id"`
 	MailboxID   int64     `db:"mailbox_id" json:"mailbox_id"`
@@ -95,6 +97,9 @@ type QuarantinedMessage struct {
 	Status      string    `db:"status" json:"status"` // held, retry, resolved
 	CreatedAt   time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
+	// ConversationID is the conversation that shows an unparsable message
+	// to agents (Store.Quarantined only).
+	ConversationID *int64 `db:"conversation_id" json:"conversation_id,omitempty"`
 }
 
 // Audit is what the invariant checks of the tests and the fault checker

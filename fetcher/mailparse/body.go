@@ -137,6 +137,26 @@ func readPartHeader(part []byte) (textproto.Header, []byte, error) {
 	return h, part[end:], nil
 }
 
+// headerEnd returns the offset just after the first empty line (CRLF or LF),
+// i.e. where the body starts, and whether there was such a line.
+func headerEnd(b []byte) (int, bool) {
+	pos := 0
+	for pos < len(b) {
+		if b[pos] == '\n' {
+			return pos + 1, true
+		}
+		if b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
+			return pos + 2, true
+		}
+		nl := bytes.IndexByte(b[pos:], '\n')
+		if nl < 0 {
+			break
+		}
+		pos += nl + 1
+	}
+	return len(b), false
+}
+
 // splitMultipart returns the bodies of the parts of a multipart body as
 // sub-slices, in one pass over the lines. The part after the last
 // delimiter is kept even when the closing delimiter is missing.

@@ -3,8 +3,6 @@ package mailparse
 import (
 	"bufio"
 	"bytes"
-	"io"
-	"strings"
 
 	"github.com/emersion/go-message/textproto"
 
@@ -16,10 +14,10 @@ import (
 // "" when the message has no Message-ID and the key needs its body. For a
 // message with a Message-ID it equals the DedupKey that Parse sets.
 func HeaderDedupKey(header []byte) string {
-	// A blank line ends the header even when the server sent none; header
-	// itself is not appended to, it may share memory with the caller's.
-	r := io.MultiReader(bytes.NewReader(header), strings.NewReader("\r\n"))
-	h, err := textproto.ReadHeader(bufio.NewReader(r))
+	// Read as Parse reads it; the block ends in a blank line even when the
+	// server sent none.
+	block, _, _ := cleanHeaderBlock(header)
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(block)))
 	if err != nil {
 		return ""
 	}

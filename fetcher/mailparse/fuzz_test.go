@@ -5,11 +5,16 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // FuzzParse: no input may panic; what parses keeps the invariants
-// (valid UTF-8, one-line Subject, safe filenames) and the raw unchanged.
+// (valid UTF-8, one-line Subject, safe filenames) and the raw unchanged;
+// what does not is salvaged into text that is safe to store and show.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "eml", "*.eml"))
 	if err != nil || len(files) == 0 {
@@ -29,6 +34,7 @@ func FuzzParse(f *testing.F) {
 			if !errors.Is(err, ErrUnparsable) || m != nil {
 				t.Fatalf("error %v with message %v", err, m)
 			}
+			checkSalvaged(t, Salvage(raw), input)
 			return
 		}
 		checkInvariants(t, m)
@@ -36,4 +42,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("the raw message was modified")
 		}
 	})
+}
+
+// checkSalvaged: what agents are shown of an unparsable message is valid
+// UTF-8 without NUL or CR, the subject one line, the raw unchanged.
+func checkSalvaged(t *testing.T, s *helpdesk.IncomingMessage, input []byte) {
+	t.Helper()
+	if !utf8.ValidString(s.Text) || strings.ContainsAny(s.Text, "\x00\r") {
+		t.Errorf("salvaged text is not safe: %q", s.Text)
+	}
+	if !utf8.ValidString(s.Subject) || strings.ContainsAny(s.Subject, "\r\n\x00") || !utf8.ValidString(s.From.Email) {
+		t.Errorf("salvaged subject %q or sender %q is not one line of valid UTF-8", s.Subject, s.From.Email)
+	}
+	if !bytes.Equal(s.Raw, input) {
+		t.Error("the raw message was modified")
+	}
 }

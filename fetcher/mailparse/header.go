@@ -3,6 +3,7 @@ package mailparse
 import (
 	"io"
 	"mime"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -120,7 +121,7 @@ func cleanHeaderText(v string) string {
 // cleanLine returns v as one line of valid UTF-8: CR, LF and other
 // controls become spaces and runs of space collapse.
 func cleanLine(v string) string {
-	v = strings.ToValidUTF8(v, "\uFFFD")
+	v = replaceInvalidUTF8(v)
 	v = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
@@ -135,11 +136,71 @@ func cleanLine(v string) string {
 func decodeEncodedWords(v string) string {
 	if strings.Contains(v, "=?") {
 		d := mime.WordDecoder{CharsetReader: lenientCharsetReader}
-		if decoded, err := d.DecodeHeader(v); err == nil {
+		if decoded, err := d.DecodeHeader(repairEncodedWords(v)); err == nil {
 			v = decoded
 		}
 	}
-	return strings.ToValidUTF8(v, "\uFFFD")
+	return replaceInvalidUTF8(v)
+}
+
+// encodedWord is an RFC 2047 encoded word: charset, encoding, text.
+var encodedWord = regexp.MustCompile(`=\?([^?]+)\?([bBqQ])\?([^?]*)\?=`)
+
+// repairEncodedWords rewrites the encoded words that mime.WordDecoder would
+// leave undecoded into ones it decodes as Python's email package does: a B
+// word keeps only base64 characters and gets its missing padding, a Q word's
+// "=" not followed by two hex digits stands for itself. A B word that
+// cannot be repaired (one character too many) is left as it is.
+func repairEncodedWords(v string) string {
+	return encodedWord.ReplaceAllStringFunc(v, func(word string) string {
+		m := encodedWord.FindStringSubmatch(word)
+		charset, enc, text := m[1], m[2], m[3]
+		if enc == "b" || enc == "B" {
+			text = strings.Map(func(r rune) rune {
+				if r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '+' || r == '/') {
+					return r
+				}
+				return -1
+			}, text)
+			if len(text)%4 == 1 {
+				return word
+			}
+			text += "=="[:(4-len(text)%4)%4]
+		} else {
+			text = escapeStrayEquals(text)
+		}
+		return "=?" + charset + "?" + enc + "?" + text + "?="
+	})
+}
+
+// escapeStrayEquals escapes each "=" of Q text that does not start a
+// two-digit hex escape.
+func escapeStrayEquals(text string) string {
+	isHex := func(i int) bool { return i < len(text) && strings.IndexByte("0123456789abcdefABCDEF", text[i]) >= 0 }
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] == '=' && !(isHex(i+1) && isHex(i+2)) {
+			b.WriteString("=3D")
+			continue
+		}
+		b.WriteByte(text[i])
+	}
+	return b.String()
+}
+
+// replaceInvalidUTF8 replaces each byte that is not part of valid UTF-8 by
+// U+FFFD, as Python's email package does with 8-bit header bytes (where
+// strings.ToValidUTF8 would replace a whole run by one).
+func replaceInvalidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s { // an invalid byte is one utf8.RuneError
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // lenientCharsetReader never fails: an unknown charset passes the bytes

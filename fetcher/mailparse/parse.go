@@ -59,27 +59,20 @@ func Parse(raw []byte) (*helpdesk.IncomingMessage, error) {
 	return msg, nil
 }
 
-// readTopHeader parses the message header with go-message and returns the
-// body: every byte after the blank line that ends the header.
+// readTopHeader parses the message header with go-message, after
+// cleanHeaderBlock has made a malformed one readable, and returns the body.
 func readTopHeader(raw []byte) (mail.Header, []byte, error) {
 	headerStart := skipMboxFromLine(raw)
-	bodyStart, found := headerEnd(raw[headerStart:])
-	bodyStart += headerStart
-	headerBytes := raw[headerStart:bodyStart]
-	if !found {
-		// A header without a blank line after it: accepted when it ends
-		// cleanly, as a message with an empty body.
-		headerBytes = append(bytes.Clone(headerBytes), "\r\n\r\n"...)
-	}
-	e, err := message.Read(bytes.NewReader(headerBytes))
+	block, bodyStart, blankLine := cleanHeaderBlock(raw[headerStart:])
+	e, err := message.Read(bytes.NewReader(block))
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return mail.Header{}, nil, fmt.Errorf("read header: %w", err)
 	}
 	h := mail.Header{Header: e.Header}
-	if !found && !looksLikeMailHeader(h) {
+	if !blankLine && !looksLikeMailHeader(h) {
 		return mail.Header{}, nil, errors.New("no header/body separator")
 	}
-	return h, raw[bodyStart:], nil
+	return h, raw[headerStart+bodyStart:], nil
 }
 
 // skipMboxFromLine returns the offset after an mbox "From " envelope line,
@@ -92,26 +85,6 @@ func skipMboxFromLine(raw []byte) int {
 		return i + 1
 	}
 	return 0
-}
-
-// headerEnd returns the offset just after the first empty line (CRLF or LF),
-// i.e. where the body starts, and whether there was such a line.
-func headerEnd(b []byte) (int, bool) {
-	pos := 0
-	for pos < len(b) {
-		if b[pos] == '\n' {
-			return pos + 1, true
-		}
-		if b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
-			return pos + 2, true
-		}
-		nl := bytes.IndexByte(b[pos:], '\n')
-		if nl < 0 {
-			break
-		}
-		pos += nl + 1
-	}
-	return len(b), false
 }
 
 // looksLikeMailHeader tells a body-less message from arbitrary bytes that

@@ -230,7 +230,7 @@ func (h *FetchHandle) Ingest(ctx context.Context, src helpdesk.MessageSource, ms
 // the server; raw holds all of it when complete, else just its header.
 func (h *FetchHandle) Quarantine(ctx context.Context, src helpdesk.MessageSource, raw []byte, size int64, complete bool, reason string) error {
 	return h.in(ctx, func(t *tx) error {
-		return quarantineTx(ctx, t, src, raw, size, complete, reason)
+		return quarantineTx(ctx, t, src, raw, size, complete, reason, nil)
 	})
 }
 

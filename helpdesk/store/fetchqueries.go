@@ -45,11 +45,15 @@ type fetchQueries struct {
 	ConversationBySubjectToken *sqlx.Stmt `query:"conversation-by-subject-token"`
 	RawMessage                 *sqlx.Stmt `query:"raw-message"`
 
-	HoldQuarantine      *sqlx.Stmt `query:"hold-quarantine"`
-	ResolveQuarantine   *sqlx.Stmt `query:"resolve-quarantine"`
-	Quarantined         *sqlx.Stmt `query:"quarantined"`
-	RetryQuarantined    *sqlx.Stmt `query:"retry-quarantined"`
-	QuarantinedForRetry *sqlx.Stmt `query:"quarantined-for-retry"`
+	HoldQuarantine                *sqlx.Stmt `query:"hold-quarantine"`
+	QuarantineThread              *sqlx.Stmt `query:"quarantine-thread"`
+	ShowQuarantined               *sqlx.Stmt `query:"show-quarantined"`
+	ReplaceUnreadable             *sqlx.Stmt `query:"replace-unreadable-thread"`
+	ReplaceUnreadableConversation *sqlx.Stmt `query:"replace-unreadable-conversation"`
+	ResolveQuarantine             *sqlx.Stmt `query:"resolve-quarantine"`
+	Quarantined                   *sqlx.Stmt `query:"quarantined"`
+	RetryQuarantined              *sqlx.Stmt `query:"retry-quarantined"`
+	QuarantinedForRetry           *sqlx.Stmt `query:"quarantined-for-retry"`
 
 	NotifiedUsers                 *sqlx.Stmt `query:"notified-users"`
 	CountMailboxesByEmail         *sqlx.Stmt `query:"count-mailboxes-by-email"`

@@ -59,6 +59,15 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 		writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeDuplicate, prior.storedThread)
 		return helpdesk.IngestResult{Outcome: helpdesk.OutcomeDuplicate, ThreadID: prior.storedThread}, nil
 	}
+	if src.QuarantineID != 0 {
+		q, err := quarantineThread(ctx, t, src.QuarantineID)
+		if err != nil {
+			return helpdesk.IngestResult{}, err
+		}
+		if q.ThreadID.Valid {
+			return ingestRetriedUnreadable(ctx, t, src, msg, q.ThreadID.Int64)
+		}
+	}
 
 	customerID, err := upsertCustomer(ctx, t, msg.Sender())
 	if err != nil {
@@ -96,6 +105,26 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 		if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {
 			return helpdesk.IngestResult{}, err
 		}
+	}
+	return helpdesk.IngestResult{Outcome: helpdesk.OutcomeNew, ConversationID: conv.ID, ThreadID: threadID}, nil
+}
+
+// ingestRetriedUnreadable stores a retried message that agents already see
+// unparsed (in thread threadID) in that thread's place.
+func ingestRetriedUnreadable(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage, threadID int64) (helpdesk.IngestResult, error) {
+	conv, err := replaceUnreadable(ctx, t, threadID, msg)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeNew, threadID)
+	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {
+		return helpdesk.IngestResult{}, err
 	}
 	return helpdesk.IngestResult{Outcome: helpdesk.OutcomeNew, ConversationID: conv.ID, ThreadID: threadID}, nil
 }

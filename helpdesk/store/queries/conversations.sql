@@ -26,8 +26,10 @@ WHERE c.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailbox
 SELECT email FROM mailboxes WHERE id = ?
 
 -- name: conversation-threads
+-- A thread is unreadable while it shows the raw text of a quarantined message.
 SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
-	body_text, body_html, auto_reply, user_id, created_at
+	body_text, body_html, auto_reply, user_id, created_at,
+	EXISTS (SELECT 1 FROM quarantine q WHERE q.thread_id = threads.id AND q.status <> 'resolved') AS unreadable
 FROM threads WHERE conversation_id = ? ORDER BY id
 
 -- name: conversation-attachments

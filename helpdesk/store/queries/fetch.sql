@@ -161,9 +161,28 @@ UPDATE quarantine SET status = 'held', reason = ?, updated_at = ? WHERE id = ?
 -- name: resolve-quarantine
 UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE id = ?
 
+-- name: quarantine-thread
+-- The thread that shows a quarantined message to agents (NULL: none yet).
+SELECT thread_id, raw_id FROM quarantine WHERE id = ?
+
+-- name: show-quarantined
+UPDATE quarantine SET thread_id = ? WHERE id = ?
+
+-- name: replace-unreadable-thread
+-- A retried message that now parses takes the place of the raw text shown.
+UPDATE threads SET message_id = ?, in_reply_to = ?, from_email = ?, from_name = ?, to_addrs = ?, cc_addrs = ?,
+	subject = ?, body_text = ?, body_html = ?, auto_reply = ? WHERE id = ?
+
+-- name: replace-unreadable-conversation
+UPDATE conversations SET customer_id = ?, subject = ?, preview = ?, updated_at = ?
+WHERE id = (SELECT conversation_id FROM threads WHERE id = ?) RETURNING id, subject, assignee_id
+
 -- name: quarantined
-SELECT id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at
-FROM quarantine WHERE status <> 'resolved' AND (? = 0 OR mailbox_id = ?) ORDER BY id DESC LIMIT 500
+-- With the conversation that shows the message to agents, if any.
+SELECT q.id, q.mailbox_id, q.folder, q.uidvalidity, q.uid, q.reason, q.size, q.raw_complete, q.raw_id, q.status,
+	q.created_at, q.updated_at, t.conversation_id
+FROM quarantine q LEFT JOIN threads t ON t.id = q.thread_id
+WHERE q.status <> 'resolved' AND (? = 0 OR q.mailbox_id = ?) ORDER BY q.id DESC LIMIT 500
 
 -- name: retry-quarantined
 UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'
@@ -256,9 +275,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 INSERT INTO conversation_participants (conversation_id, email) VALUES (?, ?) ON CONFLICT DO NOTHING
 
 -- name: insert-quarantine
-INSERT INTO quarantine (mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status,
+INSERT INTO quarantine (mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, thread_id, status,
 	created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert-ledger
 -- A row left by quarantine is updated when the message is retried.

@@ -37,10 +37,10 @@ INSERT INTO conversation_participants (conversation_id, email)
 SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING
 
 -- name: insert-quarantines
-INSERT INTO quarantine (mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status,
+INSERT INTO quarantine (mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, thread_id, status,
 	created_at, updated_at)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bool[],
-	$8::bigint[], $9::text[], $10::timestamptz[], $11::timestamptz[])
+	$8::bigint[], $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[])
 
 -- name: insert-ledgers
 INSERT INTO fetch_ledger (mailbox_id, folder, uidvalidity, uid, dedup_key, outcome, thread_id, fence, created_at)
