@@ -44,6 +44,7 @@ type fetchQueries struct {
 	HoldQuarantine      *sqlx.Stmt `query:"hold-quarantine"`
 	ResolveQuarantine   *sqlx.Stmt `query:"resolve-quarantine"`
 	Quarantined         *sqlx.Stmt `query:"quarantined"`
+	QuarantineCounts    *sqlx.Stmt `query:"quarantine-counts"`
 	RetryQuarantined    *sqlx.Stmt `query:"retry-quarantined"`
 	QuarantinedForRetry *sqlx.Stmt `query:"quarantined-for-retry"`
 

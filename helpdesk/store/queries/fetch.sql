@@ -146,6 +146,10 @@ UPDATE quarantine SET status = 'resolved', thread_id = ?, updated_at = ? WHERE i
 SELECT id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at
 FROM quarantine WHERE status <> 'resolved' AND (? = 0 OR mailbox_id = ?) ORDER BY id DESC LIMIT 500
 
+-- name: quarantine-counts
+-- Unresolved quarantined messages per mailbox, for the status page.
+SELECT mailbox_id, COUNT(*) AS n FROM quarantine WHERE status <> 'resolved' GROUP BY mailbox_id
+
 -- name: retry-quarantined
 UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'
 
