@@ -18,7 +18,6 @@ import (
 // then shows its own page of it (admin_status_list.go).
 type statusReading struct {
 	Mailboxes  []statusRow // problems first, then by ID
-	Counts     map[string]int
 	Fleet      []fleetRow
 	FleetError string // the fleet could not be read
 	LockError  string // the leases could not be read: every lock state is unknown
@@ -181,7 +180,6 @@ func (s *Server) readStatus(ctx context.Context) (*statusReading, error) {
 		}, quarantined[m.ID])
 	}
 	sortProblemsFirst(r.Mailboxes)
-	r.Counts = countStates(r.Mailboxes)
 	r.Fleet = newFleetRows(leases.fleet, r.Mailboxes)
 	if leases.fleetErr != nil {
 		r.FleetError = leases.fleetErr.Error()

@@ -73,18 +73,6 @@ func (r statusRow) inState(state string) bool {
 	return true
 }
 
-func countStates(rows []statusRow) map[string]int {
-	counts := map[string]int{}
-	for _, r := range rows {
-		for _, st := range statusStates {
-			if r.inState(st.Name) {
-				counts[st.Name]++
-			}
-		}
-	}
-	return counts
-}
-
 // newFleetRows lists the announced instances with the leases each holds,
 // then any instance that holds leases without being announced.
 func newFleetRows(members []leaseview.Member, rows []statusRow) []fleetRow {
@@ -155,9 +143,9 @@ type statusPage struct {
 	Pages     int
 	PrevURL   string
 	NextURL   string
-	SelfURL   string // this view, for the page's own refreshes
-	States    []stateLink
-	FleetLive int // instances announced
+	SelfURL   string      // this view, for the page's own refreshes
+	States    []stateLink // with the mailboxes of each state that match the query
+	FleetLive int         // instances announced
 }
 
 type stateLink struct {
@@ -171,10 +159,18 @@ type stateLink struct {
 func (r *statusReading) page(f statusFilter) *statusPage {
 	p := &statusPage{statusReading: r, Filter: f}
 	query := strings.ToLower(f.Query)
+	counts := map[string]int{}
 	var matched []statusRow
 	for _, row := range r.Mailboxes {
-		if row.inState(f.State) && (query == "" ||
-			strings.Contains(strings.ToLower(row.Name), query) || strings.Contains(strings.ToLower(row.Email), query)) {
+		if query != "" && !strings.Contains(strings.ToLower(row.Name), query) && !strings.Contains(strings.ToLower(row.Email), query) {
+			continue
+		}
+		for _, st := range statusStates {
+			if row.inState(st.Name) {
+				counts[st.Name]++
+			}
+		}
+		if row.inState(f.State) {
 			matched = append(matched, row)
 		}
 	}
@@ -193,7 +189,7 @@ func (r *statusReading) page(f statusFilter) *statusPage {
 	p.SelfURL = p.link(f.State, p.Filter.Page)
 	for _, st := range statusStates {
 		p.States = append(p.States, stateLink{Name: st.Name, Label: st.Label, URL: p.link(st.Name, 1),
-			Count: r.Counts[st.Name], Current: st.Name == f.State})
+			Count: counts[st.Name], Current: st.Name == f.State})
 	}
 	for _, m := range r.Fleet {
 		if m.Live {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"regexp"
 	"slices"
@@ -86,6 +87,18 @@ func (s *fleetSeed) withProblems() []int64 {
 	return out
 }
 
+// pageOrder is the order of the status page: problems first, each group
+// by ID.
+func (s *fleetSeed) pageOrder() []int64 {
+	out := s.withProblems()
+	for _, id := range s.ids {
+		if s.problems[id] == "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 var mailboxRow = regexp.MustCompile(`<tr data-mailbox="(\d+)"`)
 
 // listedMailboxes are the mailbox rows of a status page, in order.
@@ -111,13 +124,8 @@ func TestStatusPageShowsProblemsFirstAndPagesTheRest(t *testing.T) {
 		if len(problems) != 5 {
 			t.Fatalf("seeded %d mailboxes with problems, want 5", len(problems))
 		}
-		var rest []int64
-		for _, id := range seed.ids {
-			if seed.problems[id] == "" {
-				rest = append(rest, id)
-			}
-		}
-		all := append(slices.Clone(problems), rest...)
+		all := seed.pageOrder()
+		rest := all[len(problems):]
 		admin := e.session(t, e.admin)
 
 		get := func(path string) string {
@@ -186,8 +194,13 @@ func TestStatusPageShowsProblemsFirstAndPagesTheRest(t *testing.T) {
 		if got := listedMailboxes(t, body); !slices.Equal(got, want) {
 			t.Errorf("q=SUPPORT 10: %v, want %v", got, want)
 		}
-		if !strings.Contains(body, `href="/admin/status?q=SUPPORT+10&amp;state=problems"`) || !strings.Contains(body, `value="SUPPORT 10"`) {
+		if !strings.Contains(html.UnescapeString(body), `href="/admin/status?q=SUPPORT+10&state=problems"`) || !strings.Contains(body, `value="SUPPORT 10"`) {
 			t.Errorf("the state links and the form lose the filter:\n%s", between(t, body, `<nav class="actions states"`, "</nav>"))
+		}
+		for state, n := range map[string]int{"all": 11, "problems": 1, "held": 11, "free": 0, "disabled": 0} {
+			if want := fmt.Sprintf(`data-count="%s">(%d)<`, state, n); !strings.Contains(body, want) {
+				t.Errorf("state counts of the matches lack %s", want)
+			}
 		}
 		if got := listedMailboxes(t, get("/admin/status?q=support119%40example")); !slices.Equal(got, []int64{seed.disabled}) {
 			t.Errorf("by address: %v", got)
