@@ -246,14 +246,14 @@ func TestStatusPageAtFleetSizeInChromium(t *testing.T) {
 	checkLayout := func(width int) {
 		t.Helper()
 		got := eval(`JSON.stringify({
-			scroll: document.documentElement.scrollWidth,
-			client: document.documentElement.clientWidth,
+			overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+			width: window.innerWidth,
 			fleet: document.querySelectorAll("tr[data-instance]").length,
 			rows: document.querySelectorAll("tr[data-mailbox]").length,
 			firstProblem: document.querySelector("tr[data-mailbox]").classList.contains("problem"),
 			pager: (document.querySelector("[data-field=page]") || {}).textContent,
 		})`)
-		want := fmt.Sprintf(`{"scroll":%d,"client":%d,"fleet":1,"rows":50,"firstProblem":true,"pager":"Page 1 of 20"}`, width, width)
+		want := fmt.Sprintf(`{"overflow":0,"width":%d,"fleet":1,"rows":50,"firstProblem":true,"pager":"Page 1 of 20"}`, width)
 		if got != want {
 			t.Errorf("at %d px the page shows %s, want %s", width, got, want)
 		}

@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/locks"
 	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
@@ -183,18 +185,18 @@ func TestStatusPageShowsProblemsFirstAndPagesTheRest(t *testing.T) {
 		if got := listedMailboxes(t, get("/admin/status?state=disabled")); !slices.Equal(got, []int64{seed.disabled}) {
 			t.Errorf("disabled: %v", got)
 		}
-		// Name or address, any case: "Support 10" and "Support 100".."Support 109".
-		body = get("/admin/status?q=SUPPORT+10")
-		var want []int64 // in page order: the problem (Support 107 fails) first
+		// Name or address, any case: "Support 4" and "Support 40".."Support 49".
+		body = get("/admin/status?q=SUPPORT+4")
+		var want []int64 // in page order: the problem (Support 47 fails) first
 		for _, id := range all {
-			if id == seed.ids[10] || (id >= seed.ids[100] && id <= seed.ids[109]) {
+			if id == seed.ids[4] || (id >= seed.ids[40] && id <= seed.ids[49]) {
 				want = append(want, id)
 			}
 		}
 		if got := listedMailboxes(t, body); !slices.Equal(got, want) {
-			t.Errorf("q=SUPPORT 10: %v, want %v", got, want)
+			t.Errorf("q=SUPPORT 4: %v, want %v", got, want)
 		}
-		if !strings.Contains(html.UnescapeString(body), `href="/admin/status?q=SUPPORT+10&state=problems"`) || !strings.Contains(body, `value="SUPPORT 10"`) {
+		if !strings.Contains(html.UnescapeString(body), `href="/admin/status?q=SUPPORT+4&state=problems"`) || !strings.Contains(body, `value="SUPPORT 4"`) {
 			t.Errorf("the state links and the form lose the filter:\n%s", between(t, body, `<nav class="actions states"`, "</nav>"))
 		}
 		for state, n := range map[string]int{"all": 11, "problems": 1, "held": 11, "free": 0, "disabled": 0} {
@@ -318,4 +320,81 @@ type failingInspector struct{ leaseview.Inspector }
 
 func (failingInspector) InspectMany(context.Context, []int64) ([]leaseview.State, error) {
 	return nil, errors.New("redis: connection refused")
+}
+
+// TestStatusPageListsRedisFleet: three fetch instances announced on a
+// real Redis, each holding the leases of the mailboxes it prefers, read
+// through the GET/PTTL-only user: the page lists each with its host, pid,
+// owned count and leases held, and each mailbox with its holder. One
+// leaves: it is no longer listed as live, and the leases it still holds
+// are listed under it as not announced.
+func TestStatusPageListsRedisFleet(t *testing.T) {
+	t.Parallel()
+	rsrv := testserver.StartRedis(t)
+	e := setup(t, "sqlite", func(c *Config) { c.Inspector = leaseview.NewRedisInspector(redisViewer(t, rsrv)) })
+	ctx := context.Background()
+	var ids []int64
+	for i := range 12 {
+		ids = append(ids, e.mailbox(t, i))
+	}
+	names := []string{"fetch-a", "fetch-b", "fetch-c"}
+	holder := map[int64]string{}
+	fleets := map[string]*locks.Fleet{}
+	for i, name := range names {
+		opts := locks.Options{TTL: 30 * time.Second, Host: "host-" + name, PID: 100 + i, Instance: name}
+		client := rsrv.Client(t)
+		locker := locks.NewRedis(client, opts)
+		owned := 0
+		for _, id := range ids {
+			if locks.Preferred(id, names) != name {
+				continue
+			}
+			lease, err := locker.Obtain(ctx, id, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(lease.Release)
+			holder[id] = name
+			owned++
+		}
+		f := locks.NewRedisFleet(client, opts)
+		f.SetOwned(owned)
+		if err := f.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(f.Stop)
+		fleets[name] = f
+	}
+	admin := e.session(t, e.admin)
+	_, body := admin.get("/admin/status")
+	if !strings.Contains(body, `data-count="fleet">(3 live)<`) {
+		t.Errorf("fleet:\n%s", between(t, body, "<h2>Fetch instances", "</table>"))
+	}
+	for i, name := range names {
+		n := 0
+		for _, h := range holder {
+			if h == name {
+				n++
+			}
+		}
+		row := between(t, body, fmt.Sprintf(`<tr data-instance="%s">`, name), "</tr>")
+		for _, want := range []string{fmt.Sprintf(`data-field="host">host-%s<`, name), fmt.Sprintf(`data-field="pid">%d<`, 100+i),
+			fmt.Sprintf(`data-field="owned">%d<`, n), fmt.Sprintf(`data-field="held">%d<`, n), " ago<"} {
+			if !strings.Contains(row, want) {
+				t.Errorf("member %s lacks %s:\n%s", name, want, row)
+			}
+		}
+	}
+	for _, id := range ids {
+		row := between(t, body, fmt.Sprintf(`<tr data-mailbox="%d"`, id), "</tr>")
+		if !strings.Contains(row, fmt.Sprintf(`data-field="holder-instance">%s<`, holder[id])) {
+			t.Errorf("mailbox %d held by %s:\n%s", id, holder[id], row)
+		}
+	}
+
+	fleets["fetch-b"].Stop()
+	_, body = admin.get("/admin/status")
+	if !strings.Contains(body, `data-count="fleet">(2 live)<`) || !strings.Contains(body, `<tr data-instance="fetch-b" class="gone">`) {
+		t.Errorf("after fetch-b left:\n%s", between(t, body, "<h2>Fetch instances", "</table>"))
+	}
 }
