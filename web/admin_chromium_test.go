@@ -295,7 +295,7 @@ func TestStatusPageAtFleetSizeInChromium(t *testing.T) {
 
 	// A phone: the same page, each row a card, nothing wider than the screen.
 	if err := chromedp.Do(bctx,
-		chromedp.EmulateViewport(390, 844),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), // with overlay scrollbars, as a phone
 		chromedp.Navigate(e.ts.URL+"/admin/status"),
 		chromedp.WaitVisible(`tr[data-mailbox]`),
 	); err != nil {

@@ -59,7 +59,7 @@ var statusStates = []struct{ Name, Label string }{
 	{"disabled", "Disabled"},
 }
 
-func (r statusRow) inState(state string) bool {
+func (r *statusRow) inState(state string) bool {
 	switch state {
 	case "problems":
 		return len(r.Problems) > 0
@@ -136,7 +136,7 @@ func parseStatusFilter(q url.Values) (statusFilter, error) {
 type statusPage struct {
 	*statusReading
 	Filter    statusFilter
-	Rows      []statusRow
+	Rows      []*statusRow
 	Matched   int // mailboxes that pass the filter, on all pages
 	First     int // the numbers of the first and last of Rows among them, from 1
 	Last      int
@@ -160,8 +160,9 @@ func (r *statusReading) page(f statusFilter) *statusPage {
 	p := &statusPage{statusReading: r, Filter: f}
 	query := strings.ToLower(f.Query)
 	counts := map[string]int{}
-	var matched []statusRow
-	for _, row := range r.Mailboxes {
+	var matched []*statusRow
+	for i := range r.Mailboxes {
+		row := &r.Mailboxes[i]
 		if query != "" && !strings.Contains(strings.ToLower(row.Name), query) && !strings.Contains(strings.ToLower(row.Email), query) {
 			continue
 		}

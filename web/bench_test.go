@@ -71,8 +71,9 @@ func BenchmarkStatusLatency(b *testing.B) {
 					pace(b, 200, pacedRequests, 20, target.req)
 				})
 			}
-			// What the cache saves: one uncached reading of all 100
-			// mailboxes (4 queries, 100 lock reads), one after another.
+			// What the cache saves: uncached readings of all 100 mailboxes
+			// (a fixed number of queries, the leases in one round trip, the fleet
+			// in another), one after another.
 			b.Run("reading", func(b *testing.B) {
 				l := serialLatency(b, 50*b.N, func() error { _, err := e.srv.readStatus(ctx); return err })
 				b.ReportMetric(l.p50, "p50-ms")
