@@ -200,7 +200,9 @@ func saveScreenshot(t *testing.T, bctx context.Context, name string) {
 // filter. Screenshots of both widths go to testdata/artifacts.
 func TestStatusPageAtFleetSizeInChromium(t *testing.T) {
 	t.Parallel()
-	e := setup(t, "sqlite")
+	// With the status cache, as served: one reading a second at most,
+	// whatever the browser's loads and refreshes.
+	e := setup(t, "sqlite", func(c *Config) { c.StatusCacheTTL = 0 })
 	ctx := context.Background()
 	seed := seedFleet(t, e, 1000, true)
 	fleet := e.local.Fleet()
