@@ -2,8 +2,8 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -168,59 +168,61 @@ func newFetchView(m *helpdesk.Mailbox, states []helpdesk.FetchState) fetchView {
 	return v
 }
 
-// inspectConcurrency bounds the lock reads one page makes at once, and
-// inspectTimeout their total time: a page with Redis down shows the lock
-// state as unknown quickly instead of waiting for each call to fail.
-const (
-	inspectConcurrency = 16
-	inspectTimeout     = 2 * time.Second
-)
+// inspectTimeout bounds the lease reads of one status reading: with
+// Redis down the page shows the lock states as unknown quickly.
+const inspectTimeout = 2 * time.Second
 
-// inspectAll reads the lease of every mailbox, concurrently. After the
-// first failure no more reads start; the mailboxes not read show that
-// failure as their (unknown) lock state.
-func (s *Server) inspectAll(ctx context.Context, ids []int64) []lockView {
+// leaseReading is the lease of each mailbox (in the order of the IDs
+// asked for) and the live fetch instances.
+type leaseReading struct {
+	locks    []lockView
+	err      error // the leases could not be read; every lockView says so
+	fleet    []leaseview.Member
+	fleetErr error
+}
+
+// readLeases reads the leases of all the mailboxes in one round trip
+// (Inspector.InspectMany) and, meanwhile, the fleet.
+func (s *Server) readLeases(ctx context.Context, ids []int64) leaseReading {
 	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
 	defer cancel()
+	var r leaseReading
+	fleetDone := make(chan struct{})
+	go func() {
+		defer close(fleetDone)
+		if r.fleet, r.fleetErr = s.cfg.Inspector.Fleet(ctx); r.fleetErr != nil {
+			s.log.Warn("web: read fetch fleet", "err", r.fleetErr)
+		}
+	}()
+	r.locks, r.err = s.inspectMany(ctx, ids)
+	<-fleetDone
+	return r
+}
+
+// inspectMany reads the leases of the mailboxes in one call. When that
+// fails, every lock state is unknown and says why.
+func (s *Server) inspectMany(ctx context.Context, ids []int64) ([]lockView, error) {
 	out := make([]lockView, len(ids))
-	read := make([]bool, len(ids))
-	sem := make(chan struct{}, inspectConcurrency)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failure string
-	for i, id := range ids {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			v := s.inspect(ctx, id)
-			out[i], read[i] = v, v.Error == ""
-			if v.Error != "" {
-				mu.Lock()
-				if failure == "" {
-					failure = v.Error
-				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
+	if len(ids) == 0 {
+		return out, nil
 	}
-	wg.Wait()
-	if failure == "" {
-		failure = "lock state not read in time"
+	states, err := s.cfg.Inspector.InspectMany(ctx, ids)
+	if err == nil && len(states) != len(ids) {
+		err = fmt.Errorf("web: inspector returned %d lock states for %d mailboxes", len(states), len(ids))
 	}
-	for i := range out {
-		if !read[i] {
-			out[i] = lockView{Error: failure}
+	if err != nil {
+		s.metrics.inspect.WithLabelValues("error").Add(float64(len(ids)))
+		s.log.Warn("web: inspect locks", "mailboxes", len(ids), "err", err)
+		for i := range out {
+			out[i] = newLockView(leaseview.State{}, err)
 		}
+		return out, err
 	}
-	return out
+	s.metrics.inspect.WithLabelValues("ok").Add(float64(len(ids)))
+	for i, st := range states {
+		out[i] = newLockView(st, nil)
+	}
+	return out, nil
 }
 
 func (s *Server) inspect(ctx context.Context, id int64) lockView {

@@ -46,6 +46,7 @@ type Store interface {
 
 	// Quarantine and outbox, for admins.
 	Quarantined(ctx context.Context, mailboxID int64) ([]helpdesk.QuarantinedMessage, error)
+	QuarantineCounts(ctx context.Context) (map[int64]int, error)
 	RetryQuarantined(ctx context.Context, id int64) error
 	OutboxStats(ctx context.Context) (helpdesk.OutboxStats, error)
 	FailedOutbox(ctx context.Context) ([]helpdesk.OutboxMessage, error)

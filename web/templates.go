@@ -192,21 +192,6 @@ func (s *Server) render(c echo.Context, status int, name, title string, data any
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// renderFragment runs one named template of a page's set, for parts that
-// are rendered once and shown to many (the status table).
-func (s *Server) renderFragment(pageName, name string, data any) (template.HTML, error) {
-	t := s.pages[pageName]
-	if t == nil {
-		return "", fmt.Errorf("web: no template %q", pageName)
-	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	if err := t.ExecuteTemplate(buf, name, data); err != nil {
-		return "", fmt.Errorf("web: render %s of %s: %w", name, pageName, err)
-	}
-	return template.HTML(buf.String()), nil // produced by html/template: escaped
-}
-
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }

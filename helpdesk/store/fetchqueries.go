@@ -52,6 +52,7 @@ type fetchQueries struct {
 	ReplaceUnreadableConversation *sqlx.Stmt `query:"replace-unreadable-conversation"`
 	ResolveQuarantine             *sqlx.Stmt `query:"resolve-quarantine"`
 	Quarantined                   *sqlx.Stmt `query:"quarantined"`
+	QuarantineCounts              *sqlx.Stmt `query:"quarantine-counts"`
 	RetryQuarantined              *sqlx.Stmt `query:"retry-quarantined"`
 	QuarantinedForRetry           *sqlx.Stmt `query:"quarantined-for-retry"`
 

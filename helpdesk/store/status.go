@@ -41,3 +41,20 @@ func (s *Store) AllRunProgress(ctx context.Context) ([]helpdesk.RunProgress, err
 	}
 	return ps, nil
 }
+
+// QuarantineCounts returns the number of unresolved quarantined messages
+// of each mailbox that has any.
+func (s *Store) QuarantineCounts(ctx context.Context) (map[int64]int, error) {
+	var rows []struct {
+		MailboxID int64 `db:"mailbox_id"`
+		N         int   `db:"n"`
+	}
+	if err := s.fetchQ.QuarantineCounts.SelectContext(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("count quarantined messages: %w", err)
+	}
+	counts := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		counts[r.MailboxID] = r.N
+	}
+	return counts, nil
+}

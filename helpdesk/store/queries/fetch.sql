@@ -184,6 +184,10 @@ SELECT q.id, q.mailbox_id, q.folder, q.uidvalidity, q.uid, q.reason, q.size, q.r
 FROM quarantine q LEFT JOIN threads t ON t.id = q.thread_id
 WHERE q.status <> 'resolved' AND (? = 0 OR q.mailbox_id = ?) ORDER BY q.id DESC LIMIT 500
 
+-- name: quarantine-counts
+-- Unresolved quarantined messages per mailbox, for the status page.
+SELECT mailbox_id, COUNT(*) AS n FROM quarantine WHERE status <> 'resolved' GROUP BY mailbox_id
+
 -- name: retry-quarantined
 UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'
 
