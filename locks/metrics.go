@@ -10,8 +10,8 @@ import (
 // registry; nothing here touches the global one.
 type Metrics struct {
 	Acquired       prometheus.Counter
-	NotObtained    prometheus.Counter // another process held the mailbox
-	Lost           prometheus.Counter // renewal said "not held" or the local deadline passed
+	NotObtained    prometheus.Counter   // another process held the mailbox
+	Lost           prometheus.Counter   // renewal said "not held" or the local deadline passed
 	RefreshSeconds prometheus.Histogram // one observation per renewal round trip, for all leases
 }
 
