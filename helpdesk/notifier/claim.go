@@ -46,10 +46,10 @@ var errClaimLost = errors.New("outbox claim lost: its lease ran out or another n
 type outcomeKind int
 
 const (
-	sent       outcomeKind = iota
-	rescheduled            // a temporary failure: due again at next
-	released               // not attempted (no SMTP server, stopping): due again at next, attempt given back
-	failed                 // for good: an admin may retry it
+	sent        outcomeKind = iota
+	rescheduled             // a temporary failure: due again at next
+	released                // not attempted (no SMTP server, stopping): due again at next, attempt given back
+	failed                  // for good: an admin may retry it
 )
 
 // outcome is what became of one claimed row.
