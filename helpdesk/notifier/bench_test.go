@@ -86,7 +86,6 @@ func BenchmarkOutbox(b *testing.B) {
 				if total, distinct := tally(sink.Messages()); total != mails || distinct != mails {
 					b.Fatalf("total %d distinct %d, want %d", total, distinct, mails)
 				}
-				b.Logf("claim %v finish %v send %v mark %v", time.Duration(DebugClaim.Swap(0)), time.Duration(DebugFinish.Swap(0)), time.Duration(DebugSend.Swap(0)), time.Duration(DebugMark.Swap(0)))
 				b.ReportMetric(rate, "mails/s")
 				b.ReportMetric(rawRate, "raw-mails/s")
 				b.ReportMetric(rate/rawRate, "of-raw")

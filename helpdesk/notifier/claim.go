@@ -25,6 +25,7 @@ import (
 type claim struct {
 	q        Queue
 	owner    string
+	rows     []helpdesk.OutboxMessage
 	leaseFor time.Duration
 	log      *slog.Logger
 
@@ -68,7 +69,7 @@ func margin(leaseFor time.Duration) time.Duration { return leaseFor / 10 }
 // its own context: outcomes are recorded even while the service stops.
 func (s *Service) hold(ctx context.Context, owner string, rows []helpdesk.OutboxMessage) *claim {
 	c := &claim{
-		q: s.store, owner: owner, leaseFor: s.cfg.LeaseFor, log: s.log.With("lease_owner", owner),
+		q: s.store, owner: owner, rows: rows, leaseFor: s.cfg.LeaseFor, log: s.log.With("lease_owner", owner),
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
 		held: make(map[int64]helpdesk.OutboxMessage, len(rows)), open: make(map[int64]bool, len(rows)),
 	}
@@ -114,6 +115,11 @@ func (c *claim) wake() {
 	}
 }
 
+// writePause is the least time between two writes of a claim's outcomes:
+// the "sent" of a fast server's mails are marked a few at a time, for at
+// most this much longer a window in which a crash resends them.
+const writePause = 20 * time.Millisecond
+
 // keep renews the lease and records outcomes until the worker has finished
 // and everything is recorded. A write that fails is tried again after a
 // pause; once the claim is lost, or the service stops, three failures in a
@@ -124,19 +130,22 @@ func (c *claim) keep(ctx context.Context, validUntil time.Time) {
 	defer renew.Stop()
 	expire := time.NewTimer(time.Until(validUntil))
 	defer expire.Stop()
-	var retry <-chan time.Time
+	var pause <-chan time.Time // no write until it fires
 	failures := 0
 	for {
-		if retry == nil {
-			if err := c.record(ctx); err != nil {
+		if pause == nil {
+			wrote, err := c.record(ctx)
+			switch {
+			case err != nil:
 				failures++
 				if c.ctx.Err() != nil && failures >= 3 {
 					c.giveUp(err)
 					return
 				}
-				retry = time.After(min(time.Duration(failures)*time.Second, c.leaseFor/3))
-			} else {
+				pause = time.After(min(time.Duration(failures)*time.Second, c.leaseFor/3))
+			case wrote:
 				failures = 0
+				pause = time.After(writePause)
 			}
 		}
 		c.mu.Lock()
@@ -147,8 +156,8 @@ func (c *claim) keep(ctx context.Context, validUntil time.Time) {
 		}
 		select {
 		case <-c.kick:
-		case <-retry:
-			retry = nil
+		case <-pause:
+			pause = nil
 		case <-renew.C:
 			if until, ok := c.renew(ctx); ok {
 				expire.Reset(time.Until(until.Add(-margin(c.leaseFor))))
@@ -198,15 +207,15 @@ func (c *claim) renew(ctx context.Context) (time.Time, bool) {
 	return until, true
 }
 
-// record writes the outcomes decided so far: all "sent" in one statement,
-// the others one by one. What fails stays to be written again.
-func (c *claim) record(ctx context.Context) error {
+// record writes the outcomes decided so far, if any: all "sent" in one
+// statement, the others one by one. What fails stays to be written again.
+func (c *claim) record(ctx context.Context) (wrote bool, err error) {
 	c.mu.Lock()
 	todo := c.decided
 	c.decided = nil
 	c.mu.Unlock()
 	if len(todo) == 0 {
-		return nil
+		return false, nil
 	}
 	var left []outcome
 	var errs error
@@ -223,9 +232,7 @@ func (c *claim) record(ctx context.Context) error {
 	}
 	if len(sentIDs) > 0 {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		t0 := time.Now()
 		n, err := c.q.MarkOutboxSent(wctx, c.owner, sentIDs)
-		DebugMark.Add(int64(time.Since(t0)))
 		cancel()
 		switch {
 		case err != nil:
@@ -249,7 +256,7 @@ func (c *claim) record(ctx context.Context) error {
 		c.held[o.m.ID] = o.m
 	}
 	c.decided = append(left, c.decided...)
-	return errs
+	return true, errs
 }
 
 // write records one outcome other than sent; each is fenced by the lease

@@ -29,7 +29,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -167,49 +166,68 @@ func (s *Service) work(ctx context.Context) {
 	}
 }
 
-// drain claims and sends batches until none is full. While a batch is
-// sent, the outcomes of the one before it are still being recorded; it
-// waits for them before it claims the next.
+// recording is how many claims of a worker may have outcomes still being
+// recorded before it waits for the oldest: the SMTP session does not idle
+// while the database is slow, and what is held stays bounded.
+const recording = 4
+
+// drain claims and sends batches until one is not full. The next batch is
+// claimed while this one is sent, and the outcomes of those before are
+// recorded meanwhile, so the SMTP session waits for neither.
 func (s *Service) drain(ctx context.Context, snd *sender) {
 	urls := map[int64]string{} // SMTP URL per mailbox, for this drain
-	var prev *claim
+	var sent []*claim          // claims whose outcomes may still be being recorded
 	defer func() {
-		if prev != nil {
-			prev.wait()
+		for _, c := range sent {
+			c.wait()
 		}
 	}()
-	for ctx.Err() == nil {
-		owner := helpdesk.NewLeaseOwner(s.cfg.Instance)
-		t0 := time.Now()
-		batch, err := s.store.ClaimOutbox(ctx, owner, s.cfg.Batch, s.cfg.LeaseFor)
-		DebugClaim.Add(int64(time.Since(t0)))
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("claim outbox", "err", err)
-			}
+	next := s.claimAhead(ctx)
+	for {
+		c := <-next
+		if c == nil {
 			return
 		}
-		if len(batch) == 0 {
-			return
+		full := len(c.rows) == s.cfg.Batch
+		if full {
+			next = s.claimAhead(ctx)
 		}
-		c := s.hold(ctx, owner, batch)
-		for _, m := range batch {
+		for _, m := range c.rows {
 			c.decide(s.deliver(c.ctx, snd, m, urls))
 		}
 		c.close()
-		t1 := time.Now()
-		if prev != nil {
-			prev.wait()
+		sent = append(sent, c)
+		if len(sent) > recording {
+			sent[0].wait()
+			sent = sent[1:]
 		}
-		DebugFinish.Add(int64(time.Since(t1)))
-		prev = c
-		if len(batch) < s.cfg.Batch {
+		if !full {
 			return
 		}
 	}
 }
 
-var DebugClaim, DebugFinish, DebugSend, DebugMark atomic.Int64
+// claimAhead claims a batch in the background; nil when there is none (or
+// the claim failed).
+func (s *Service) claimAhead(ctx context.Context) <-chan *claim {
+	ch := make(chan *claim, 1)
+	go func() {
+		owner := helpdesk.NewLeaseOwner(s.cfg.Instance)
+		batch, err := s.store.ClaimOutbox(ctx, owner, s.cfg.Batch, s.cfg.LeaseFor)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				s.log.Error("claim outbox", "err", err)
+			}
+			ch <- nil
+		case len(batch) == 0:
+			ch <- nil
+		default:
+			ch <- s.hold(ctx, owner, batch)
+		}
+	}()
+	return ch
+}
 
 var errNoSMTP = errors.New("no SMTP server configured (HELPDESK_SMTP_URL or the mailbox's SMTP URL): mail waits in the outbox")
 
@@ -240,7 +258,6 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 	}
 	start := time.Now()
 	err = snd.send(ctx, smtpURL, envelopeFrom, m.To, data)
-	DebugSend.Add(int64(time.Since(start)))
 	s.cfg.Metrics.observe(time.Since(start))
 	switch {
 	case err == nil:
