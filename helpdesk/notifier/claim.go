@@ -13,10 +13,11 @@ import (
 // A claim is one batch of outbox rows that a worker claimed and holds until
 // every row's outcome is recorded. Its keeper (one goroutine per claim)
 // renews the lease every LeaseFor/3 while the worker sends, so a slow
-// server or a loaded CPU never lets the lease run out under a send, and
-// records outcomes as the worker decides them: every "sent" decided since
-// the last write in one MarkOutboxSent, so the worker goes on to the next
-// mail at once and a row waits for its mark about one database round trip.
+// server or a loaded CPU does not let the lease run out under a send (only
+// renewals failing for most of a lease do), and records outcomes as the
+// worker decides them: every "sent" decided since the last write in one
+// MarkOutboxSent, at most writePause apart, so the worker goes on to the
+// next mail at once.
 //
 // The claim's context ends when it is lost: no renewal came through and
 // the lease is about to run out (margin before it does), or a renewal
