@@ -11,13 +11,13 @@ import (
 )
 
 // A claim is one batch of outbox rows that a worker claimed and holds until
-// every row's outcome is recorded. Its keeper (one goroutine per claim)
-// renews the lease every LeaseFor/3 while the worker sends, so a slow
-// server or a loaded CPU does not let the lease run out under a send (only
-// renewals failing for most of a lease do), and records outcomes as the
-// worker decides them: every "sent" decided since the last write in one
-// MarkOutboxSent, at most writePause apart, so the worker goes on to the
-// next mail at once.
+// every row's outcome is recorded. While it is held, one goroutine renews
+// the lease every LeaseFor/3, so a slow server or a loaded CPU does not
+// let the lease run out under a send (only renewals failing for most of a
+// lease do), and another records outcomes as the worker decides them:
+// every "sent" decided since the last write in one MarkOutboxSent, at most
+// writePause apart, so the worker goes on to the next mail at once. A slow
+// write delays neither the renewals nor the end of the claim.
 //
 // The claim's context ends when it is lost: no renewal came through and
 // the lease is about to run out (margin before it does), or a renewal
@@ -30,10 +30,11 @@ type claim struct {
 	leaseFor time.Duration
 	log      *slog.Logger
 
-	ctx  context.Context
-	lose context.CancelCauseFunc
-	kick chan struct{} // an outcome was decided, or the worker is done
-	done chan struct{} // closed when the keeper has ended
+	ctx    context.Context
+	lose   context.CancelCauseFunc
+	expiry *time.Timer   // loses the claim margin before the lease runs out
+	kick   chan struct{} // an outcome was decided, or the worker is done
+	done   chan struct{} // closed when the recording has ended
 
 	mu       sync.Mutex
 	held     map[int64]helpdesk.OutboxMessage // rows whose outcome is not recorded yet
@@ -66,8 +67,9 @@ type outcome struct {
 // as lost, so a send is cut off while the row is still ours.
 func margin(leaseFor time.Duration) time.Duration { return leaseFor / 10 }
 
-// hold starts keeping a claim of rows by owner. Its keeper records with
-// its own context: outcomes are recorded even while the service stops.
+// hold starts holding a claim of rows by owner: renewing it and recording
+// its outcomes, with a context of their own, so that outcomes are recorded
+// even while the service stops.
 func (s *Service) hold(ctx context.Context, owner string, rows []helpdesk.OutboxMessage) *claim {
 	c := &claim{
 		q: s.store, owner: owner, rows: rows, leaseFor: s.cfg.LeaseFor, log: s.log.With("lease_owner", owner),
@@ -82,11 +84,19 @@ func (s *Service) hold(ctx context.Context, owner string, rows []helpdesk.Outbox
 			validUntil = *m.LeaseUntil
 		}
 	}
-	go c.keep(context.WithoutCancel(ctx), validUntil.Add(-margin(s.cfg.LeaseFor)))
+	c.expiry = time.AfterFunc(time.Until(validUntil.Add(-margin(s.cfg.LeaseFor))), func() {
+		if c.ctx.Err() == nil {
+			c.log.Warn("outbox: claim not renewed in time; its sends are cut off and its rows given back")
+			c.lose(errClaimLost)
+		}
+	})
+	keep := context.WithoutCancel(ctx)
+	go c.renewals(keep)
+	go c.record(keep)
 	return c
 }
 
-// decide hands a row's outcome to the keeper.
+// decide hands a row's outcome to the recording.
 func (c *claim) decide(o outcome) {
 	c.mu.Lock()
 	delete(c.open, o.m.ID)
@@ -95,7 +105,7 @@ func (c *claim) decide(o outcome) {
 	c.wake()
 }
 
-// close tells the keeper that every row is decided.
+// close tells the recording that every row is decided.
 func (c *claim) close() {
 	c.mu.Lock()
 	c.finished = true
@@ -103,9 +113,10 @@ func (c *claim) close() {
 	c.wake()
 }
 
-// wait waits until the keeper has recorded every outcome (or given up).
+// wait waits until every outcome is recorded (or given up on).
 func (c *claim) wait() {
 	<-c.done
+	c.expiry.Stop()
 	c.lose(nil)
 }
 
@@ -121,21 +132,33 @@ func (c *claim) wake() {
 // most this much longer a window in which a crash resends them.
 const writePause = 20 * time.Millisecond
 
-// keep renews the lease and records outcomes until the worker has finished
-// and everything is recorded. A write that fails is tried again after a
-// pause; once the claim is lost, or the service stops, three failures in a
-// row give the rest up (the rows go back when their lease runs out).
-func (c *claim) keep(ctx context.Context, validUntil time.Time) {
+// renewals renews the lease every LeaseFor/3 until the recording ends.
+func (c *claim) renewals(ctx context.Context) {
+	tick := time.NewTicker(c.leaseFor / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+			if until, ok := c.renew(ctx); ok {
+				c.expiry.Reset(time.Until(until.Add(-margin(c.leaseFor))))
+			}
+		}
+	}
+}
+
+// record records outcomes until the worker has finished and everything is
+// recorded. A write that fails is tried again after a pause; once the
+// claim is lost, or the service stops, three failures in a row give the
+// rest up (the rows go back when their lease runs out).
+func (c *claim) record(ctx context.Context) {
 	defer close(c.done)
-	renew := time.NewTicker(c.leaseFor / 3)
-	defer renew.Stop()
-	expire := time.NewTimer(time.Until(validUntil))
-	defer expire.Stop()
 	var pause <-chan time.Time // no write until it fires
 	failures := 0
 	for {
 		if pause == nil {
-			wrote, err := c.record(ctx)
+			wrote, err := c.write(ctx)
 			switch {
 			case err != nil:
 				failures++
@@ -159,12 +182,6 @@ func (c *claim) keep(ctx context.Context, validUntil time.Time) {
 		case <-c.kick:
 		case <-pause:
 			pause = nil
-		case <-renew.C:
-			if until, ok := c.renew(ctx); ok {
-				expire.Reset(time.Until(until.Add(-margin(c.leaseFor))))
-			}
-		case <-expire.C:
-			c.lose(errClaimLost)
 		}
 	}
 }
@@ -208,9 +225,9 @@ func (c *claim) renew(ctx context.Context) (time.Time, bool) {
 	return until, true
 }
 
-// record writes the outcomes decided so far, if any: all "sent" in one
+// write writes the outcomes decided so far, if any: all "sent" in one
 // statement, the others one by one. What fails stays to be written again.
-func (c *claim) record(ctx context.Context) (wrote bool, err error) {
+func (c *claim) write(ctx context.Context) (wrote bool, err error) {
 	c.mu.Lock()
 	todo := c.decided
 	c.decided = nil
@@ -226,7 +243,7 @@ func (c *claim) record(ctx context.Context) (wrote bool, err error) {
 			sentIDs = append(sentIDs, o.m.ID)
 			continue
 		}
-		if err := c.write(ctx, o); err != nil {
+		if err := c.writeOne(ctx, o); err != nil {
 			left = append(left, o)
 			errs = errors.Join(errs, err)
 		}
@@ -260,9 +277,9 @@ func (c *claim) record(ctx context.Context) (wrote bool, err error) {
 	return true, errs
 }
 
-// write records one outcome other than sent; each is fenced by the lease
-// owner, so a row another claim took is left alone.
-func (c *claim) write(ctx context.Context, o outcome) error {
+// writeOne writes one outcome other than sent; each is fenced by the
+// lease owner, so a row another claim took is left alone.
+func (c *claim) writeOne(ctx context.Context, o outcome) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	switch o.kind {
