@@ -176,9 +176,9 @@ const recording = 4
 // recorded meanwhile, so the SMTP session waits for neither.
 func (s *Service) drain(ctx context.Context, snd *sender) {
 	urls := map[int64]string{} // SMTP URL per mailbox, for this drain
-	var sent []*claim          // claims whose outcomes may still be being recorded
+	var settling []*claim      // claims whose outcomes may still be being recorded
 	defer func() {
-		for _, c := range sent {
+		for _, c := range settling {
 			c.wait()
 		}
 	}()
@@ -196,10 +196,10 @@ func (s *Service) drain(ctx context.Context, snd *sender) {
 			c.decide(s.deliver(c.ctx, snd, m, urls))
 		}
 		c.close()
-		sent = append(sent, c)
-		if len(sent) > recording {
-			sent[0].wait()
-			sent = sent[1:]
+		settling = append(settling, c)
+		if len(settling) > recording {
+			settling[0].wait()
+			settling = settling[1:]
 		}
 		if !full {
 			return
