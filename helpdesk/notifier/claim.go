@@ -200,7 +200,9 @@ func (c *claim) renew(ctx context.Context) (time.Time, bool) {
 	}
 	c.mu.Unlock()
 	until := time.Now().Add(c.leaseFor)
-	rctx, cancel := context.WithTimeout(ctx, c.leaseFor/3)
+	// A late renewal still helps as long as the lease lasts; the expiry
+	// timer, not this timeout, decides when the claim is lost.
+	rctx, cancel := context.WithTimeout(ctx, c.leaseFor)
 	renewed, err := c.q.RenewOutboxClaim(rctx, c.owner, ids, until)
 	cancel()
 	if err != nil {
