@@ -196,7 +196,13 @@ func (r *run) storeAlone(ctx context.Context, fm fetchedMessage) (helpdesk.Outco
 // quarantined in it. If that fails, storeAlone quarantines the message
 // without showing it to agents.
 func (r *run) storeTogether(ctx context.Context, group []fetchedMessage) ([]helpdesk.Outcome, error) {
-	b, err := r.h.BeginIngest(ctx)
+	msgs := make([]*helpdesk.IncomingMessage, 0, len(group))
+	for _, fm := range group {
+		if fm.parseErr == nil {
+			msgs = append(msgs, fm.msg)
+		}
+	}
+	b, err := r.h.BeginIngest(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}

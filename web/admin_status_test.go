@@ -295,7 +295,7 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 		if err := e.store.RescheduleOutbox(ctx, retried, time.Now().Add(time.Hour), "451 4.7.1 greylisted & try later"); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.store.MarkOutboxSent(ctx, sent.ID); err != nil {
+		if _, err := e.store.MarkOutboxSent(ctx, sent.LeaseOwner, []int64{sent.ID}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(1100 * time.Millisecond) // the oldest pending mail is over a second old

@@ -3,18 +3,21 @@
 // reaches us.
 //
 // Any number of notifier services can run against one database. Each
-// worker claims a few due rows with a lease (Queue.ClaimOutbox),
-// sends them over SMTP with the Message-ID stored in the row, and records
-// the outcome: sent; rescheduled with exponential backoff and jitter after a
-// 4xx answer, a dropped connection or a timeout; failed after a 5xx answer
-// or too many attempts (admins see it and can retry it).
+// worker claims a few due rows with a lease (Queue.ClaimOutbox), renews
+// the lease while it sends them (claim.go), sends them over one SMTP
+// session with the Message-ID stored in the row, and records the outcome:
+// sent; rescheduled with exponential backoff and jitter after a 4xx
+// answer, a dropped connection or a timeout; failed after a 5xx answer or
+// too many attempts (admins see it and can retry it).
 //
-// The one window SMTP leaves open: when the server accepted the DATA but
-// its 250 never reached us (the connection dropped, or this process died
-// before recording the success), the lease runs out and the mail is sent
-// again. It carries the same Message-ID and Date, so receivers see a
-// duplicate they can recognise. Delivery is therefore at-least-once with a
-// stable Message-ID, and exactly-once whenever the 250 arrives.
+// A lease runs out only when its notifier stops renewing it: the process
+// died, or lost the database for most of a lease (then it stops sending
+// before the lease ends). A slow server or a loaded CPU does not make a
+// second notifier send the mail. The one window left is SMTP's own: when
+// the server accepted the DATA but its 250 never reached us (the
+// connection dropped, or this process died before recording the success),
+// the mail is sent again. It carries the same Message-ID and Date, so
+// receivers see a duplicate they can recognise.
 package notifier
 
 import (
@@ -37,8 +40,8 @@ type Config struct {
 	// their own SMTP URL. Empty: such mail waits in the outbox.
 	SMTPURL  string
 	Instance string        // names this service in leases; default host/pid
-	Batch    int           // rows a worker claims at once; default 20
-	LeaseFor time.Duration // how long a claim lasts; default 2m
+	Batch    int           // rows a worker claims at once; default 50
+	LeaseFor time.Duration // how long a claim lasts unrenewed; renewed every LeaseFor/3; default 2m
 	Logger   *slog.Logger
 	Metrics  *Metrics // optional
 
@@ -49,6 +52,7 @@ type Config struct {
 	RetryMax    time.Duration // longest retry delay; default 1h
 	TLSConfig   *tls.Config   // nil: system roots, server name from the URL
 	HeloName    string        // EHLO name; default the host name
+	SMTPTimeout time.Duration // per SMTP command (not the DATA, see dataTimeout); default 1m
 }
 
 // Service is a running notifier.
@@ -75,7 +79,7 @@ func New(store Queue, cfg Config) *Service {
 		cfg.HeloName = host
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 20
+		cfg.Batch = 50
 	}
 	if cfg.LeaseFor <= 0 {
 		cfg.LeaseFor = 2 * time.Minute
@@ -97,6 +101,9 @@ func New(store Queue, cfg Config) *Service {
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = time.Hour
+	}
+	if cfg.SMTPTimeout <= 0 {
+		cfg.SMTPTimeout = time.Minute
 	}
 	return &Service{store: store, cfg: cfg, log: cfg.Logger.With("service", "notifier", "instance", cfg.Instance)}
 }
@@ -144,7 +151,7 @@ func (s *Service) Stop() {
 
 // work drains the outbox, then waits for the next tick.
 func (s *Service) work(ctx context.Context) {
-	snd := &sender{helo: s.cfg.HeloName, tlsConfig: s.cfg.TLSConfig, timeout: min(s.cfg.LeaseFor/3, time.Minute)}
+	snd := &sender{helo: s.cfg.HeloName, tlsConfig: s.cfg.TLSConfig, timeout: s.cfg.SMTPTimeout}
 	defer snd.close()
 	ticker := time.NewTicker(s.cfg.PollEvery)
 	defer ticker.Stop()
@@ -159,104 +166,120 @@ func (s *Service) work(ctx context.Context) {
 	}
 }
 
-// drain claims and sends batches until none is full.
+// recording is how many claims of a worker may have outcomes still being
+// recorded before it waits for the oldest: the SMTP session does not idle
+// while the database is slow, and what is held stays bounded.
+const recording = 4
+
+// drain claims and sends batches until one is not full. The next batch is
+// claimed while this one is sent, and the outcomes of those before are
+// recorded meanwhile, so the SMTP session waits for neither.
 func (s *Service) drain(ctx context.Context, snd *sender) {
 	urls := map[int64]string{} // SMTP URL per mailbox, for this drain
-	for ctx.Err() == nil {
-		batch, err := s.store.ClaimOutbox(ctx, helpdesk.NewLeaseOwner(s.cfg.Instance), s.cfg.Batch, s.cfg.LeaseFor)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("claim outbox", "err", err)
-			}
+	var settling []*claim      // claims whose outcomes may still be being recorded
+	defer func() {
+		for _, c := range settling {
+			c.wait()
+		}
+	}()
+	next := s.claimAhead(ctx)
+	for {
+		c := <-next
+		if c == nil {
 			return
 		}
-		for _, m := range batch {
-			s.deliver(ctx, snd, m, urls)
+		full := len(c.rows) == s.cfg.Batch
+		if full {
+			next = s.claimAhead(ctx)
 		}
-		if len(batch) < s.cfg.Batch {
+		for _, m := range c.rows {
+			c.decide(s.deliver(c.ctx, snd, m, urls))
+		}
+		c.close()
+		settling = append(settling, c)
+		if len(settling) > recording {
+			settling[0].wait()
+			settling = settling[1:]
+		}
+		if !full {
 			return
 		}
 	}
 }
 
+// claimAhead claims a batch in the background; nil when there is none (or
+// the claim failed).
+func (s *Service) claimAhead(ctx context.Context) <-chan *claim {
+	ch := make(chan *claim, 1)
+	go func() {
+		owner := helpdesk.NewLeaseOwner(s.cfg.Instance)
+		batch, err := s.store.ClaimOutbox(ctx, owner, s.cfg.Batch, s.cfg.LeaseFor)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				s.log.Error("claim outbox", "err", err)
+			}
+			ch <- nil
+		case len(batch) == 0:
+			ch <- nil
+		default:
+			ch <- s.hold(ctx, owner, batch)
+		}
+	}()
+	return ch
+}
+
 var errNoSMTP = errors.New("no SMTP server configured (HELPDESK_SMTP_URL or the mailbox's SMTP URL): mail waits in the outbox")
 
-// deliver sends one claimed row and records the outcome.
-func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMessage, urls map[int64]string) {
-	log := s.log.With("outbox_id", m.ID, "kind", m.Kind, "message_id", m.MessageID, "attempt", m.Attempts)
-	keep := context.WithoutCancel(ctx) // outcomes are recorded even while stopping
-	// Stopping, or the batch took so long that the lease may run out
-	// mid-send: give the row back untouched.
-	if ctx.Err() != nil || time.Until(*m.LeaseUntil) < s.cfg.LeaseFor/4 {
-		s.record(keep, log, "release", func(c context.Context) error { return s.store.ReleaseOutbox(c, m, time.Now(), m.LastError) })
-		return
+// deliver sends one claimed row and says what became of it. ctx is the
+// claim's: it ends when the service stops or the claim is lost, and then
+// the row is given back untouched.
+func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMessage, urls map[int64]string) outcome {
+	if ctx.Err() != nil {
+		return outcome{m: m, kind: released, next: time.Now(), text: m.LastError}
 	}
 	smtpURL, err := s.smtpURLFor(ctx, m, urls)
 	if err == nil && smtpURL == "" {
 		err = errNoSMTP
 	}
 	if err != nil {
-		log.Warn("outbound mail waits", "err", err)
-		s.record(keep, log, "release", func(c context.Context) error {
-			return s.store.ReleaseOutbox(c, m, time.Now().Add(s.cfg.RetryBase), err.Error())
-		})
-		return
+		s.mailLog(m).Warn("outbound mail waits", "err", err)
+		return outcome{m: m, kind: released, next: time.Now().Add(s.cfg.RetryBase), text: err.Error()}
 	}
 	data, err := Compose(m)
 	if err != nil {
-		log.Error("outbound mail failed", "err", err)
+		s.mailLog(m).Error("outbound mail failed", "err", err)
 		s.cfg.Metrics.failed()
-		s.record(keep, log, "fail", func(c context.Context) error { return s.store.FailOutbox(c, m, err.Error()) })
-		return
+		return outcome{m: m, kind: failed, text: err.Error()}
 	}
 	envelopeFrom := m.From
 	if m.Kind == "auto-ack" {
 		envelopeFrom = "" // RFC 3834: a bounce of an automatic reply goes nowhere
 	}
-	// Give up well before the lease ends, so no other notifier sends the
-	// row while this one is still talking to the server.
-	sendCtx, cancel := context.WithDeadline(ctx, m.LeaseUntil.Add(-s.cfg.LeaseFor/10))
 	start := time.Now()
-	err = snd.send(sendCtx, smtpURL, envelopeFrom, m.To, data)
-	cancel()
+	err = snd.send(ctx, smtpURL, envelopeFrom, m.To, data)
 	s.cfg.Metrics.observe(time.Since(start))
 	switch {
 	case err == nil:
 		s.cfg.Metrics.sent(m.Kind)
-		log.Debug("outbound mail sent")
-		s.record(keep, log, "mark sent", func(c context.Context) error { return s.store.MarkOutboxSent(c, m.ID) })
+		return outcome{m: m, kind: sent}
 	case ctx.Err() != nil:
-		s.record(keep, log, "release", func(c context.Context) error { return s.store.ReleaseOutbox(c, m, time.Now(), err.Error()) })
+		return outcome{m: m, kind: released, next: time.Now(), text: err.Error()}
 	case IsPermanent(err) || m.Attempts >= s.cfg.MaxAttempts:
 		s.cfg.Metrics.failed()
-		log.Error("outbound mail failed", "err", err, "permanent", IsPermanent(err))
-		s.record(keep, log, "fail", func(c context.Context) error { return s.store.FailOutbox(c, m, err.Error()) })
+		s.mailLog(m).Error("outbound mail failed", "err", err, "permanent", IsPermanent(err))
+		return outcome{m: m, kind: failed, text: err.Error()}
 	default:
 		s.cfg.Metrics.retried()
 		next := time.Now().Add(backoff(m.Attempts, s.cfg.RetryBase, s.cfg.RetryMax))
-		log.Info("outbound mail will be retried", "err", err, "next_attempt_at", next)
-		s.record(keep, log, "reschedule", func(c context.Context) error { return s.store.RescheduleOutbox(c, m, next, err.Error()) })
+		s.mailLog(m).Info("outbound mail will be retried", "err", err, "next_attempt_at", next)
+		return outcome{m: m, kind: rescheduled, next: next, text: err.Error()}
 	}
 }
 
-// record writes an outcome, trying a few times: a lost "sent" costs a
-// duplicate (same Message-ID) once the lease runs out, a lost "failed" or
-// "reschedule" just an early retry.
-func (s *Service) record(ctx context.Context, log *slog.Logger, what string, write func(context.Context) error) {
-	for attempt := 1; ; attempt++ {
-		c, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := write(c)
-		cancel()
-		if err == nil {
-			return
-		}
-		if attempt == 3 {
-			log.Error("outbox: cannot record outcome; the row is sent again when its lease runs out", "outcome", what, "err", err)
-			return
-		}
-		t := time.NewTimer(time.Duration(attempt) * time.Second)
-		<-t.C
-	}
+// mailLog is the logger for what happens to one mail.
+func (s *Service) mailLog(m helpdesk.OutboxMessage) *slog.Logger {
+	return s.log.With("outbox_id", m.ID, "kind", m.Kind, "message_id", m.MessageID, "attempt", m.Attempts)
 }
 
 // smtpURLFor is the mailbox's own SMTP URL, else the global one.

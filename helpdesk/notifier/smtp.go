@@ -127,12 +127,18 @@ func Compose(m helpdesk.OutboxMessage) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// dataTimeout is how long the answer to the end of DATA may take (RFC
+// 5321 4.5.3.2.6: 10 minutes). Giving up earlier would turn a slow server
+// that does accept the mail into a second send; the claim is renewed
+// meanwhile.
+const dataTimeout = 10 * time.Minute
+
 // sender is one SMTP session, kept open across the mails of one drain of
 // the outbox and opened again after any error.
 type sender struct {
 	helo      string
 	tlsConfig *tls.Config
-	timeout   time.Duration // per command; the lease bounds the whole send
+	timeout   time.Duration // per command but the end of DATA (dataTimeout)
 
 	addr   string // URL of the open session
 	client *smtp.Client
@@ -248,7 +254,7 @@ func (s *sender) connect(ctx context.Context, srv Server, tlsConfig *tls.Config)
 		default:
 			c = smtp.NewClient(conn)
 		}
-		c.CommandTimeout, c.SubmissionTimeout = s.timeout, s.timeout
+		c.CommandTimeout, c.SubmissionTimeout = s.timeout, dataTimeout
 		if err := c.Hello(s.helo); err != nil {
 			c.Close()
 			return nil, err

@@ -199,11 +199,18 @@ func (h *FetchHandle) RecordDuplicates(ctx context.Context, folder string, uidva
 	})
 }
 
-// BeginIngest starts a batch of the handle's run; ErrFenced when a newer
-// fetch has claimed the mailbox.
-func (h *FetchHandle) BeginIngest(ctx context.Context) (*IngestBatch, error) {
+// BeginIngest starts a batch of the handle's run that will ingest msgs;
+// ErrFenced when a newer fetch has claimed the mailbox. It upserts their
+// customers first, in one order (upsertCustomers), so that batches of
+// several fetchers that share customers cannot deadlock; a message whose
+// customer was not among msgs has it upserted when it is ingested.
+func (h *FetchHandle) BeginIngest(ctx context.Context, msgs []*helpdesk.IncomingMessage) (*IngestBatch, error) {
 	t, err := h.s.beginFetchTx(ctx, h.mailboxID, h.fence)
 	if err != nil {
+		return nil, err
+	}
+	if err := upsertCustomers(ctx, t, msgs); err != nil {
+		t.rollback()
 		return nil, err
 	}
 	return &IngestBatch{t: t, fence: h.fence}, nil
@@ -213,7 +220,7 @@ func (h *FetchHandle) BeginIngest(ctx context.Context) (*IngestBatch, error) {
 // message again, under the same UID or another one, is a no-op that
 // reports a duplicate.
 func (h *FetchHandle) Ingest(ctx context.Context, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
-	b, err := h.BeginIngest(ctx)
+	b, err := h.BeginIngest(ctx, []*helpdesk.IncomingMessage{msg})
 	if err != nil {
 		return helpdesk.IngestResult{}, fmt.Errorf("ingest %s: %w", src, err)
 	}

@@ -27,6 +27,8 @@ type fetchScope struct {
 	// group commit lasts milliseconds; one query per message was a tenth
 	// of the ingest's round trips).
 	notified map[notifiedKey][]recipient
+	// customers are the ids of the customers upserted so far, by address.
+	customers map[string]int64
 }
 
 type notifiedKey struct {

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -69,7 +71,7 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 		}
 	}
 
-	customerID, err := upsertCustomer(ctx, t, msg.Sender())
+	customerID, err := customer(ctx, t, msg.Sender())
 	if err != nil {
 		return helpdesk.IngestResult{}, err
 	}
@@ -174,14 +176,46 @@ func writeLedger(t *tx, src helpdesk.MessageSource, dedupKey string, outcome hel
 	t.collect(insertLedger, src.MailboxID, src.Folder, src.UIDValidity, src.UID, dedupKey, outcome, thread, src.Fence, now())
 }
 
-// upsertCustomer returns the customer with this address, creating it if
-// needed; concurrent first mails from one address both get the one row.
-func upsertCustomer(ctx context.Context, t *tx, a helpdesk.Address) (int64, error) {
+// upsertCustomers upserts the customers of msgs (their senders) sorted by
+// address. On PostgreSQL an upserted row stays locked until commit, and one
+// person may write to several support addresses at once: batches of
+// several fetchers that took the same customers in different orders
+// deadlocked. Taken in one order, one batch waits for the other instead.
+func upsertCustomers(ctx context.Context, t *tx, msgs []*helpdesk.IncomingMessage) error {
+	names := map[string]string{} // by address: the first name given
+	for _, msg := range msgs {
+		cleanText(msg)
+		a := msg.Sender()
+		email := strings.ToLower(a.Email)
+		if names[email] == "" {
+			names[email] = a.Name
+		}
+	}
+	for _, email := range slices.Sorted(maps.Keys(names)) {
+		if _, err := customer(ctx, t, helpdesk.Address{Email: email, Name: names[email]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// customer returns the id of the customer with this address, upserting it
+// unless the transaction did already; concurrent first mails from one
+// address both get the one row.
+func customer(ctx context.Context, t *tx, a helpdesk.Address) (int64, error) {
+	email := strings.ToLower(a.Email)
+	if id, ok := t.fetch.customers[email]; ok {
+		return id, nil
+	}
 	var id int64
-	err := t.get(ctx, &id, t.q().UpsertCustomer, strings.ToLower(a.Email), helpdesk.Truncate(a.Name, 200), now())
+	err := t.get(ctx, &id, t.q().UpsertCustomer, email, helpdesk.Truncate(a.Name, 200), now())
 	if err != nil {
 		return 0, fmt.Errorf("upsert customer %q: %w", a.Email, err)
 	}
+	if t.fetch.customers == nil {
+		t.fetch.customers = map[string]int64{}
+	}
+	t.fetch.customers[email] = id
 	return id, nil
 }
 

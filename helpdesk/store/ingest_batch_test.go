@@ -53,7 +53,7 @@ func TestBatchSeesItsOwnMessages(t *testing.T) {
 			n := 0
 			for name, c := range cases {
 				n++
-				b, err := w.s.FetchHandle(w.mb1, 0).BeginIngest(ctx)
+				b, err := w.s.FetchHandle(w.mb1, 0).BeginIngest(ctx, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -95,7 +95,7 @@ func TestBatchStoresEachMessageWhole(t *testing.T) {
 			t.Parallel()
 			w := setupWorkspace(t, dialect)
 			ctx := context.Background()
-			b, err := w.s.FetchHandle(w.mb1, 0).BeginIngest(ctx)
+			b, err := w.s.FetchHandle(w.mb1, 0).BeginIngest(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,11 +13,15 @@ import (
 )
 
 // The life of an outbox row: pending -> (claimed with a lease by one
-// notifier) -> sent | pending again with a later next_attempt_at | failed.
-// A lease that runs out (the notifier died mid-send) makes the row claimable
-// again; the resend carries the same Message-ID, so the one case where a
-// mail can arrive twice (the server accepted DATA but its 250 never reached
-// us, or we died before recording it) is recognisable by the receiver.
+// notifier's claim, renewed while the claim sends it) -> sent | pending
+// again with a later next_attempt_at | failed. Every write of a claim is
+// fenced by its lease owner, unique to the claim: once a lease ran out and
+// another claim took the row, the first can neither renew nor settle it.
+// A lease runs out only when its notifier stops renewing (it died, or lost
+// the database); the resend then carries the same Message-ID, so the one
+// case where a mail can arrive twice (the server accepted DATA but its 250
+// never reached us, or we died before recording it) is recognisable by
+// the receiver.
 
 // outboxRow is the row as scanned; nullable ids and the flat header text.
 type outboxRow struct {
@@ -99,15 +103,40 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, leaseF
 	return messages(rows), nil
 }
 
-// MarkOutboxSent records that the server accepted the mail. It does not
-// check the lease: the mail is out, whoever holds the row now.
-func (s *Store) MarkOutboxSent(ctx context.Context, id int64) error {
-	t := now()
-	_, err := s.outboxQ.MarkOutboxSent.ExecContext(ctx, t, id)
+// RenewOutboxClaim extends the lease of the rows ids that owner still
+// holds to until and returns their ids. A row missing from the answer is
+// lost to the claim: settled already, its lease ran out, or another claim
+// took it.
+func (s *Store) RenewOutboxClaim(ctx context.Context, owner string, ids []int64, until time.Time) ([]int64, error) {
+	list, err := s.dialect.listArg(ids)
 	if err != nil {
-		return fmt.Errorf("mark outbox %d sent: %w", id, err)
+		return nil, err
 	}
-	return nil
+	var renewed []int64
+	if err := s.outboxQ.RenewOutboxClaim.SelectContext(ctx, &renewed, until.UTC(), list, owner, now()); err != nil {
+		return nil, fmt.Errorf("renew outbox claim: %w", err)
+	}
+	return renewed, nil
+}
+
+// MarkOutboxSent records that the server accepted the mails ids, in one
+// statement, and returns how many rows it marked. Only rows that owner
+// still holds are marked: one another claim took is that claim's to send
+// and settle.
+func (s *Store) MarkOutboxSent(ctx context.Context, owner string, ids []int64) (int, error) {
+	list, err := s.dialect.listArg(ids)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.outboxQ.MarkOutboxSent.ExecContext(ctx, now(), list, owner)
+	if err != nil {
+		return 0, fmt.Errorf("mark outbox sent: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("mark outbox sent: %w", err)
+	}
+	return int(n), nil
 }
 
 // RescheduleOutbox puts a row the caller still leases back to pending

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -201,8 +202,8 @@ func TestClaimLeaseAndOutcomes(t *testing.T) {
 			}
 
 			// Outcomes: sent, rescheduled, failed, released.
-			if err := o.s.MarkOutboxSent(ctx, a[0].ID); err != nil {
-				t.Fatal(err)
+			if n, err := o.s.MarkOutboxSent(ctx, a[0].LeaseOwner, []int64{a[0].ID}); err != nil || n != 1 {
+				t.Fatalf("mark sent: %d rows, %v", n, err)
 			}
 			if err := o.s.RescheduleOutbox(ctx, a[1], time.Now().Add(time.Hour), "451 try later"); err != nil {
 				t.Fatal(err)
@@ -275,6 +276,66 @@ func TestClaimLeaseAndOutcomes(t *testing.T) {
 			}
 			if got, _ := o.s.ClaimOutbox(ctx, "e", 10, time.Minute); len(got) != 1 || got[0].ID != a[2].ID || got[0].Attempts != 1 {
 				t.Fatalf("after manual retry claimed %+v", got)
+			}
+		})
+	}
+}
+
+// TestClaimRenewalFenced: a claim renews the rows it holds, and only
+// those; once its lease ran out and another claim took a row, the first
+// claim can neither renew nor mark it, and the rows it still holds are
+// marked sent in one call.
+func TestClaimRenewalFenced(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			o := setupOutbox(t, dialect)
+			ctx := context.Background()
+			o.enqueue(t, 3)
+			a, err := o.s.ClaimOutbox(ctx, "a", 3, time.Minute)
+			if err != nil || len(a) != 3 {
+				t.Fatalf("claim a: %d rows, %v", len(a), err)
+			}
+			ids := []int64{a[0].ID, a[1].ID, a[2].ID}
+			until := time.Now().Add(time.Hour)
+			renewed, err := o.s.RenewOutboxClaim(ctx, "a", ids, until)
+			if err != nil || len(renewed) != 3 {
+				t.Fatalf("renewed %v, %v; want all three", renewed, err)
+			}
+			if m, _ := o.s.OutboxMessage(ctx, a[0].ID); m.LeaseUntil == nil || m.LeaseUntil.Before(until.Add(-time.Second)) {
+				t.Fatalf("lease of a renewed row ends %v, want %v", m.LeaseUntil, until)
+			}
+			if got, _ := o.s.ClaimOutbox(ctx, "b", 10, time.Minute); len(got) != 0 {
+				t.Fatalf("claimed %d renewed rows", len(got))
+			}
+
+			// a's lease of row 0 runs out and b takes it.
+			o.exec(t, `UPDATE outbox SET lease_until = ? WHERE id = ?`, time.Now().UTC().Add(-time.Second), a[0].ID)
+			b, err := o.s.ClaimOutbox(ctx, "b", 10, time.Minute)
+			if err != nil || len(b) != 1 || b[0].ID != a[0].ID {
+				t.Fatalf("claim b: %+v, %v; want the row whose lease ran out", b, err)
+			}
+			renewed, err = o.s.RenewOutboxClaim(ctx, "a", ids, until)
+			if err != nil || len(renewed) != 2 || slices.Contains(renewed, a[0].ID) {
+				t.Fatalf("stale claim renewed %v, %v; want only its two rows", renewed, err)
+			}
+			if m, _ := o.s.OutboxMessage(ctx, a[0].ID); m.LeaseOwner != b[0].LeaseOwner {
+				t.Fatalf("row taken by b has owner %q after a's renewal", m.LeaseOwner)
+			}
+			n, err := o.s.MarkOutboxSent(ctx, "a", ids)
+			if err != nil || n != 2 {
+				t.Fatalf("stale claim marked %d rows, %v; want its two", n, err)
+			}
+			if m, _ := o.s.OutboxMessage(ctx, a[0].ID); m.Status != "pending" || m.LeaseOwner != "b" {
+				t.Fatalf("stale claim settled b's row: %+v", m)
+			}
+			if m, _ := o.s.OutboxMessage(ctx, a[1].ID); m.Status != "sent" || m.SentAt == nil || m.LeaseUntil != nil {
+				t.Fatalf("marked row %+v", m)
+			}
+			// A lease that ran out is not renewed, even if nobody took it.
+			o.exec(t, `UPDATE outbox SET lease_until = ? WHERE id = ?`, time.Now().UTC().Add(-time.Second), b[0].ID)
+			if renewed, err := o.s.RenewOutboxClaim(ctx, "b", []int64{b[0].ID}, until); err != nil || len(renewed) != 0 {
+				t.Fatalf("renewed an expired lease: %v, %v", renewed, err)
 			}
 		})
 	}

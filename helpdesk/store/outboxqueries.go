@@ -6,6 +6,7 @@ import "github.com/jmoiron/sqlx"
 // outbox queue and the admin's view of it.
 type outboxQueries struct {
 	ClaimOutbox      *sqlx.Stmt `query:"claim-outbox"`
+	RenewOutboxClaim *sqlx.Stmt `query:"renew-outbox-claim"`
 	MarkOutboxSent   *sqlx.Stmt `query:"mark-outbox-sent"`
 	RescheduleOutbox *sqlx.Stmt `query:"reschedule-outbox"`
 	ReleaseOutbox    *sqlx.Stmt `query:"release-outbox"`

@@ -43,6 +43,11 @@ func (p postgres) open(context.Context) (*sqlx.DB, error) {
 	}
 	db := sqlx.NewDb(stdlib.OpenDB(*cfg, opts...), "pgx")
 	db.SetMaxOpenConns(20)
+	// database/sql keeps 2 idle connections by default: any burst of more
+	// closed the rest after use and connected again (a new server process
+	// each time), which a notifier's workers and their claims hit on every
+	// batch. Idle ones still go after ConnMaxIdleTime.
+	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
 }

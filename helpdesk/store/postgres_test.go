@@ -48,7 +48,7 @@ func TestStoppedFetchTransactionDoesNotBlockTheNextHolder(t *testing.T) {
 	}
 	stale := src(mb, 1)
 	stale.Fence = 1
-	batch, err := s.FetchHandle(mb, 1).BeginIngest(ctx)
+	batch, err := s.FetchHandle(mb, 1).BeginIngest(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

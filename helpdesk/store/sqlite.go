@@ -69,6 +69,7 @@ func (s sqlite) open(ctx context.Context) (*sqlx.DB, error) {
 	// sqlx picks the placeholder style by a driver name it knows.
 	sdb := sqlx.NewDb(db, "sqlite3")
 	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8) // not the default 2: a new connection sets every pragma again
 	return sdb, nil
 }
 

@@ -64,3 +64,21 @@ func RequireExactlyOnce(t testing.TB, st *store.Store, mailboxID int64, ids []st
 func Ingest(ctx context.Context, st *store.Store, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage) (helpdesk.IngestResult, error) {
 	return st.FetchHandle(src.MailboxID, src.Fence).Ingest(ctx, src, msg)
 }
+
+// IngestGroup stores msgs in one transaction, as the fetcher's group
+// commit does; srcs[i] is where msgs[i] came from, all of one mailbox and
+// fence.
+func IngestGroup(ctx context.Context, st *store.Store, srcs []helpdesk.MessageSource, msgs []*helpdesk.IncomingMessage) ([]helpdesk.IngestResult, error) {
+	b, err := st.FetchHandle(srcs[0].MailboxID, srcs[0].Fence).BeginIngest(ctx, msgs)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Rollback()
+	results := make([]helpdesk.IngestResult, len(msgs))
+	for i, msg := range msgs {
+		if results[i], err = b.Ingest(ctx, srcs[i], msg); err != nil {
+			return nil, err
+		}
+	}
+	return results, b.Commit(ctx)
+}

@@ -8,14 +8,22 @@
 UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
 WHERE id IN (SELECT id FROM outbox
 	WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-	ORDER BY next_attempt_at, id LIMIT ?)
+	ORDER BY next_attempt_at LIMIT ?)
 RETURNING id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
 	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at
 
+-- name: renew-outbox-claim
+-- Extends the lease of the listed rows the claim still holds; a row whose
+-- lease ran out, or that another claim took, stays as it is.
+UPDATE outbox SET lease_until = ?
+WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'pending' AND lease_until > ?
+RETURNING id
+
 -- name: mark-outbox-sent
+-- Only rows the claim still holds: a row another claim took is its own.
 UPDATE outbox SET status = 'sent', sent_at = COALESCE(sent_at, ?), lease_owner = '', lease_until = NULL,
 	last_error = ''
-WHERE id = ?
+WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'pending'
 
 -- name: reschedule-outbox
 UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = NULL
