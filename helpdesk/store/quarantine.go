@@ -58,7 +58,7 @@ func quarantineTx(ctx context.Context, t *tx, src helpdesk.MessageSource, raw []
 // and nothing is sent: nothing tells a person from a bounce or a loop until
 // the message can be read.
 func insertUnreadableConversation(ctx context.Context, t *tx, mailboxID, rawID int64, shown *helpdesk.IncomingMessage) (int64, error) {
-	customerID, err := upsertCustomer(ctx, t, shown.Sender())
+	customerID, err := customer(ctx, t, shown.Sender())
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +75,7 @@ func insertUnreadableConversation(ctx context.Context, t *tx, mailboxID, rawID i
 // quarantine is the thread's raw already.
 func replaceUnreadable(ctx context.Context, t *tx, threadID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
 	var conv threadedConversation
-	customerID, err := upsertCustomer(ctx, t, msg.Sender())
+	customerID, err := customer(ctx, t, msg.Sender())
 	if err != nil {
 		return conv, err
 	}

@@ -162,7 +162,7 @@ func testDamagedMailReachesAgents(t *testing.T, dialect string) {
 	if fence, err = e.store.Fence(ctx, mb); err != nil {
 		t.Fatal(err)
 	}
-	b, err := e.store.FetchHandle(mb, fence).BeginIngest(ctx)
+	b, err := e.store.FetchHandle(mb, fence).BeginIngest(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
