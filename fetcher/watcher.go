@@ -79,11 +79,12 @@ func (w *watcher) loop(ctx context.Context) {
 	}
 }
 
-// heldRetry is when to try again for a lease another instance holds:
-// soon at first (1 s, 2 s, 4 s ...), since a handover releases it between
-// runs, but never later than its TTL runs out, in case the holder died.
+// heldRetry is when to try again for a lease another instance holds,
+// which is ours by the fleet: soon (1 s, 2 s, then every 4 s), since the
+// holder hands it over between runs, a first import's run maybe long
+// after; never later than its TTL runs out, in case the holder died.
 func (w *watcher) heldRetry(ctx context.Context, tries int) time.Duration {
-	wait := time.Second << min(tries-1, 10)
+	wait := time.Second << min(tries-1, 2)
 	if st, err := w.s.inspector.Inspect(ctx, w.id); err == nil {
 		if !st.Held {
 			return jitter(300 * time.Millisecond)
