@@ -100,9 +100,12 @@ func (w *watcher) heldRetry(ctx context.Context, tries int) time.Duration {
 func (w *watcher) holdLease(ctx, leaseCtx context.Context, fence int64) error {
 	w.setOwned(true)
 	defer w.setOwned(false)
-	drops := 0
+	drops := 0 // sessions in a row that ended before watching
 	for {
 		err := w.session(ctx, leaseCtx, fence)
+		if w.watched {
+			drops = 0
+		}
 		w.setWatched(false)
 		switch {
 		case w.quit.Err() != nil:
@@ -127,7 +130,8 @@ func (w *watcher) holdLease(ctx, leaseCtx context.Context, fence int64) error {
 
 // redialAfter is how long to wait before a new session: the usual backoff
 // on the mailbox's consecutive failed runs, or, when its runs succeed and
-// the session merely dropped, a second, doubling while it keeps dropping.
+// the session merely dropped, a second, doubling while sessions keep
+// dropping before they get to watch.
 func (w *watcher) redialAfter(ctx context.Context, drops int) time.Duration {
 	interval := w.s.pollInterval(w.id)
 	failures, err := w.s.store.MailboxFailures(ctx, w.id)
@@ -266,7 +270,8 @@ func (w *watcher) pollWait(sess *Session, due time.Time) (string, error) {
 	}
 }
 
-// pause waits d, or less when ctx ends or a fetch is requested.
+// pause waits d, or less when ctx ends, the watcher is told to stop or a
+// fetch is requested.
 func (w *watcher) pause(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -274,6 +279,7 @@ func (w *watcher) pause(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-w.wake:
 	case <-ctx.Done():
+	case <-w.quit.Done():
 	}
 }
 
