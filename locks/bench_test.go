@@ -52,19 +52,62 @@ func BenchmarkRawSetNX(b *testing.B) {
 	rawSetNX(b, c, b.N)
 }
 
-func BenchmarkRefresh(b *testing.B) {
-	c := benchClient(b)
-	lb, _, _, err := NewRedis(c, Options{}).acquire(context.Background(), 1, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+// BenchmarkRenewal renews 1,000 leases the way the Locker's loop does on
+// one Redis server (one script call), beside the reference of the
+// one-command-per-key path (what a Cluster client takes, and what a single
+// server took before) on the same server in the same run: the time of one
+// renewal of all, and the commands the server counts (INFO commandstats,
+// all commands) per lease per minute at TTL 30 s.
+func BenchmarkRenewal(b *testing.B) {
+	const leases = 1000
+	srv := testserver.StartRedis(b)
+	admin := srv.Client(b)
+	client := srv.Client(b)
+	pipes := countPipelines(client)
+	// A long TTL keeps the loop's own ticks out of the measurement.
+	batched := NewRedis(client, Options{TTL: time.Hour})
+	perKey := newRedis(client, Options{TTL: time.Hour}, true)
 	ctx := context.Background()
-	b.ResetTimer()
-	for range b.N {
-		if err := lb.refresh(ctx); err != nil {
+	backends := make([]leaseBackend, leases)
+	for i := range backends {
+		lb, _, _, err := batched.acquire(ctx, int64(i+1), 1)
+		if err != nil {
 			b.Fatal(err)
 		}
+		backends[i] = lb
 	}
+	renewAll := func(r *Redis) {
+		for _, err := range r.renew(ctx, backends) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// measure renews n times and returns the time of one renewal and the
+	// commands counted per lease per renewal.
+	measure := func(r *Redis, n int) (time.Duration, float64) {
+		before, start := commandStats(b, admin), time.Now()
+		for range n {
+			renewAll(r)
+		}
+		took := time.Since(start) / time.Duration(n)
+		return took, float64(commandsSince(b, admin, before)["total"]) / float64(n*leases)
+	}
+	renewAll(batched) // load the scripts, warm the connection
+	renewAll(perKey)
+	p0 := pipes.n.Load()
+	b.ResetTimer()
+	took, perLease := measure(batched, b.N)
+	b.StopTimer()
+	rounds := float64(pipes.n.Load()-p0) / float64(b.N)
+	refTook, refPerLease := measure(perKey, b.N)
+
+	// At TTL 30 s a lease is renewed every 10 s: 6 times a minute.
+	b.ReportMetric(perLease*6, "cmds/lease/min@30s")
+	b.ReportMetric(refPerLease*6, "cmds/lease/min@30s-per-key")
+	b.ReportMetric(rounds, "roundtrips/renewal")
+	b.ReportMetric(float64(took.Microseconds())/1000, "ms/renewal-1000")
+	b.ReportMetric(float64(refTook.Microseconds())/1000, "ms/renewal-1000-per-key")
 }
 
 // BenchmarkObtainReleaseVsRaw times both on one server in one run and

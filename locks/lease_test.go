@@ -23,8 +23,8 @@ type backend struct {
 	metrics *Metrics // used by every Locker the backend makes
 	// locker returns a new Locker on the shared store, as another process would.
 	locker func(t *testing.T, opts Options) Locker
-	// pause takes the lease without a heartbeat: a holder that stopped.
-	pause func(t *testing.T, mailboxID, fence int64) leaseBackend
+	// pause takes the lease without renewing it: a holder that stopped.
+	pause func(t *testing.T, mailboxID, fence int64) pausedLease
 	// steal replaces the lock with someone else's; drop deletes it.
 	steal func(t *testing.T, mailboxID int64)
 	drop  func(t *testing.T, mailboxID int64)
@@ -33,23 +33,41 @@ type backend struct {
 	inspector func(t *testing.T) leaseview.Inspector
 }
 
-func redisBackend(t *testing.T) (backend, *testserver.Redis, *redis.Client) {
+// pausedLease is a lease that nothing renews, and the ways its frozen
+// holder could still try to renew or release it.
+type pausedLease struct {
+	renew   func(ctx context.Context) error // one renewal, as its Locker's loop makes it
+	release func(ctx context.Context) error
+}
+
+// redisBackend is the Redis Locker; with perKey, on the one-command-per-key
+// path it takes for clients that may spread keys over servers (Cluster),
+// which cannot run here.
+func redisBackend(t *testing.T, perKey bool) (backend, *testserver.Redis, *redis.Client) {
 	srv := testserver.StartRedis(t)
 	admin := srv.Client(t)
 	m := NewMetrics()
+	name := "redis"
+	if perKey {
+		name = "redis-per-key"
+	}
 	b := backend{
-		name:    "redis",
+		name:    name,
 		metrics: m,
 		locker: func(t *testing.T, opts Options) Locker {
 			opts.Metrics = m
-			return NewRedis(srv.Client(t), opts)
+			return newRedis(srv.Client(t), opts, perKey)
 		},
-		pause: func(t *testing.T, id, fence int64) leaseBackend {
-			b, _, _, err := NewRedis(srv.Client(t), Options{TTL: testTTL}).acquire(context.Background(), id, fence)
+		pause: func(t *testing.T, id, fence int64) pausedLease {
+			r := newRedis(srv.Client(t), Options{TTL: testTTL}, perKey)
+			b, _, _, err := r.acquire(context.Background(), id, fence)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b
+			return pausedLease{
+				renew:   func(ctx context.Context) error { return r.renew(ctx, []leaseBackend{b})[0] },
+				release: b.release,
+			}
 		},
 		steal: func(t *testing.T, id int64) {
 			if err := admin.Set(context.Background(), leaseview.Key(id), "thief", time.Minute).Err(); err != nil {
@@ -82,12 +100,15 @@ func localBackend(t *testing.T) backend {
 		metrics: m,
 		// Local is one process: "another process" is another user of the store.
 		locker: func(*testing.T, Options) Locker { return store },
-		pause: func(t *testing.T, id, fence int64) leaseBackend {
+		pause: func(t *testing.T, id, fence int64) pausedLease {
 			b, _, _, err := store.acquire(context.Background(), id, fence)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b
+			return pausedLease{
+				renew:   func(ctx context.Context) error { return store.renew(ctx, []leaseBackend{b})[0] },
+				release: b.release,
+			}
 		},
 		steal: func(_ *testing.T, id int64) {
 			store.mu.Lock()
@@ -109,14 +130,16 @@ func localBackend(t *testing.T) backend {
 	}
 }
 
-// forEach runs test against both implementations, in parallel.
+// forEach runs test against each implementation, in parallel.
 func forEach(t *testing.T, test func(t *testing.T, b backend)) {
 	t.Parallel()
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		b, _, _ := redisBackend(t)
-		test(t, b)
-	})
+	for _, name := range []string{"redis", "redis-per-key"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, _, _ := redisBackend(t, name == "redis-per-key")
+			test(t, b)
+		})
+	}
 	t.Run("local", func(t *testing.T) {
 		t.Parallel()
 		test(t, localBackend(t))
@@ -182,7 +205,7 @@ func TestSecondObtainIsRefused(t *testing.T) {
 		if got != want {
 			t.Errorf("holder %+v, want %+v", got, want)
 		}
-		if b.name == "redis" && (got.Host != "alpha" || got.PID != 11 || got.Instance != "a1" || got.Fence != 100 || got.TTLMillis != 600) {
+		if b.name != "local" && (got.Host != "alpha" || got.PID != 11 || got.Instance != "a1" || got.Fence != 100 || got.TTLMillis != 600) {
 			t.Errorf("holder %+v does not name the first locker", got)
 		}
 		if !strings.Contains(err.Error(), "pid") {
@@ -238,7 +261,7 @@ func TestLeaseRenewsWhileHeld(t *testing.T) {
 }
 
 func TestLeaseLostBehindItsBack(t *testing.T) {
-	// A renewal comes every TTL/3 and answers within TTL/6.
+	// A renewal comes every TTL/3 (the Locker's tick) and answers within TTL/6.
 	limit := testTTL/3 + testTTL/6 + 100*time.Millisecond
 	for _, how := range []string{"deleted", "overwritten"} {
 		t.Run(how, func(t *testing.T) {
@@ -282,7 +305,7 @@ func TestLeaseLostBehindItsBack(t *testing.T) {
 func TestStoppedHolderExpires(t *testing.T) {
 	forEach(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		paused := b.pause(t, 4, 1) // took the lock, then froze: no heartbeat
+		paused := b.pause(t, 4, 1) // took the lock, then froze: no renewal
 		other := b.locker(t, Options{TTL: testTTL})
 		if _, err := other.Obtain(ctx, 4, 2); !errors.Is(err, ErrHeld) {
 			t.Fatalf("Obtain while held: %v", err)
@@ -295,8 +318,8 @@ func TestStoppedHolderExpires(t *testing.T) {
 		}
 		defer lease.Release()
 		// The frozen holder wakes up: it can neither renew nor release the new lease.
-		if err := paused.refresh(ctx); !errors.Is(err, errNotHeld) {
-			t.Fatalf("stale refresh: %v, want errNotHeld", err)
+		if err := paused.renew(ctx); !errors.Is(err, errNotHeld) {
+			t.Fatalf("stale renewal: %v, want errNotHeld", err)
 		}
 		if err := paused.release(ctx); !errors.Is(err, errNotHeld) {
 			t.Fatalf("stale release: %v, want errNotHeld", err)
@@ -369,8 +392,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 			}
 			lease.Release()
 		}
-		// Release waits for the heartbeat; only a deadline callback that
-		// lost a race may still be finishing.
+		// Renewal is the Locker's loop, not the leases'; only a deadline
+		// callback that lost a race may still be finishing.
 		deadline := time.Now().Add(2 * time.Second)
 		for {
 			stacks := goroutines()
@@ -392,7 +415,7 @@ func goroutines() string {
 
 func TestRedisKilled(t *testing.T) {
 	t.Parallel()
-	b, srv, _ := redisBackend(t)
+	b, srv, _ := redisBackend(t, false)
 	lease, err := b.locker(t, Options{TTL: testTTL}).Obtain(context.Background(), 9, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +437,7 @@ func TestRedisKilled(t *testing.T) {
 
 func TestRedisRestartWithoutPersistence(t *testing.T) {
 	t.Parallel()
-	b, srv, _ := redisBackend(t)
+	b, srv, _ := redisBackend(t, false)
 	ctx := context.Background()
 	lease, err := b.locker(t, Options{TTL: testTTL}).Obtain(ctx, 10, 1)
 	if err != nil {
@@ -434,6 +457,9 @@ func TestRedisRestartWithoutPersistence(t *testing.T) {
 	stillHeld(t, next.Context(), testTTL)
 }
 
+// The restarted server has lost the renewal script (NOSCRIPT): the Locker
+// loads it again and the lease carries on. (TestRedisRenewalAfterScriptFlush
+// covers both renewal paths without a restart.)
 func TestRedisRestartWithPersistenceKeepsLease(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartRedis(t, testserver.WithAppendOnly())
