@@ -38,8 +38,23 @@ type Dovecot struct {
 // Dovecot is not installed (apt-get install -y dovecot-imapd).
 func StartDovecot(t testing.TB) *Dovecot {
 	t.Helper()
-	return startDovecot(t, false)
+	return startDovecot(t, false, "")
 }
+
+// StartDovecotWithoutIdle starts a Dovecot server without TLS that does
+// not offer IDLE (its capabilities are Dovecot's defaults minus IDLE), as
+// some servers do: clients must poll.
+func StartDovecotWithoutIdle(t testing.TB) *Dovecot {
+	t.Helper()
+	return startDovecot(t, false, "imap_capability = "+capabilitiesWithoutIdle+"\n")
+}
+
+// capabilitiesWithoutIdle are Dovecot 2.3's post-login capabilities minus IDLE.
+const capabilitiesWithoutIdle = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY " +
+	"THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT " +
+	"CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES " +
+	"WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE " +
+	"SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
 
 // StartDovecotTLS starts a Dovecot server with a self-signed certificate made
 // for this test: implicit TLS on TLSAddr and STARTTLS on Addr. Plaintext
@@ -47,10 +62,11 @@ func StartDovecot(t testing.TB) *Dovecot {
 // CertPool.
 func StartDovecotTLS(t testing.TB) *Dovecot {
 	t.Helper()
-	return startDovecot(t, true)
+	return startDovecot(t, true, "")
 }
 
-func startDovecot(t testing.TB, withTLS bool) *Dovecot {
+// startDovecot starts a server; extraConf is appended to its configuration.
+func startDovecot(t testing.TB, withTLS bool, extraConf string) *Dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -122,7 +138,7 @@ func startDovecot(t testing.TB, withTLS bool) *Dovecot {
 				t.Fatalf("testserver: %v", err)
 			}
 		}
-		conf := dovecotConf(dir, sslConf, d.port, d.tlsPort, uid, gid)
+		conf := dovecotConf(dir, sslConf, d.port, d.tlsPort, uid, gid) + extraConf
 		if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 			t.Fatalf("testserver: %v", err)
 		}
@@ -154,6 +170,10 @@ default_internal_group = dovecot
 first_valid_uid = 0
 mail_max_userip_connections = 1000
 imap_idle_notify_interval = 2 mins
+# IDLE learns of new mail from inotify, whose instances (128 per user by
+# default) the tests' many imap processes, all of user dovecot, can use
+# up; then Dovecot falls back to looking every this often (default 30 s).
+mailbox_idle_check_interval = 1 secs
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users/%%u
