@@ -41,7 +41,6 @@ func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *
 	opts := &imapclient.Options{
 		TLSConfig:   tlsFor(m, tlsConfig),
 		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
-		Dialer:      &net.Dialer{Timeout: 15 * time.Second},
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
 				if data.NumMessages != nil {
@@ -51,20 +50,7 @@ func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *
 		},
 	}
 	addr := net.JoinHostPort(m.IMAPHost, strconv.Itoa(m.IMAPPort))
-	var (
-		c   *imapclient.Client
-		err error
-	)
-	switch m.IMAPSecurity {
-	case "tls":
-		c, err = imapclient.DialTLS(addr, opts)
-	case "starttls":
-		c, err = imapclient.DialStartTLS(addr, opts)
-	case "none":
-		c, err = imapclient.DialInsecure(addr, opts)
-	default:
-		return nil, fmt.Errorf("unknown IMAP security %q", m.IMAPSecurity)
-	}
+	c, err := connect(ctx, addr, m.IMAPSecurity, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s (%s): %w", addr, m.IMAPSecurity, err)
 	}
@@ -75,6 +61,47 @@ func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *
 		return nil, fmt.Errorf("log in to %s as %s: %w", addr, m.IMAPUser, serverAnswer(err))
 	}
 	return s, nil
+}
+
+// connectTimeout bounds the TCP connect and, with TLS, the handshake.
+const connectTimeout = 15 * time.Second
+
+// connect opens the connection under ctx, so that a stopping service does
+// not wait for a connect to a dead server to time out.
+func connect(ctx context.Context, addr, security string, opts *imapclient.Options) (*imapclient.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if security != "tls" && security != "starttls" && security != "none" {
+		return nil, fmt.Errorf("unknown IMAP security %q", security)
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// The greeting, STARTTLS and the TLS handshake read from conn: closing
+	// it when ctx ends interrupts them too.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	var c *imapclient.Client
+	switch security {
+	case "tls":
+		tc := tls.Client(conn, opts.TLSConfig)
+		if err = tc.HandshakeContext(ctx); err == nil {
+			c = imapclient.New(tc, opts)
+		}
+	case "starttls":
+		c, err = imapclient.NewStartTLS(conn, opts)
+	default:
+		c = imapclient.New(conn, opts)
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func tlsFor(m *helpdesk.Mailbox, base *tls.Config) *tls.Config {

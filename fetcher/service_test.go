@@ -2,6 +2,7 @@ package fetcher_test
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -233,5 +234,46 @@ func TestServiceMultiFolderMailDuringRunIsNotLeftToThePoll(t *testing.T) {
 	runs := waitRunsFinished(t, e, 2, 10*time.Second)
 	if len(runs) != 2 || runs[0].Trigger != "idle" || runs[0].New != 1 {
 		t.Fatalf("runs %+v: want the scheduled one, then one for the new mail", runs)
+	}
+}
+
+// TestStopDoesNotWaitForADeadServer: a server that accepts the connection
+// and never greets (a hung or black-holed one) must not hold up a stop,
+// which releases every lease within 5 s so that others take over.
+func TestStopDoesNotWaitForADeadServer(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			conn, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // held open, never written to
+		}
+	}()
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
+		in.IMAPSecurity = "starttls" // the greeting and STARTTLS come before any login
+		in.IMAPPort = silent.Addr().(*net.TCPAddr).Port
+	})
+	svc := startService(t, e, fetcher.ServiceConfig{})
+	deadline := time.Now().Add(10 * time.Second)
+	for svc.Owned() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the service did not take the mailbox's lease")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	started := time.Now()
+	svc.Stop()
+	if took := time.Since(started); took > 5*time.Second {
+		t.Fatalf("Stop took %s while a session was connecting to a silent server, want at most 5s", took)
+	}
+	if st, _ := e.locker.(*locks.Local).Inspector().Inspect(context.Background(), e.mailbox); st.Held {
+		t.Fatal("the lease is still held after Stop")
 	}
 }
