@@ -16,7 +16,7 @@ import (
 // one round trip per call. It can therefore connect as a Redis user that
 // cannot write, created with
 //
-//	ACL SETUSER viewer on >PASSWORD -@all +get +pttl +scan ~*
+//	ACL SETUSER viewer on >PASSWORD -@all +get +pttl ~helpdesk:fetchlock:* ~helpdesk:{fleet}:*
 //
 // (the tests run it as exactly that user).
 func NewRedisInspector(client redis.UniversalClient) Inspector {
