@@ -38,7 +38,7 @@ type Dovecot struct {
 // Dovecot is not installed (apt-get install -y dovecot-imapd).
 func StartDovecot(t testing.TB) *Dovecot {
 	t.Helper()
-	return startDovecot(t, false)
+	return startDovecot(t, false, "")
 }
 
 // StartDovecotTLS starts a Dovecot server with a self-signed certificate made
@@ -47,10 +47,12 @@ func StartDovecot(t testing.TB) *Dovecot {
 // CertPool.
 func StartDovecotTLS(t testing.TB) *Dovecot {
 	t.Helper()
-	return startDovecot(t, true)
+	return startDovecot(t, true, "")
 }
 
-func startDovecot(t testing.TB, withTLS bool) *Dovecot {
+// startDovecot starts a server with TLS or not; extraConf is appended to
+// its configuration (settings given there override the ones before).
+func startDovecot(t testing.TB, withTLS bool, extraConf string) *Dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -122,7 +124,7 @@ func startDovecot(t testing.TB, withTLS bool) *Dovecot {
 				t.Fatalf("testserver: %v", err)
 			}
 		}
-		conf := dovecotConf(dir, sslConf, d.port, d.tlsPort, uid, gid)
+		conf := dovecotConf(dir, sslConf, d.port, d.tlsPort, uid, gid) + extraConf
 		if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 			t.Fatalf("testserver: %v", err)
 		}

@@ -1,0 +1,167 @@
+package testserver
+
+// A Dovecot for fleet tests and benchmarks: hundreds of users, one IMAP
+// connection each held open at once, optionally without IDLE, and mail
+// delivered to many of them at once.
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// DovecotFleetOptions are what StartDovecotFleet changes from StartDovecot.
+type DovecotFleetOptions struct {
+	// Connections is how many IMAP connections the server must hold open
+	// at once (one imap process each; Dovecot's default allows 100).
+	Connections int
+	// NoIdle removes IDLE from the capabilities the server announces, as
+	// a server without IDLE would: clients have to poll.
+	NoIdle bool
+}
+
+// StartDovecotFleet starts a Dovecot server without TLS for many mailboxes
+// at once. For many connections it raises the limits on processes, clients
+// and open files (of this test process too, which its children inherit),
+// and logs users in through a few long-lived login processes instead of
+// one process per login.
+func StartDovecotFleet(t testing.TB, opts DovecotFleetOptions) *Dovecot {
+	t.Helper()
+	if opts.Connections > 0 {
+		raiseOpenFileLimit(t)
+	}
+	return startDovecot(t, false, fleetConf(opts))
+}
+
+func fleetConf(opts DovecotFleetOptions) string {
+	var b strings.Builder
+	if n := opts.Connections; n > 0 {
+		// Room for the connections plus the tests' own short ones.
+		procs := n + n/2 + 100
+		fmt.Fprintf(&b, `default_process_limit = %[1]d
+default_client_limit = %[2]d
+mail_max_userip_connections = %[1]d
+service imap {
+  process_limit = %[1]d
+}
+service imap-login {
+  service_count = 0
+  process_min_avail = 2
+}
+`, procs, 2*procs+100)
+		if n > inotifyInstances() {
+			// Each IDLE process watches its mailbox with an inotify
+			// instance, and all of them run as the dovecot user: past
+			// the kernel's per-user limit, Dovecot falls back to
+			// checking the mailbox every mailbox_idle_check_interval
+			// (30 s by default). Check every second instead.
+			b.WriteString("mailbox_idle_check_interval = 1 secs\n")
+		}
+	}
+	if opts.NoIdle {
+		fmt.Fprintf(&b, "imap_capability = %s\n", strings.Join(capabilitiesWithoutIdle, " "))
+	}
+	return b.String()
+}
+
+// capabilitiesWithoutIdle is Dovecot 2.3's default capability list after
+// login, less IDLE (TestDovecotFleetNoIdle compares it with the server's).
+var capabilitiesWithoutIdle = []string{
+	"IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "SORT", "SORT=DISPLAY",
+	"THREAD=REFERENCES", "THREAD=REFS", "THREAD=ORDEREDSUBJECT", "MULTIAPPEND", "URL-PARTIAL",
+	"CATENATE", "UNSELECT", "CHILDREN", "NAMESPACE", "UIDPLUS", "LIST-EXTENDED", "I18NLEVEL=1",
+	"CONDSTORE", "QRESYNC", "ESEARCH", "ESORT", "SEARCHRES", "WITHIN", "CONTEXT=SEARCH",
+	"LIST-STATUS", "BINARY", "MOVE", "SNIPPET=FUZZY", "PREVIEW=FUZZY", "PREVIEW", "STATUS=SIZE",
+	"SAVEDATE", "LITERAL+", "NOTIFY",
+}
+
+// inotifyInstances is the kernel's limit of inotify instances per user
+// (128 when it cannot be read, the usual default).
+func inotifyInstances() int {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		return 128
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 128
+	}
+	return n
+}
+
+// raiseOpenFileLimit sets this process's open-file limit to its hard limit.
+// The Go runtime raises it too, but gives child processes the original
+// limit back unless the program sets it itself; Dovecot and the helpdesk
+// processes of a fleet test need the higher one.
+func raiseOpenFileLimit(t testing.TB) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatalf("testserver: getrlimit: %v", err)
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatalf("testserver: setrlimit: %v", err)
+	}
+}
+
+// AddUsers adds many users (name to password) at once, each as AddUser
+// does: no restart, usable at once.
+func (d *Dovecot) AddUsers(t testing.TB, users map[string]string) {
+	t.Helper()
+	for user, pass := range users {
+		d.AddUser(t, user, pass)
+	}
+}
+
+// appendEachWorkers is how many connections AppendEach uses at once.
+const appendEachWorkers = 16
+
+// AppendEach appends one message to the folder of each user (user to
+// message), many users at once over separate connections, and returns
+// when the server confirmed each APPEND (its tagged OK): the moment the
+// message is in the mailbox. The folder must exist (INBOX always does).
+func (d *Dovecot) AppendEach(t testing.TB, folder string, mails map[string][]byte) map[string]time.Time {
+	t.Helper()
+	type job struct {
+		user, pass string
+		raw        []byte
+	}
+	jobs := make(chan job, len(mails))
+	for user, raw := range mails {
+		jobs <- job{user, d.password(t, user), raw}
+	}
+	close(jobs)
+	var (
+		mu    sync.Mutex
+		done  = make(map[string]time.Time, len(mails))
+		first error
+		wg    sync.WaitGroup
+	)
+	for range min(appendEachWorkers, len(mails)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				_, err := d.appendMany(j.user, j.pass, folder, [][]byte{j.raw})
+				at := time.Now()
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("append for %s: %w", j.user, err)
+				}
+				done[j.user] = at
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		t.Fatalf("testserver: %v", first)
+	}
+	return done
+}
