@@ -1,0 +1,425 @@
+package main
+
+// The fleet harness: many mailboxes on one Dovecot, several
+// `helpdesk serve --roles fetcher,web` instances on one PostgreSQL and
+// Redis, watched only through the external contract: the lock keys in
+// Redis, the fetch gauges on each instance's /metrics, and the database.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/internal/teststore"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
+)
+
+// fleet is a cluster with many mailboxes and the instances that fetch them.
+type fleet struct {
+	*cluster
+	mailboxes []int64
+	user      map[int64]string   // the Dovecot user behind each mailbox
+	sent      map[int64][]string // Message-IDs appended to each mailbox
+	mails     int                // mails appended so far, for unique Message-IDs
+	instances []*instance        // every instance started, live or not
+}
+
+// instance is one `helpdesk serve --roles fetcher,web` process.
+type instance struct {
+	*proc
+	name string // A, B, C... in start order, for messages
+	addr string // its HTTP address, for /metrics
+}
+
+func (i *instance) pid() int { return i.cmd.Process.Pid }
+
+// newFleet makes a cluster on Dovecot d with n empty mailboxes, each
+// polled every pollInterval seconds where the server has no IDLE.
+func newFleet(t testing.TB, lockTTL string, d *testserver.Dovecot, n, pollInterval int) *fleet {
+	t.Helper()
+	c := newClusterWith(t, lockTTL, teststore.URL(t, "postgres"), d)
+	f := &fleet{cluster: c, user: map[int64]string{}, sent: map[int64][]string{}}
+	users := map[string]string{}
+	for i := range n {
+		users[fmt.Sprintf("box%04d", i)] = fmt.Sprintf("pw-box%04d", i)
+	}
+	d.AddUsers(t, users)
+	host, port := "127.0.0.1", d.Port()
+	for i := range n {
+		user := fmt.Sprintf("box%04d", i)
+		id, err := c.store.CreateMailbox(context.Background(), helpdesk.MailboxInput{
+			Name: user, Email: user + "@example.test",
+			IMAPHost: host, IMAPPort: port, IMAPSecurity: "none",
+			IMAPUser: user, IMAPPassword: users[user],
+			Enabled: true, PollIntervalS: pollInterval,
+		})
+		if err != nil {
+			t.Fatalf("create mailbox %s: %v", user, err)
+		}
+		f.mailboxes = append(f.mailboxes, id)
+		f.user[id] = user
+	}
+	return f
+}
+
+// startInstance starts `serve --roles fetcher,web` on a port of its own
+// and waits until it serves /metrics.
+func (f *fleet) startInstance() *instance {
+	f.t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(f.t))
+	p := f.start([]string{"HELPDESK_LISTEN=" + addr}, "serve", "--roles", "fetcher,web")
+	in := &instance{proc: p, name: string(rune('A' + len(f.instances))), addr: addr}
+	f.instances = append(f.instances, in)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if p.exited() {
+			f.t.Fatalf("instance %s exited at start:\n%s", in.name, p.failureLog())
+		}
+		if _, err := in.metrics(); err == nil {
+			return in
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("instance %s does not serve /metrics a minute after its start", in.name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// live are the instances that have not exited.
+func (f *fleet) live() []*instance {
+	var out []*instance
+	for _, in := range f.instances {
+		if !in.exited() {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+var metricsClient = &http.Client{Timeout: 5 * time.Second}
+
+// metrics reads the instance's /metrics: the value of each sample without
+// labels, by name.
+func (i *instance) metrics() (map[string]float64, error) {
+	resp, err := metricsClient.Get("http://" + i.addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, sc.Err()
+}
+
+// gauges are an instance's fetch gauges: mailboxes owned (leases held) and
+// watched (session open, first run done).
+type gauges struct{ owned, watched int }
+
+const (
+	ownedGauge   = "helpdesk_fetch_mailboxes_owned"
+	watchedGauge = "helpdesk_fetch_mailboxes_watched"
+)
+
+func (i *instance) gauges() (gauges, error) {
+	m, err := i.metrics()
+	if err != nil {
+		return gauges{}, err
+	}
+	owned, ok1 := m[ownedGauge]
+	watched, ok2 := m[watchedGauge]
+	if !ok1 || !ok2 {
+		return gauges{}, fmt.Errorf("instance %s serves no %s or %s", i.name, ownedGauge, watchedGauge)
+	}
+	return gauges{int(owned), int(watched)}, nil
+}
+
+// gaugeSum adds up the gauges of the instances; an instance that cannot
+// be read is an error.
+func gaugeSum(ins []*instance) (gauges, error) {
+	var sum gauges
+	for _, in := range ins {
+		g, err := in.gauges()
+		if err != nil {
+			return gauges{}, err
+		}
+		sum.owned += g.owned
+		sum.watched += g.watched
+	}
+	return sum, nil
+}
+
+// holders reads every mailbox's lock key in one round trip: the holder of
+// each held mailbox (a key whose value is not ours counts as held by
+// nobody we know, PID 0).
+func (f *fleet) holders() (map[int64]leaseview.Holder, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pipe := f.admin.Pipeline()
+	gets := make([]*redis.StringCmd, len(f.mailboxes))
+	for i, id := range f.mailboxes {
+		gets[i] = pipe.Get(ctx, leaseview.Key(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	out := map[int64]leaseview.Holder{}
+	for i, id := range f.mailboxes {
+		v, err := gets[i].Result()
+		if err == redis.Nil {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h := leaseview.DecodeHolder(v); h != nil {
+			out[id] = *h
+		} else {
+			out[id] = leaseview.Holder{}
+		}
+	}
+	return out, nil
+}
+
+// shares counts the mailboxes each PID holds.
+func shares(holders map[int64]leaseview.Holder) map[int]int {
+	out := map[int]int{}
+	for _, h := range holders {
+		out[h.PID]++
+	}
+	return out
+}
+
+// mailboxesOf lists the mailboxes the instance holds.
+func mailboxesOf(holders map[int64]leaseview.Holder, in *instance) []int64 {
+	var out []int64
+	for id, h := range holders {
+		if h.PID == in.pid() {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fairShare is the range of mailboxes each of n instances may own: a third
+// either side of an even split (20 to 40 of 90 for three instances).
+func fairShare(total, n int) (lo, hi int) {
+	return total * 2 / (3 * n), (total*4 + 3*n - 1) / (3 * n)
+}
+
+// spread describes who holds what, for messages: "A=31 B=29 C=30 unheld=0".
+func (f *fleet) spread(holders map[int64]leaseview.Holder) string {
+	sh := shares(holders)
+	var parts []string
+	for _, in := range f.instances {
+		if n := sh[in.pid()]; n > 0 || !in.exited() {
+			parts = append(parts, fmt.Sprintf("%s=%d", in.name, n))
+		}
+		delete(sh, in.pid())
+	}
+	for pid, n := range sh {
+		parts = append(parts, fmt.Sprintf("pid%d=%d", pid, n))
+	}
+	return fmt.Sprintf("%s unheld=%d", strings.Join(parts, " "), len(f.mailboxes)-len(holders))
+}
+
+// balanced says every mailbox is held by one of the live instances and
+// each owns a fair share; why not, when it is not.
+func (f *fleet) balanced() (bool, string) {
+	holders, err := f.holders()
+	if err != nil {
+		return false, err.Error()
+	}
+	live := f.live()
+	lo, hi := fairShare(len(f.mailboxes), len(live))
+	sh := shares(holders)
+	ok := len(holders) == len(f.mailboxes)
+	n := 0
+	for _, in := range live {
+		n += sh[in.pid()]
+		ok = ok && sh[in.pid()] >= lo && sh[in.pid()] <= hi
+	}
+	ok = ok && n == len(f.mailboxes)
+	return ok, fmt.Sprintf("%s (fair share %d-%d)", f.spread(holders), lo, hi)
+}
+
+// settled says the fleet is balanced and the live instances' gauges
+// agree: together they own and watch every mailbox; why not, when not.
+func (f *fleet) settled() (bool, string) {
+	ok, why := f.balanced()
+	if !ok {
+		return false, why
+	}
+	g, err := gaugeSum(f.live())
+	if err != nil {
+		return false, why + "; " + err.Error()
+	}
+	if g.owned != len(f.mailboxes) || g.watched != len(f.mailboxes) {
+		return false, fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
+	}
+	return true, why
+}
+
+// waitSettled waits until the fleet has settled and returns how long that
+// took; the test fails if it takes longer than within.
+func (f *fleet) waitSettled(within time.Duration, what string) time.Duration {
+	f.t.Helper()
+	start := time.Now()
+	for {
+		ok, why := f.settled()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			f.t.Fatalf("%s: not settled within %s: %s", what, within, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// delivery is one mail appended to a mailbox: when the server confirmed
+// it, and how many of the mailbox's mails are stored once it is.
+type delivery struct {
+	mailbox int64
+	at      time.Time
+	want    int
+}
+
+// deliver appends one new mail to each of the mailboxes, all at once.
+func (f *fleet) deliver(ids []int64) []delivery {
+	f.t.Helper()
+	mails := map[string][]byte{}
+	byUser := map[string]int64{}
+	for _, id := range ids {
+		raw, msgID := teststore.Mail("fleet", f.mails, 300)
+		f.mails++
+		f.sent[id] = append(f.sent[id], msgID)
+		mails[f.user[id]] = raw
+		byUser[f.user[id]] = id
+	}
+	var out []delivery
+	for user, at := range f.dove.AppendEach(f.t, "INBOX", mails) {
+		id := byUser[user]
+		out = append(out, delivery{mailbox: id, at: at, want: len(f.sent[id])})
+	}
+	return out
+}
+
+// storedCounts is how many new messages each mailbox has stored.
+func (f *fleet) storedCounts() map[int64]int {
+	f.t.Helper()
+	rows, err := f.db.Query(`SELECT mailbox_id, COUNT(*) FROM fetch_ledger WHERE outcome = 'new' GROUP BY mailbox_id`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			f.t.Fatal(err)
+		}
+		out[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+// requireStored waits until every delivery is stored and fails the test
+// if one is not stored within `within` of its APPEND. It returns each
+// delivery's latency, from the APPEND to the first time the test saw it
+// stored, in the order of ds.
+func (f *fleet) requireStored(ds []delivery, within time.Duration, what string) []time.Duration {
+	f.t.Helper()
+	lat := make([]time.Duration, len(ds))
+	pending := len(ds)
+	for pending > 0 {
+		counts, now := f.storedCounts(), time.Now()
+		var late []string
+		for i, d := range ds {
+			if lat[i] != 0 {
+				continue
+			}
+			switch {
+			case counts[d.mailbox] >= d.want:
+				lat[i] = max(now.Sub(d.at), time.Nanosecond)
+				pending--
+			case now.Sub(d.at) > within:
+				late = append(late, fmt.Sprintf("%d (%d of %d stored)", d.mailbox, counts[d.mailbox], d.want))
+			}
+		}
+		if len(late) > 0 {
+			f.t.Fatalf("%s: %d of %d mails not stored within %s of their APPEND; mailboxes %s",
+				what, len(late), len(ds), within, strings.Join(late, ", "))
+		}
+		if pending > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return lat
+}
+
+// requireExactlyOnce checks every mailbox: each mail appended is stored
+// once, nothing else, no ledger write out of fence order, and the fetch
+// runs' fences only grow.
+func (f *fleet) requireExactlyOnce() {
+	f.t.Helper()
+	for _, id := range f.mailboxes {
+		teststore.RequireExactlyOnce(f.t, f.store, id, f.sent[id])
+		requireRunFences(f.t, f.store, id)
+	}
+}
+
+// percentile of sorted durations.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
+}
+
+func sortedDurations(ds []time.Duration) []time.Duration {
+	out := slices.Clone(ds)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// rssBytes is a process's resident set size (VmRSS).
+func rssBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}

@@ -1,0 +1,229 @@
+package main
+
+// Fleet tests: several `helpdesk serve --roles fetcher,web` instances over
+// many mailboxes on one Dovecot, PostgreSQL and Redis (issue 14). They are
+// not parallel: their deadlines are requirements, and the machine is small.
+
+import (
+	"fmt"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
+)
+
+// One instance watches 50 IDLE-capable mailboxes: one new mail in each is
+// stored within 3 s of its APPEND, every mailbox, not a percentile.
+func TestFleetOneInstanceFiftyMailboxes(t *testing.T) {
+	testserver.SkipShort(t, "a helpdesk process over 50 mailboxes")
+	const n = 50
+	f := newFleet(t, "3s", testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n}), n, 60)
+	f.startInstance()
+	took := f.waitSettled(time.Minute, "one instance")
+	t.Logf("%d mailboxes watched %s after the instance served /metrics", n, took.Round(time.Millisecond))
+	lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), 3*time.Second, "new mail"))
+	t.Logf("new mail stored: p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	f.requireExactlyOnce()
+}
+
+// Without IDLE on the server, every mailbox is polled on its interval: mail
+// appended at once to all of them is stored within the interval + 10 %.
+func TestFleetWithoutIdle(t *testing.T) {
+	testserver.SkipShort(t, "a helpdesk process over a Dovecot without IDLE")
+	const n, interval = 20, 5 * time.Second
+	d := testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n, NoIdle: true})
+	f := newFleet(t, "3s", d, n, int(interval/time.Second))
+	f.startInstance()
+	f.waitSettled(time.Minute, "one instance")
+	for round := range 2 {
+		lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), interval*11/10, "polled mail"))
+		t.Logf("round %d: polled mail stored: p50 %s, max %s (interval %s)", round,
+			percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), interval)
+	}
+	f.requireExactlyOnce()
+}
+
+// Three instances share 90 mailboxes fairly. A fourth joins: within 2 TTL
+// the four share them fairly, and mail appended to every mailbox while they
+// rebalance is stored within the poll interval (no mailbox goes unwatched
+// longer). Then one is killed with SIGKILL: within TTL + 2 s the others
+// own and watch all it had, and mail appended to those mailboxes right
+// after the kill is stored by then. Every mail is stored exactly once.
+//
+// (The fourth joins before the kill, so that four instances share the
+// mailboxes at one time and three after; killing first would leave two.)
+func TestFleetRebalanceAndKill(t *testing.T) {
+	testserver.SkipShort(t, "a fleet of helpdesk processes")
+	const n, pollInterval, ttl = 90, 5, 3 * time.Second
+	poll := time.Duration(pollInterval) * time.Second
+	f := newFleet(t, ttl.String(), testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n}), n, pollInterval)
+	for range 3 {
+		f.startInstance()
+	}
+	took := f.waitSettled(time.Minute, "three instances")
+	_, spread := f.balanced()
+	t.Logf("three instances settled %s after the last served /metrics: %s", took.Round(time.Millisecond), spread)
+	f.requireStored(f.deliver(f.mailboxes), 3*time.Second, "new mail with three instances")
+
+	// A fourth joins. Mail goes to a third of the mailboxes every round
+	// until the shares are fair again, and one round after.
+	f.startInstance()
+	joined := time.Now()
+	var ds []delivery
+	for round := 0; ; round++ {
+		third := f.mailboxes[round%3*n/3 : (round%3+1)*n/3]
+		ds = append(ds, f.deliver(third)...)
+		ok, why := f.settled()
+		if ok {
+			ds = append(ds, f.deliver(f.mailboxes[(round+1)%3*n/3:((round+1)%3+1)*n/3])...)
+			t.Logf("four instances settled %s after the fourth served /metrics: %s", time.Since(joined).Round(time.Millisecond), why)
+			break
+		}
+		if time.Since(joined) > 2*ttl {
+			t.Fatalf("shares not rebalanced within 2 TTL (%s) of the fourth instance joining: %s", 2*ttl, why)
+		}
+	}
+	lat := sortedDurations(f.requireStored(ds, poll+time.Second, "mail appended during the rebalance"))
+	t.Logf("%d mails appended during the rebalance: stored p50 %s, max %s (poll interval %s)",
+		len(ds), percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), poll)
+
+	// Kill one of the first three.
+	holders, err := f.holders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := f.instances[0]
+	orphans := mailboxesOf(holders, victim)
+	if len(orphans) == 0 {
+		t.Fatalf("instance %s holds no mailbox before the kill: %s", victim.name, f.spread(holders))
+	}
+	victim.signal(syscall.SIGKILL)
+	killed := time.Now()
+	victim.wait(t, 10*time.Second)
+	ds = f.deliver(orphans)
+	takenOver := f.waitTakenOver(victim, orphans, killed.Add(ttl+2*time.Second))
+	t.Logf("%d mailboxes of the killed instance owned and watched by the others %s after the kill (TTL %s)",
+		len(orphans), takenOver.Sub(killed).Round(time.Millisecond), ttl)
+	// Appended after the kill, so this gives each mail a little more
+	// than TTL + 2 s from the kill: the time AppendEach took.
+	lat = sortedDurations(f.requireStored(ds, ttl+2*time.Second, "mail appended right after the kill"))
+	t.Logf("mail appended right after the kill: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	f.waitSettled(2*ttl, "three instances after the kill")
+	f.requireStored(f.deliver(f.mailboxes), 3*time.Second, "new mail after the kill")
+	f.requireExactlyOnce()
+}
+
+// waitTakenOver waits until every mailbox in ids is held by a live
+// instance other than gone and the live instances' gauges say they own
+// and watch every mailbox; the test fails if that is not so by deadline.
+// It returns when it saw them taken over.
+func (f *fleet) waitTakenOver(gone *instance, ids []int64, deadline time.Time) time.Time {
+	f.t.Helper()
+	for {
+		why := f.takenOver(gone, ids)
+		if why == "" {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("mailboxes of instance %s not owned and watched by the others in time: %s", gone.name, why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// takenOver says why the mailboxes ids are not all owned and watched by
+// live instances other than gone; "" when they are.
+func (f *fleet) takenOver(gone *instance, ids []int64) string {
+	holders, err := f.holders()
+	if err != nil {
+		return err.Error()
+	}
+	var live []*instance
+	pids := map[int]bool{}
+	for _, in := range f.live() {
+		if in != gone {
+			live = append(live, in)
+			pids[in.pid()] = true
+		}
+	}
+	var orphaned []int64
+	for _, id := range ids {
+		if h, ok := holders[id]; !ok || !pids[h.PID] {
+			orphaned = append(orphaned, id)
+		}
+	}
+	if len(orphaned) > 0 {
+		return fmt.Sprintf("%d not held by a live instance (%v); %s", len(orphaned), orphaned, f.spread(holders))
+	}
+	g, err := gaugeSum(live)
+	if err != nil {
+		return err.Error()
+	}
+	if g.owned != len(f.mailboxes) || g.watched != len(f.mailboxes) {
+		return fmt.Sprintf("the others' gauges: %d owned, %d watched of %d; %s", g.owned, g.watched, len(f.mailboxes), f.spread(holders))
+	}
+	return ""
+}
+
+// SIGTERM of one of three instances (a rolling restart): it releases its
+// leases within 5 s and the others take them at once, with a TTL (20 s)
+// far longer than that, so nothing waits for a lease to expire. Mail
+// appended to its mailboxes right after the signal is stored exactly once,
+// well before the TTL.
+func TestFleetGracefulStopHandsOver(t *testing.T) {
+	testserver.SkipShort(t, "a fleet of helpdesk processes")
+	const n, ttl = 45, 20 * time.Second
+	f := newFleet(t, ttl.String(), testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n}), n, 5)
+	for range 3 {
+		f.startInstance()
+	}
+	f.waitSettled(time.Minute, "three instances")
+	holders, err := f.holders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := f.instances[0]
+	its := mailboxesOf(holders, victim)
+	if len(its) == 0 {
+		t.Fatalf("instance %s holds no mailbox: %s", victim.name, f.spread(holders))
+	}
+	victim.signal(syscall.SIGTERM)
+	stopped := time.Now()
+	ds := f.deliver(its)
+
+	released := f.waitReleased(victim, stopped.Add(5*time.Second))
+	takenOver := f.waitTakenOver(victim, its, stopped.Add(5*time.Second))
+	t.Logf("%d leases of the stopped instance released %s and owned and watched by the others %s after SIGTERM (TTL %s)",
+		len(its), released.Sub(stopped).Round(time.Millisecond), takenOver.Sub(stopped).Round(time.Millisecond), ttl)
+	if code := victim.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("stopped instance exited %d:\n%s", code, victim.failureLog())
+	}
+	lat := sortedDurations(f.requireStored(ds, 8*time.Second, "mail appended right after SIGTERM"))
+	t.Logf("mail appended right after SIGTERM: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	f.waitSettled(2*ttl, "two instances after the stop")
+	f.requireExactlyOnce()
+}
+
+// waitReleased waits until no lock key names the instance as its holder
+// and returns when it saw that; the test fails past deadline.
+func (f *fleet) waitReleased(in *instance, deadline time.Time) time.Time {
+	f.t.Helper()
+	for {
+		holders, err := f.holders()
+		if err == nil && !slices.ContainsFunc(f.mailboxes, func(id int64) bool { return heldBy(holders, id, in) }) {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("instance %s still holds leases 5 s after SIGTERM: %s (err %v)", in.name, f.spread(holders), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func heldBy(holders map[int64]leaseview.Holder, id int64, in *instance) bool {
+	h, ok := holders[id]
+	return ok && h.PID == in.pid()
+}
