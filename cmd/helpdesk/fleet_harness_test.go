@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -145,6 +146,9 @@ const (
 	watchedGauge = "helpdesk_fetch_mailboxes_watched"
 )
 
+// errNoGauges: an instance serves /metrics without the fetch gauges.
+var errNoGauges = errors.New("/metrics has no " + ownedGauge + " or " + watchedGauge)
+
 func (i *instance) gauges() (gauges, error) {
 	m, err := i.metrics()
 	if err != nil {
@@ -153,7 +157,7 @@ func (i *instance) gauges() (gauges, error) {
 	owned, ok1 := m[ownedGauge]
 	watched, ok2 := m[watchedGauge]
 	if !ok1 || !ok2 {
-		return gauges{}, fmt.Errorf("instance %s serves no %s or %s", i.name, ownedGauge, watchedGauge)
+		return gauges{}, fmt.Errorf("instance %s: %w", i.name, errNoGauges)
 	}
 	return gauges{int(owned), int(watched)}, nil
 }
@@ -271,18 +275,18 @@ func (f *fleet) balanced() (bool, string) {
 // settled says the fleet is balanced and the live instances' gauges
 // agree: together they own and watch every mailbox; why not, when not.
 func (f *fleet) settled() (bool, string) {
-	ok, why := f.balanced()
-	if !ok {
-		return false, why
-	}
 	g, err := gaugeSum(f.live())
-	if err != nil {
-		return false, why + "; " + err.Error()
+	if errors.Is(err, errNoGauges) {
+		f.t.Fatal(err) // no wait will change that
 	}
-	if g.owned != len(f.mailboxes) || g.watched != len(f.mailboxes) {
+	ok, why := f.balanced()
+	switch {
+	case err != nil:
+		return false, why + "; " + err.Error()
+	case g.owned != len(f.mailboxes) || g.watched != len(f.mailboxes):
 		return false, fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
 	}
-	return true, why
+	return ok, why
 }
 
 // waitSettled waits until the fleet has settled and returns how long that
