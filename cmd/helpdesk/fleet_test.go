@@ -30,7 +30,8 @@ func TestFleetOneInstanceFiftyMailboxes(t *testing.T) {
 }
 
 // Without IDLE on the server, every mailbox is polled on its interval: mail
-// appended at once to all of them is stored within the interval + 10 %.
+// appended at once to all of them is stored within the interval + 10 %, and
+// the half second the run after the poll may take.
 func TestFleetWithoutIdle(t *testing.T) {
 	testserver.SkipShort(t, "a helpdesk process over a Dovecot without IDLE")
 	const n, interval = 20, 5 * time.Second
@@ -39,7 +40,7 @@ func TestFleetWithoutIdle(t *testing.T) {
 	f.startInstance()
 	f.waitSettled(time.Minute, "one instance")
 	for round := range 2 {
-		lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), interval*11/10, "polled mail"))
+		lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), interval*11/10+time.Second/2, "polled mail"))
 		t.Logf("round %d: polled mail stored: p50 %s, max %s (interval %s)", round,
 			percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), interval)
 	}
