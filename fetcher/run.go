@@ -46,6 +46,8 @@ type Job struct {
 	Trigger   string // schedule, manual, idle, cli
 	// Progress, if set, is told how far a folder's run has got.
 	Progress func(folder string, done, total int)
+	// limits bounds the downloads of the service's runs (nil: unbounded).
+	limits *limiter
 }
 
 // Summary counts what a run did.
@@ -254,7 +256,7 @@ func (r *run) batch(ctx context.Context, folder Folder, uids []uint32) error {
 		r.sum.Quarantined++
 		r.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
 	}
-	committed, err := r.ingestBodies(ctx, folder, plan.download)
+	committed, err := r.download(ctx, folder, plan.download)
 	if err != nil {
 		return err
 	}
@@ -264,9 +266,35 @@ func (r *run) batch(ctx context.Context, folder Folder, uids []uint32) error {
 	return r.h.SaveProgress(ctx, folder.Name, folder.UIDValidity, uids[len(uids)-1])
 }
 
+// download ingests the bodies of a batch's new messages, chunk by chunk,
+// each once the limiter lets it start, and returns the UIDs committed.
+func (r *run) download(ctx context.Context, folder Folder, envs []Envelope) ([]uint32, error) {
+	var committed []uint32
+	for _, chunk := range r.job.limits.chunks(envs) {
+		if len(chunk) == 0 {
+			continue
+		}
+		release, err := r.job.limits.download(ctx, r.stop, bodyBytes(chunk))
+		if err != nil {
+			return committed, err
+		}
+		uids := make([]uint32, len(chunk))
+		for i, e := range chunk {
+			uids[i] = e.UID
+		}
+		stored, err := r.ingestBodies(ctx, folder, uids)
+		release()
+		committed = append(committed, stored...)
+		if err != nil {
+			return committed, err
+		}
+	}
+	return committed, nil
+}
+
 // batchPlan sorts a batch's messages by what to do with them.
 type batchPlan struct {
-	download   []uint32             // new and small enough: fetch the body
+	download   []Envelope           // new and small enough: fetch the body
 	duplicates []helpdesk.Duplicate // a copy of a stored mail
 	tooLarge   []Envelope           // over the mailbox's size limit
 	done       []uint32             // stored by an earlier run (after-fetch may still be due)
@@ -302,7 +330,7 @@ func (r *run) plan(ctx context.Context, folder Folder, envs []Envelope) (batchPl
 		case e.Size > r.m.MaxMessageBytes:
 			p.tooLarge = append(p.tooLarge, e)
 		default:
-			p.download = append(p.download, e.UID)
+			p.download = append(p.download, e)
 		}
 	}
 	return p, nil

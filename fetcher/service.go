@@ -2,7 +2,7 @@ package fetcher
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -16,19 +16,20 @@ import (
 
 // ServiceConfig configures the fetch service.
 type ServiceConfig struct {
-	// Tick is how often the service looks for due mailboxes and fetch
-	// requests; default 500ms, so "fetch now" starts within a second.
-	Tick time.Duration
-	// MaxMailboxes caps the mailboxes this instance works on at once, so
-	// that several instances share them; default 8.
+	// Fleet is this instance's membership of the fetch fleet; the service
+	// starts and stops it. Nil: every mailbox is this instance's to try
+	// (the leases still decide who fetches).
+	Fleet *locks.Fleet
+	// Concurrency bounds the body downloads running at once; default 32.
+	Concurrency int
+	// MaxBytes bounds the body bytes those downloads announced; default
+	// 256 MiB.
+	MaxBytes int64
+	// MaxMailboxes caps the mailboxes this instance owns; default 10,000.
 	MaxMailboxes int
-	// HoldMax is how long an instance keeps a mailbox's lease while idling
-	// before it lets go and anyone may take it; default 10 minutes.
-	HoldMax time.Duration
-	// MaxFirstDelay bounds the random delay before a mailbox's first run,
-	// which spreads instances and mailboxes out; default a quarter of the
-	// mailbox's poll interval.
-	MaxFirstDelay time.Duration
+	// LockTTL is the leases' TTL, how often the service looks for
+	// mailboxes nobody holds; default 30s.
+	LockTTL time.Duration
 	// Progress, if set, is told how far every run has got (see Job).
 	Progress func(mailboxID int64, folder string, done, total int)
 	// AfterRun, if set, is called after every run (fetch alerts).
@@ -36,54 +37,86 @@ type ServiceConfig struct {
 	Logger   *slog.Logger
 }
 
-// Service fetches every enabled mailbox on its interval, IDLEs where the
-// server supports it while holding the lease, and runs "fetch now"
-// requests. Any number of instances may run on any number of machines: the
-// lease makes one of them fetch a mailbox at a time.
+const (
+	// changeTick is how often the service reads what changed (one query):
+	// "fetch now" starts within about a second.
+	changeTick = time.Second
+	// fullRead is how often it reads every mailbox even without a change
+	// seen, in case one was missed.
+	fullRead = time.Minute
+)
+
+// Service keeps every mailbox that is this instance's share live: one
+// watcher per mailbox (watcher.go) holds its lease and one IMAP session,
+// in IDLE where the server offers it and polling on the interval where it
+// does not. Downloads and logins are bounded (limiter.go); watching is
+// not. Which mailboxes are this instance's is in shares.go. Any number of
+// instances may run on any number of machines: the lease makes one of them
+// fetch a mailbox at a time, and the fence decides whose writes count.
 type Service struct {
 	f         *Fetcher
 	store     *store.Store
 	locker    locks.Locker
 	inspector leaseview.Inspector
+	fleet     *locks.Fleet
 	cfg       ServiceConfig
 	log       *slog.Logger
+	limits    *limiter
 
-	mu    sync.Mutex
-	slots map[int64]*slot
+	mu        sync.Mutex
+	mailboxes map[int64]helpdesk.Mailbox // the enabled ones, as last read
+	watchers  map[int64]*watcher
+	orphans   map[int64]bool // adopted until the membership changes
+	owned     int
+	watched   int
+
+	// The scheduler's own (loop goroutine).
+	version    int64   // of the mailboxes, as last read
+	candidates []int64 // seen unheld once, adopted when still unheld after orphanGrace
+	ended      chan struct{}
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-}
-
-// slot is this instance's schedule for one mailbox.
-type slot struct {
-	running bool
-	due     time.Time
-	wake    chan struct{} // wakes the mailbox's IDLE for a fetch request
 }
 
 // NewService returns a stopped service. The inspector (read-only) tells
 // when a lease held elsewhere expires, so a dead holder's mailbox is taken
 // over right after its TTL.
 func NewService(f *Fetcher, locker locks.Locker, inspector leaseview.Inspector, cfg ServiceConfig) *Service {
-	if cfg.Tick <= 0 {
-		cfg.Tick = 500 * time.Millisecond
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 256 << 20
 	}
 	if cfg.MaxMailboxes <= 0 {
-		cfg.MaxMailboxes = 8
+		cfg.MaxMailboxes = 10_000
 	}
-	if cfg.HoldMax <= 0 {
-		cfg.HoldMax = 10 * time.Minute
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = f.log
 	}
-	return &Service{f: f, store: f.store, locker: locker, inspector: inspector, cfg: cfg, log: cfg.Logger, slots: map[int64]*slot{}}
+	return &Service{
+		f: f, store: f.store, locker: locker, inspector: inspector, fleet: cfg.Fleet, cfg: cfg, log: cfg.Logger,
+		limits:   newLimiter(cfg.Concurrency, cfg.MaxBytes, f.cfg.Metrics),
+		watchers: map[int64]*watcher{},
+		orphans:  map[int64]bool{},
+		ended:    make(chan struct{}, 1),
+	}
 }
 
-// Start runs the service until Stop or ctx ends.
+// Start joins the fleet, starts watching this instance's share and runs
+// the scheduler until Stop.
 func (s *Service) Start(ctx context.Context) error {
+	if s.fleet != nil {
+		if err := s.fleet.Start(ctx); err != nil {
+			return fmt.Errorf("join the fetch fleet: %w", err)
+		}
+	}
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.checkChanges(ctx)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -92,201 +125,148 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the service: running fetches commit their current message and
-// release their leases (within stopGrace), then Stop returns.
+// Stop ends the service: it leaves the fleet at once, and every watcher,
+// in parallel, commits its current message and releases its lease (within
+// stopGrace), so that the others take over at once. Then Stop returns.
 func (s *Service) Stop() {
-	if s.cancel != nil {
-		s.cancel()
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	if s.fleet != nil {
+		s.fleet.Stop()
 	}
 	s.wg.Wait()
 }
 
+// Owned is how many leases the service holds.
+func (s *Service) Owned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owned
+}
+
+// Watched is how many mailboxes it holds with an open session after a
+// first run: in IDLE or waiting to poll.
+func (s *Service) Watched() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.watched
+}
+
 func (s *Service) loop(ctx context.Context) {
-	ticker := time.NewTicker(s.cfg.Tick)
-	defer ticker.Stop()
+	tick := time.NewTicker(changeTick)
+	defer tick.Stop()
+	full := time.NewTicker(fullRead)
+	defer full.Stop()
+	scan := time.NewTicker(s.cfg.LockTTL)
+	defer scan.Stop()
+	var grace <-chan time.Time
 	for {
-		if err := s.schedule(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("fetch service: scheduling failed", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-tick.C:
+			s.checkChanges(ctx)
+		case <-full.C:
+			s.readMailboxes(ctx)
+		case <-s.membershipChanged():
+			s.clearOrphans()
+			s.reconcile(ctx)
+		case <-scan.C:
+			if s.findOrphans(ctx) {
+				grace = time.After(orphanGrace)
+			}
+		case <-grace:
+			grace = nil
+			s.adoptOrphans(ctx)
+		case <-s.ended:
+			s.reconcile(ctx)
 		}
 	}
 }
 
-// schedule starts work on every mailbox that is due or requested.
-func (s *Service) schedule(ctx context.Context) error {
-	mailboxes, err := s.store.Mailboxes(ctx)
+// checkChanges reads what changed since the last tick in one query: when
+// the mailboxes' version moved, it reads them again; open fetch requests
+// wake the watchers of the mailboxes they are for.
+func (s *Service) checkChanges(ctx context.Context) {
+	version, requested, err := s.store.FetchChanges(ctx)
 	if err != nil {
-		return err
+		if ctx.Err() == nil {
+			s.log.Error("fetch service: reading changes failed", "err", err)
+		}
+		return
 	}
-	requested, err := s.store.RequestedMailboxes(ctx)
-	if err != nil {
-		return err
-	}
-	isRequested := map[int64]bool{}
-	for _, id := range requested {
-		isRequested[id] = true
+	if version != s.version || s.mailboxes == nil {
+		if s.readMailboxes(ctx) {
+			s.version = version
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	running := 0
-	for _, sl := range s.slots {
-		if sl.running {
-			running++
+	for _, id := range requested {
+		if w := s.watchers[id]; w != nil {
+			w.wakeUp()
 		}
 	}
-	now := time.Now()
-	for _, m := range mailboxes {
-		sl := s.slots[m.ID]
-		if sl == nil {
-			sl = &slot{due: now.Add(jitter(s.firstDelay(m))), wake: make(chan struct{}, 1)}
-			s.slots[m.ID] = sl
-		}
-		switch {
-		case !m.Enabled:
-			continue
-		case sl.running:
-			if isRequested[m.ID] {
-				select {
-				case sl.wake <- struct{}{}:
-				default:
-				}
-			}
-		case running < s.cfg.MaxMailboxes && (isRequested[m.ID] || !now.Before(sl.due)):
-			trigger := "schedule"
-			if isRequested[m.ID] {
-				trigger = "manual"
-			}
-			sl.running = true
-			running++
-			s.wg.Add(1)
-			go func(m helpdesk.Mailbox) {
-				defer s.wg.Done()
-				next := s.work(ctx, m, trigger, sl.wake)
-				s.mu.Lock()
-				sl.running, sl.due = false, next
-				s.mu.Unlock()
-			}(m)
-		}
-	}
-	return nil
 }
 
-// firstDelay bounds the wait before a mailbox's first run, so that
-// instances and mailboxes spread out over the interval.
-func (s *Service) firstDelay(m helpdesk.Mailbox) time.Duration {
-	if s.cfg.MaxFirstDelay > 0 {
-		return s.cfg.MaxFirstDelay
-	}
-	return time.Duration(m.PollIntervalS) * time.Second / 4
-}
-
-// work fetches one mailbox under its lease and returns when it is next due.
-func (s *Service) work(ctx context.Context, m helpdesk.Mailbox, trigger string, wake <-chan struct{}) time.Time {
-	interval := time.Duration(m.PollIntervalS) * time.Second
-	_, err := s.f.withLease(ctx, s.locker, m.ID, func(leaseCtx context.Context, fence int64) (Summary, error) {
-		return Summary{}, s.serveMailbox(ctx, leaseCtx, m.ID, fence, trigger, wake)
-	})
-	switch {
-	case errors.Is(err, locks.ErrHeld):
-		return s.whenLeaseFrees(ctx, m.ID, interval)
-	case (errors.Is(err, locks.ErrLost) || errors.Is(err, helpdesk.ErrFenced)) && ctx.Err() == nil:
-		// Not a failure of the mailbox: the lease went (Redis restarted,
-		// say) or a newer holder fenced us off. Take it again as soon as
-		// it is free rather than after the poll interval, or new mail
-		// would wait that long even on an IDLE-capable server.
-		s.log.Warn("fetch stopped: lease lost", "mailbox", m.ID, "err", err)
-		return s.whenLeaseFrees(ctx, m.ID, interval)
-	case err != nil && ctx.Err() == nil:
-		s.log.Warn("fetch failed", "mailbox", m.ID, "err", err)
-		failures, ferr := s.store.MailboxFailures(ctx, m.ID)
-		if ferr != nil {
-			failures = 1
-		}
-		return time.Now().Add(backoff(interval, failures))
-	}
-	return time.Now().Add(interval + jitter(interval/10))
-}
-
-// whenLeaseFrees is when to try a mailbox another process holds: right
-// after its lease would expire, in case the holder died.
-func (s *Service) whenLeaseFrees(ctx context.Context, mailboxID int64, interval time.Duration) time.Time {
-	wait := interval
-	if s.inspector != nil {
-		if st, err := s.inspector.Inspect(ctx, mailboxID); err == nil && st.Held {
-			wait = min(interval, st.TTLLeft+jitter(300*time.Millisecond))
-		} else if err == nil {
-			wait = jitter(300 * time.Millisecond)
-		}
-	}
-	return time.Now().Add(wait)
-}
-
-// serveMailbox runs fetches over one session while the lease is held: once,
-// then, where the server supports IDLE, again whenever new mail arrives, a
-// fetch is requested or the interval passes, until HoldMax.
-func (s *Service) serveMailbox(ctx, leaseCtx context.Context, mailboxID, fence int64, trigger string, wake <-chan struct{}) error {
-	m, err := s.store.Mailbox(leaseCtx, mailboxID)
+// readMailboxes reads every mailbox and brings the watchers in line.
+func (s *Service) readMailboxes(ctx context.Context) bool {
+	all, err := s.store.Mailboxes(ctx)
 	if err != nil {
-		return err
-	}
-	password, err := s.store.IMAPPassword(m)
-	if err != nil {
-		return err
-	}
-	job := Job{MailboxID: mailboxID, Fence: fence, Trigger: trigger}
-	if s.cfg.Progress != nil {
-		job.Progress = func(folder string, done, total int) { s.cfg.Progress(mailboxID, folder, done, total) }
-	}
-	sess, err := Dial(leaseCtx, m, password, s.f.cfg.TLSConfig)
-	if err != nil {
-		s.f.newRun(ctx.Done(), nil, m, job).recordFailure(leaseCtx, err)
-		s.afterRun(leaseCtx, mailboxID, err)
-		return err
-	}
-	defer sess.Close()
-	held := time.Now()
-	for {
-		started := time.Now()
-		_, err := s.f.RunSession(leaseCtx, ctx.Done(), sess, m, job)
-		if cerr := s.store.CompleteFetchRequests(leaseCtx, mailboxID, started); cerr != nil && err == nil {
-			err = cerr
+		if ctx.Err() == nil {
+			s.log.Error("fetch service: reading mailboxes failed", "err", err)
 		}
-		s.afterRun(leaseCtx, mailboxID, err)
-		if err != nil || ctx.Err() != nil || !sess.CanIdle() || time.Since(held) > s.cfg.HoldMax {
-			return err
-		}
-		if m, err = s.store.Mailbox(leaseCtx, mailboxID); err != nil || !m.Enabled {
-			return err
-		}
-		// IDLE watches the first folder. If the run ended in another one,
-		// select it again, and run at once if mail came meanwhile: the
-		// SELECT reports it in its answer, not as the EXISTS that ends IDLE.
-		if sess.selected != m.Folders[0] {
-			folder, err := sess.Select(m.Folders[0])
-			if err != nil {
-				return err
-			}
-			arrived, err := arrivedSince(leaseCtx, s.store.FetchHandle(mailboxID, fence), folder)
-			if err != nil {
-				return err
-			}
-			if arrived {
-				job.Trigger = IdleNewMail
-				continue
-			}
-		}
-		// Re-issue IDLE well within the 29 minutes servers allow.
-		wait := min(time.Duration(m.PollIntervalS)*time.Second, 25*time.Minute)
-		why, err := sess.Idle(ctx, wait, wake)
-		if err != nil || why == IdleStopped {
-			return err
-		}
-		job.Trigger = why
+		return false
 	}
+	enabled := make(map[int64]helpdesk.Mailbox, len(all))
+	for _, m := range all {
+		if m.Enabled {
+			enabled[m.ID] = m
+		}
+	}
+	s.mu.Lock()
+	s.mailboxes = enabled
+	s.mu.Unlock()
+	s.reconcile(ctx)
+	return true
+}
+
+// pollInterval is a mailbox's poll interval as last read.
+func (s *Service) pollInterval(id int64) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.mailboxes[id]; ok {
+		return time.Duration(m.PollIntervalS) * time.Second
+	}
+	return time.Minute
+}
+
+func (s *Service) countOwned(on bool) {
+	delta := 1
+	if !on {
+		delta = -1
+	}
+	s.mu.Lock()
+	s.owned += delta
+	owned := s.owned
+	s.mu.Unlock()
+	s.f.cfg.Metrics.addOwned(delta)
+	if s.fleet != nil {
+		s.fleet.SetOwned(owned)
+	}
+}
+
+func (s *Service) countWatched(on bool) {
+	delta := 1
+	if !on {
+		delta = -1
+	}
+	s.mu.Lock()
+	s.watched += delta
+	s.mu.Unlock()
+	s.f.cfg.Metrics.addWatched(delta)
 }
 
 func (s *Service) afterRun(ctx context.Context, mailboxID int64, err error) {

@@ -13,14 +13,13 @@ import (
 	"github.com/helpdesk/helpdesk/locks"
 )
 
-// startService starts a service that looks for work every 100 ms and, unless
-// cfg says otherwise, runs each mailbox's first fetch at once.
+// startService starts a service on the env's in-process locker, with the
+// embedded fleet (this instance alone).
 func startService(t *testing.T, e *env, cfg fetcher.ServiceConfig) *fetcher.Service {
 	t.Helper()
 	local := e.locker.(*locks.Local)
-	cfg.Tick = 100 * time.Millisecond
-	if cfg.MaxFirstDelay == 0 {
-		cfg.MaxFirstDelay = time.Millisecond
+	if cfg.Fleet == nil {
+		cfg.Fleet = local.Fleet()
 	}
 	svc := fetcher.NewService(e.fetcher, local, local.Inspector(), cfg)
 	if err := svc.Start(context.Background()); err != nil {
@@ -28,6 +27,19 @@ func startService(t *testing.T, e *env, cfg fetcher.ServiceConfig) *fetcher.Serv
 	}
 	t.Cleanup(svc.Stop)
 	return svc
+}
+
+// waitWatched waits until the service watches n mailboxes: each has its
+// session open and its first run done.
+func waitWatched(t *testing.T, svc *fetcher.Service, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for svc.Watched() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mailboxes watched (%d owned) after %s, want %d", svc.Watched(), svc.Owned(), timeout, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitStored polls the database quickly until the message is stored.
@@ -71,8 +83,9 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 600 })
 	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
-	startService(t, e, fetcher.ServiceConfig{})
+	svc := startService(t, e, fetcher.ServiceConfig{})
 	waitStored(t, e, id, time.Minute) // the first run, at once
+	waitWatched(t, svc, 1, 10*time.Second)
 
 	inspector := e.locker.(*locks.Local).Inspector()
 	st, err := inspector.Inspect(context.Background(), e.mailbox)
@@ -92,13 +105,17 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	}
 }
 
-// "Fetch now" is a request the service runs within about a second, through
-// the same lease as scheduled runs.
+// "Fetch now" is a request the service runs within about a second, over
+// the session it keeps open, through the same lease as scheduled runs. The
+// server has no IDLE and the poll interval is an hour: only the request can
+// bring the mail in.
 func TestServiceRunsFetchRequests(t *testing.T) {
 	t.Parallel()
 	testserver.SkipShort(t, "Dovecot")
-	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) { in.PollIntervalS = 3600 })
-	startService(t, e, fetcher.ServiceConfig{MaxFirstDelay: time.Hour}) // no scheduled run meanwhile
+	d := testserver.StartDovecotWithoutIdle(t)
+	e := setupWith(t, d, teststore.Open(t, "sqlite"), func(in *helpdesk.MailboxInput) { in.PollIntervalS = 3600 })
+	svc := startService(t, e, fetcher.ServiceConfig{})
+	waitWatched(t, svc, 1, 30*time.Second)
 	raw, id := teststore.Mail("msg", 1, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
 	if err := e.store.RequestFetch(context.Background(), e.mailbox, "admin@example.test"); err != nil {
@@ -115,13 +132,18 @@ func TestServiceRunsFetchRequests(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The first run, then one for the request (the tick may wake it once
+	// more while the request is being closed), all under the one lease.
 	runs, _ := e.store.RecentRuns(context.Background(), e.mailbox, 10)
-	manual := false
+	served := false
 	for _, r := range runs {
-		manual = manual || r.Trigger == "manual"
+		served = served || (r.Trigger == "manual" && r.New == 1)
+		if r.Fence != runs[0].Fence {
+			t.Fatalf("runs %+v: want all under the one lease's fence", runs)
+		}
 	}
-	if !manual {
-		t.Fatalf("no run triggered by the request: %+v", runs)
+	if !served || runs[len(runs)-1].Trigger != "schedule" {
+		t.Fatalf("runs %+v: want the first run, then the request's run storing the mail", runs)
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
@@ -19,10 +17,9 @@ import (
 // members and both want a mailbox. The lease decides who fetches it and
 // the fence decides whose writes count.
 type Fleet struct {
-	self      leaseview.Member
-	backend   fleetBackend
-	interval  time.Duration // between heartbeats
-	memberTTL time.Duration // a member not heard from for this long is gone
+	self     leaseview.Member
+	backend  fleetBackend
+	interval time.Duration // between heartbeats; self.TTLMillis is how long a member counts as live without one
 
 	mu      sync.Mutex
 	members []string // sorted; self included while joined
@@ -35,28 +32,29 @@ type Fleet struct {
 // fleetBackend is where members announce themselves.
 type fleetBackend interface {
 	// heartbeat records self as alive now, drops members not heard from
-	// for memberTTL and returns the live ones, self included.
-	heartbeat(ctx context.Context, self leaseview.Member, memberTTL time.Duration) ([]leaseview.Member, error)
+	// for their TTLMillis and returns the live ones, self included.
+	heartbeat(ctx context.Context, self leaseview.Member) ([]leaseview.Member, error)
 	// leave removes instance at once.
 	leave(ctx context.Context, instance string) error
 }
 
 func newFleet(opts Options, b fleetBackend) *Fleet {
 	opts = opts.withDefaults()
+	// Several heartbeats per member TTL, and the member TTL well inside
+	// the lease TTL: by the time a dead instance's leases expire, the
+	// others have stopped counting it.
+	memberTTL := opts.TTL / 2
 	return &Fleet{
 		self: leaseview.Member{
 			Instance:  opts.Instance,
 			Host:      opts.Host,
 			PID:       opts.PID,
 			StartedAt: time.Now().UTC(),
+			TTLMillis: memberTTL.Milliseconds(),
 		},
-		backend: b,
-		// Several heartbeats per member TTL, and the member TTL well
-		// inside the lease TTL: by the time a dead instance's leases
-		// expire, the others have stopped counting it.
-		interval:  min(opts.TTL/10, 2*time.Second),
-		memberTTL: opts.TTL / 2,
-		changed:   make(chan struct{}, 1),
+		backend:  b,
+		interval: min(opts.TTL/10, 2*time.Second),
+		changed:  make(chan struct{}, 1),
 	}
 }
 
@@ -98,11 +96,17 @@ func (f *Fleet) Stop() {
 	if f.cancel == nil {
 		return
 	}
-	f.cancel()
-	<-f.done
+	f.stopBeating()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = f.backend.leave(ctx, f.self.Instance)
+}
+
+// stopBeating ends the heartbeat loop without leaving, as a crash would:
+// the others drop this member once its last heartbeat is TTLMillis old.
+func (f *Fleet) stopBeating() {
+	f.cancel()
+	<-f.done
 }
 
 func (f *Fleet) loop(ctx context.Context) {
@@ -128,7 +132,7 @@ func (f *Fleet) beat(ctx context.Context) error {
 	self.LastHeartbeat = time.Now().UTC()
 	ctx, cancel := context.WithTimeout(ctx, max(f.interval, time.Second))
 	defer cancel()
-	live, err := f.backend.heartbeat(ctx, self, f.memberTTL)
+	live, err := f.backend.heartbeat(ctx, self)
 	if err != nil {
 		return err
 	}
@@ -157,7 +161,7 @@ type localFleet struct {
 	self *leaseview.Member
 }
 
-func (l *localFleet) heartbeat(_ context.Context, self leaseview.Member, _ time.Duration) ([]leaseview.Member, error) {
+func (l *localFleet) heartbeat(_ context.Context, self leaseview.Member) ([]leaseview.Member, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.self = &self
@@ -178,9 +182,4 @@ func (l *localFleet) view() []leaseview.Member {
 		return []leaseview.Member{}
 	}
 	return []leaseview.Member{*l.self}
-}
-
-// NewRedisFleet announces the instance in Redis under leaseview.FleetKey.
-func NewRedisFleet(client redis.UniversalClient, opts Options) *Fleet {
-	panic("locks: NewRedisFleet is not written yet")
 }

@@ -58,7 +58,7 @@ type Options struct {
 	TTL      time.Duration // lease lifetime without renewal; default 30s
 	Host     string        // default os.Hostname()
 	PID      int           // default os.Getpid()
-	Instance string        // default a random hex string, distinct per Locker
+	Instance string        // default a random hex string (NewInstanceID), distinct per Locker
 	Metrics  *Metrics      // optional
 }
 
@@ -75,11 +75,18 @@ func (o Options) withDefaults() Options {
 		o.PID = os.Getpid()
 	}
 	if o.Instance == "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b) // never fails since Go 1.24
-		o.Instance = hex.EncodeToString(b)
+		o.Instance = NewInstanceID()
 	}
 	return o
+}
+
+// NewInstanceID returns a random instance ID. A process makes one and gives
+// it to both its Locker and its Fleet, so that its leases name the fleet
+// member that holds them.
+func NewInstanceID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b) // never fails since Go 1.24
+	return hex.EncodeToString(b)
 }
 
 // timing derives the heartbeat schedule from the TTL.

@@ -47,8 +47,22 @@ func (r *Redis) Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, err
 }
 
 // Free implements Locker.
+// It pipelines one EXISTS per key rather than one EXISTS of all keys, so
+// that it also works on Redis Cluster, where the keys lie in many slots.
 func (r *Redis) Free(ctx context.Context, ids []int64) ([]bool, error) {
-	panic("locks: Redis.Free is not written yet")
+	pipe := r.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		exists[i] = pipe.Exists(ctx, leaseview.Key(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("locks: read which of %d mailboxes are free: %w", len(ids), err)
+	}
+	free := make([]bool, len(ids))
+	for i, cmd := range exists {
+		free[i] = cmd.Val() == 0
+	}
+	return free, nil
 }
 
 // acquire takes the key without starting a heartbeat. sent is when the

@@ -119,6 +119,12 @@ func TestBadCommandLinesAndConfig(t *testing.T) {
 		{[]string{"fetch", "--mailbox", "1"}, []string{"HELPDESK_DATABASE_URL=mysql://nope"}, 1, "want postgres://"},
 		{[]string{"fetch", "--mailbox", "1"}, []string{"HELPDESK_REDIS_URL=http://x"}, 1, "HELPDESK_REDIS_URL"},
 		{[]string{"fetch", "--mailbox", "999"}, nil, 1, "not found"},
+		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_CONCURRENCY=0"}, 1, "HELPDESK_FETCH_CONCURRENCY"},
+		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_CONCURRENCY=many"}, 1, "HELPDESK_FETCH_CONCURRENCY"},
+		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=lots"}, 1, "HELPDESK_FETCH_MAX_BYTES"},
+		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=-5MiB"}, 1, "HELPDESK_FETCH_MAX_BYTES"},
+		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=100"}, 1, "at least 1MiB"},
+		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_MAILBOXES=-1"}, 1, "HELPDESK_FETCH_MAX_MAILBOXES"},
 	} {
 		_, stderr, code := w.runEnv(tc.env, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

@@ -113,8 +113,13 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 		registry.MustRegister(metrics.Collectors()...)
 		f := fetcher.New(store, fetcher.Config{Holder: deps.holder, Logger: logger, Metrics: metrics})
 		svc := fetcher.NewService(f, deps.locker, deps.inspector, fetcher.ServiceConfig{
-			Logger:   logger,
-			AfterRun: fetchAlerts(store, logger),
+			Fleet:        deps.fleet,
+			Concurrency:  cfg.Fetch.Concurrency,
+			MaxBytes:     cfg.Fetch.MaxBytes,
+			MaxMailboxes: cfg.Fetch.MaxMailboxes,
+			LockTTL:      cfg.LockTTL,
+			Logger:       logger,
+			AfterRun:     fetchAlerts(store, logger),
 		})
 		if err := startService("fetcher", svc); err != nil {
 			return err

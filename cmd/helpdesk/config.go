@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
@@ -24,6 +28,15 @@ type config struct {
 	SMTPURL     string
 	DataDir     string // where the SQLite file, the secret key and the fetch lock live
 	LockTTL     time.Duration
+	Fetch       fetchLimits
+}
+
+// fetchLimits bound a fetch instance; zero values leave the fetcher's
+// defaults (fetcher.ServiceConfig).
+type fetchLimits struct {
+	Concurrency  int   // HELPDESK_FETCH_CONCURRENCY: body downloads at once
+	MaxBytes     int64 // HELPDESK_FETCH_MAX_BYTES: body bytes in flight
+	MaxMailboxes int   // HELPDESK_FETCH_MAX_MAILBOXES: mailboxes owned
 }
 
 func loadConfig() (config, error) {
@@ -48,6 +61,10 @@ func loadConfig() (config, error) {
 		}
 		c.LockTTL = d
 	}
+	var err error
+	if c.Fetch, err = loadFetchLimits(); err != nil {
+		return c, err
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return c, fmt.Errorf("HELPDESK_REDIS_URL %q: want redis://host:port/db", c.RedisURL)
 	}
@@ -55,6 +72,38 @@ func loadConfig() (config, error) {
 		return c, fmt.Errorf("HELPDESK_SMTP_URL: want smtp://user:pass@host:port or smtps://...")
 	}
 	return c, nil
+}
+
+func loadFetchLimits() (fetchLimits, error) {
+	var l fetchLimits
+	var err error
+	if l.Concurrency, err = positiveIntEnv("HELPDESK_FETCH_CONCURRENCY", "downloads at once", 32); err != nil {
+		return l, err
+	}
+	if l.MaxMailboxes, err = positiveIntEnv("HELPDESK_FETCH_MAX_MAILBOXES", "mailboxes", 10000); err != nil {
+		return l, err
+	}
+	if v := os.Getenv("HELPDESK_FETCH_MAX_BYTES"); v != "" {
+		n, err := humanize.ParseBytes(v)
+		if err != nil || n < 1<<20 || n > math.MaxInt64 {
+			return l, fmt.Errorf("HELPDESK_FETCH_MAX_BYTES %q: want a size of at least 1MiB, e.g. 256MiB or a number of bytes", v)
+		}
+		l.MaxBytes = int64(n)
+	}
+	return l, nil
+}
+
+// positiveIntEnv reads a count of what from the environment; 0 when unset.
+func positiveIntEnv(name, what string, example int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s %q: want a number of %s of at least 1, e.g. %d", name, v, what, example)
+	}
+	return n, nil
 }
 
 func envOr(name, def string) string {

@@ -15,38 +15,6 @@ import (
 	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
-// One instance watches 50 IDLE-capable mailboxes: one new mail in each is
-// stored within 3 s of its APPEND, every mailbox, not a percentile.
-func TestFleetOneInstanceFiftyMailboxes(t *testing.T) {
-	testserver.SkipShort(t, "a helpdesk process over 50 mailboxes")
-	const n = 50
-	f := newFleet(t, "3s", testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n}), n, 60)
-	f.startInstance()
-	took := f.waitSettled(time.Minute, "one instance")
-	t.Logf("%d mailboxes watched %s after the instance served /metrics", n, took.Round(time.Millisecond))
-	lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), 3*time.Second, "new mail"))
-	t.Logf("new mail stored: p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
-	f.requireExactlyOnce()
-}
-
-// Without IDLE on the server, every mailbox is polled on its interval: mail
-// appended at once to all of them is stored within the interval + 10 %, and
-// the half second the run after the poll may take.
-func TestFleetWithoutIdle(t *testing.T) {
-	testserver.SkipShort(t, "a helpdesk process over a Dovecot without IDLE")
-	const n, interval = 20, 5 * time.Second
-	d := testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n, NoIdle: true})
-	f := newFleet(t, "3s", d, n, int(interval/time.Second))
-	f.startInstance()
-	f.waitSettled(time.Minute, "one instance")
-	for round := range 2 {
-		lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), interval*11/10+time.Second/2, "polled mail"))
-		t.Logf("round %d: polled mail stored: p50 %s, max %s (interval %s)", round,
-			percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), interval)
-	}
-	f.requireExactlyOnce()
-}
-
 // Three instances share 90 mailboxes fairly. A fourth joins: within 2 TTL
 // the four share them fairly, and mail appended to every mailbox while they
 // rebalance is stored within the poll interval (no mailbox goes unwatched

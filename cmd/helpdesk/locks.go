@@ -11,10 +11,14 @@ import (
 	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
-// lockDeps are the lock side of a process: a Locker for fetching and an
-// Inspector for the web, on Redis or in-process.
+// lockDeps are the lock side of a process: a Locker for fetching, the
+// fetch fleet's membership and an Inspector for the web, on Redis or
+// in-process. The Locker and the Fleet share one instance ID, so a lease's
+// Holder.Instance names the fleet member holding it. Nothing here starts
+// the fleet: the fetch service does.
 type lockDeps struct {
 	locker    locks.Locker
+	fleet     *locks.Fleet
 	inspector leaseview.Inspector
 	holder    string
 	redis     *redis.Client
@@ -28,7 +32,7 @@ type lockDeps struct {
 func newLockDeps(ctx context.Context, cfg config, fetching bool) (*lockDeps, error) {
 	host, _ := os.Hostname()
 	d := &lockDeps{metrics: locks.NewMetrics()}
-	opts := locks.Options{Host: host, PID: os.Getpid(), Metrics: d.metrics, TTL: cfg.LockTTL}
+	opts := locks.Options{Host: host, PID: os.Getpid(), Instance: locks.NewInstanceID(), Metrics: d.metrics, TTL: cfg.LockTTL}
 	if cfg.RedisURL == "" {
 		if fetching {
 			release, err := locks.LockDataDir(cfg.DataDir)
@@ -38,7 +42,7 @@ func newLockDeps(ctx context.Context, cfg config, fetching bool) (*lockDeps, err
 			d.closers = append(d.closers, release)
 		}
 		local := locks.NewLocal(opts)
-		d.locker, d.inspector = local, local.Inspector()
+		d.locker, d.fleet, d.inspector = local, local.Fleet(), local.Inspector()
 	} else {
 		ropts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -46,7 +50,8 @@ func newLockDeps(ctx context.Context, cfg config, fetching bool) (*lockDeps, err
 		}
 		d.redis = redis.NewClient(ropts)
 		d.closers = append(d.closers, d.redis.Close)
-		d.locker, d.inspector = locks.NewRedis(d.redis, opts), leaseview.NewRedisInspector(d.redis)
+		d.locker, d.fleet = locks.NewRedis(d.redis, opts), locks.NewRedisFleet(d.redis, opts)
+		d.inspector = leaseview.NewRedisInspector(d.redis)
 	}
 	d.holder = fmt.Sprintf("%s/%d", host, os.Getpid())
 	return d, nil

@@ -74,3 +74,65 @@ func TestDoneFetchRequestsArePruned(t *testing.T) {
 		})
 	}
 }
+
+// FetchChanges, the fetch service's one read per tick: the version changes
+// with every write to a mailbox, and the open requests are listed.
+func TestFetchChanges(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			w := setupWorkspace(t, dialect)
+			ctx := context.Background()
+			version := func() (int64, []int64) {
+				t.Helper()
+				v, requested, err := w.s.FetchChanges(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v, requested
+			}
+			v0, requested := version()
+			if len(requested) != 0 {
+				t.Fatalf("requested %v before any request", requested)
+			}
+			writes := map[string]func() error{
+				"disable": func() error { return w.s.SetMailboxEnabled(ctx, w.mb1, false) },
+				"update": func() error {
+					m, err := w.s.Mailbox(ctx, w.mb2)
+					if err != nil {
+						return err
+					}
+					return w.s.UpdateMailbox(ctx, w.mb2, helpdesk.MailboxInput{
+						Name: m.Name, Email: m.Email, IMAPHost: m.IMAPHost, IMAPPort: m.IMAPPort, IMAPSecurity: m.IMAPSecurity,
+						IMAPUser: m.IMAPUser, Enabled: true, PollIntervalS: 30, Folders: []string{"INBOX", "Sales"},
+					})
+				},
+				"create": func() error {
+					_, err := w.s.CreateMailbox(ctx, helpdesk.MailboxInput{Name: "Third", Email: "third@example.com",
+						IMAPHost: "127.0.0.1", IMAPPort: 143, IMAPSecurity: "none", IMAPUser: "u", IMAPPassword: "p"})
+					return err
+				},
+			}
+			last := v0
+			for _, name := range []string{"disable", "update", "create"} {
+				if err := writes[name](); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if v, _ := version(); v == last {
+					t.Errorf("%s: version stayed %d", name, v)
+				} else {
+					last = v
+				}
+			}
+			for _, mb := range []int64{w.mb1, w.mb2} {
+				if err := w.s.RequestFetch(ctx, mb, "admin@example.com"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			v, requested := version()
+			if v != last || len(requested) != 2 {
+				t.Fatalf("after two requests: version %d (want %d), requested %v (want both mailboxes)", v, last, requested)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -69,6 +70,26 @@ func (s *Store) RequestedMailboxes(ctx context.Context) ([]int64, error) {
 		return nil, fmt.Errorf("list fetch requests: %w", err)
 	}
 	return ids, nil
+}
+
+// FetchChanges is what the fetch service reads every tick, in one query:
+// the mailboxes' version (it changes with every write to a mailbox or its
+// folders) and the mailboxes with an open fetch request.
+func (s *Store) FetchChanges(ctx context.Context) (version int64, requested []int64, err error) {
+	var rows []struct {
+		Version   int64         `db:"version"`
+		MailboxID sql.NullInt64 `db:"mailbox_id"`
+	}
+	if err := s.fetchQ.FetchChanges.SelectContext(ctx, &rows); err != nil {
+		return 0, nil, fmt.Errorf("read fetch changes: %w", err)
+	}
+	for _, r := range rows {
+		version = r.Version
+		if r.MailboxID.Valid {
+			requested = append(requested, r.MailboxID.Int64)
+		}
+	}
+	return version, requested, nil
 }
 
 // CompleteFetchRequests closes the open requests of a mailbox made before a

@@ -33,7 +33,10 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 		if _, err := t.exec(ctx, s.mailboxQ.CreateMailboxFence, id); err != nil {
 			return fmt.Errorf("insert mailbox fence: %w", err)
 		}
-		return s.replaceFolders(ctx, t, id, in.Folders)
+		if err := s.replaceFolders(ctx, t, id, in.Folders); err != nil {
+			return err
+		}
+		return s.bumpMailboxesVersion(ctx, t)
 	})
 	return id, err
 }
@@ -67,17 +70,35 @@ func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.Mailbox
 		if err != nil {
 			return fmt.Errorf("update mailbox %d: %w", id, err)
 		}
-		return s.replaceFolders(ctx, t, id, in.Folders)
+		if err := s.replaceFolders(ctx, t, id, in.Folders); err != nil {
+			return err
+		}
+		return s.bumpMailboxesVersion(ctx, t)
 	})
 }
 
 // SetMailboxEnabled turns fetching of a mailbox on or off.
 func (s *Store) SetMailboxEnabled(ctx context.Context, id int64, enabled bool) error {
-	res, err := s.mailboxQ.SetMailboxEnabled.ExecContext(ctx, enabled, now(), id)
-	if err != nil {
-		return fmt.Errorf("set mailbox %d enabled: %w", id, err)
+	return s.inTx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, s.mailboxQ.SetMailboxEnabled, enabled, now(), id)
+		if err != nil {
+			return fmt.Errorf("set mailbox %d enabled: %w", id, err)
+		}
+		if err := expectOneRow(res); err != nil {
+			return err
+		}
+		return s.bumpMailboxesVersion(ctx, t)
+	})
+}
+
+// bumpMailboxesVersion tells the fetch service (FetchChanges) that a
+// mailbox changed; every write to a mailbox or its folders calls it in its
+// transaction.
+func (s *Store) bumpMailboxesVersion(ctx context.Context, t *tx) error {
+	if _, err := t.exec(ctx, s.mailboxQ.BumpVersion); err != nil {
+		return fmt.Errorf("bump mailboxes version: %w", err)
 	}
-	return expectOneRow(res)
+	return nil
 }
 
 func (s *Store) encryptMailboxSecrets(in helpdesk.MailboxInput) (pass, smtp string, err error) {

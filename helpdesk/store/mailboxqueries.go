@@ -7,6 +7,7 @@ type mailboxQueries struct {
 	CreateMailbox       *sqlx.Stmt `query:"create-mailbox"`
 	CreateMailboxFence  *sqlx.Stmt `query:"create-mailbox-fence"`
 	UpdateMailbox       *sqlx.Stmt `query:"update-mailbox"`
+	BumpVersion         *sqlx.Stmt `query:"bump-mailboxes-version"`
 	SetMailboxEnabled   *sqlx.Stmt `query:"set-mailbox-enabled"`
 	ClearMailboxFolders *sqlx.Stmt `query:"clear-mailbox-folders"`
 	AddMailboxFolder    *sqlx.Stmt `query:"add-mailbox-folder"`

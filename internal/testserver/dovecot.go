@@ -41,6 +41,22 @@ func StartDovecot(t testing.TB) *Dovecot {
 	return startDovecot(t, false, "")
 }
 
+// StartDovecotWithoutIdle starts a Dovecot server without TLS that does
+// not offer IDLE (its capabilities are Dovecot's defaults minus IDLE), as
+// some servers do: clients must poll.
+func StartDovecotWithoutIdle(t testing.TB) *Dovecot {
+	t.Helper()
+	return startDovecot(t, false, "imap_capability = "+capabilitiesWithoutIdle+"\n")
+}
+
+// capabilitiesWithoutIdle are Dovecot 2.3's post-login capabilities minus IDLE
+// (TestDovecotWithoutIdle compares them with the server's).
+const capabilitiesWithoutIdle = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY " +
+	"THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT " +
+	"CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES " +
+	"WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE " +
+	"SAVEDATE LITERAL+ NOTIFY"
+
 // StartDovecotTLS starts a Dovecot server with a self-signed certificate made
 // for this test: implicit TLS on TLSAddr and STARTTLS on Addr. Plaintext
 // login stays allowed on Addr. Clients verify the server with TLSConfig or
@@ -50,8 +66,7 @@ func StartDovecotTLS(t testing.TB) *Dovecot {
 	return startDovecot(t, true, "")
 }
 
-// startDovecot starts a server with TLS or not; extraConf is appended to
-// its configuration (settings given there override the ones before).
+// startDovecot starts a server; extraConf is appended to its configuration.
 func startDovecot(t testing.TB, withTLS bool, extraConf string) *Dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")

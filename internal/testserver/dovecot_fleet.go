@@ -1,8 +1,8 @@
 package testserver
 
 // A Dovecot for fleet tests and benchmarks: hundreds of users, one IMAP
-// connection each held open at once, optionally without IDLE, and mail
-// delivered to many of them at once.
+// connection each held open at once, and mail delivered to many of them at
+// once.
 
 import (
 	"fmt"
@@ -20,9 +20,6 @@ type DovecotFleetOptions struct {
 	// Connections is how many IMAP connections the server must hold open
 	// at once (one imap process each; Dovecot's default allows 100).
 	Connections int
-	// NoIdle removes IDLE from the capabilities the server announces, as
-	// a server without IDLE would: clients have to poll.
-	NoIdle bool
 }
 
 // StartDovecotFleet starts a Dovecot server without TLS for many mailboxes
@@ -63,21 +60,7 @@ service imap-login {
 			b.WriteString("mailbox_idle_check_interval = 1 secs\n")
 		}
 	}
-	if opts.NoIdle {
-		fmt.Fprintf(&b, "imap_capability = %s\n", strings.Join(capabilitiesWithoutIdle, " "))
-	}
 	return b.String()
-}
-
-// capabilitiesWithoutIdle is Dovecot 2.3's default capability list after
-// login, less IDLE (TestDovecotFleetNoIdle compares it with the server's).
-var capabilitiesWithoutIdle = []string{
-	"IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "SORT", "SORT=DISPLAY",
-	"THREAD=REFERENCES", "THREAD=REFS", "THREAD=ORDEREDSUBJECT", "MULTIAPPEND", "URL-PARTIAL",
-	"CATENATE", "UNSELECT", "CHILDREN", "NAMESPACE", "UIDPLUS", "LIST-EXTENDED", "I18NLEVEL=1",
-	"CONDSTORE", "QRESYNC", "ESEARCH", "ESORT", "SEARCHRES", "WITHIN", "CONTEXT=SEARCH",
-	"LIST-STATUS", "BINARY", "MOVE", "SNIPPET=FUZZY", "PREVIEW=FUZZY", "PREVIEW", "STATUS=SIZE",
-	"SAVEDATE", "LITERAL+", "NOTIFY",
 }
 
 // inotifyInstances is the kernel's limit of inotify instances per user

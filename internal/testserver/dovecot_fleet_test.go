@@ -107,10 +107,10 @@ func idleUntilClosed(t testing.TB, d *Dovecot, user, pass string, onNew func()) 
 
 // Without IDLE the server announces exactly its usual capabilities less
 // IDLE, before login and after.
-func TestDovecotFleetNoIdle(t *testing.T) {
+func TestDovecotWithoutIdle(t *testing.T) {
 	t.Parallel()
 	SkipShort(t, "Dovecot")
-	usual, without := StartDovecot(t), StartDovecotFleet(t, DovecotFleetOptions{NoIdle: true})
+	usual, without := StartDovecot(t), StartDovecotWithoutIdle(t)
 	usual.AddUser(t, "support", "secret")
 	without.AddUser(t, "support", "secret")
 	want := capsAfterLogin(t, usual)

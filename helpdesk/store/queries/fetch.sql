@@ -81,6 +81,12 @@ INSERT INTO fetch_requests (mailbox_id, requested_by, requested_at) VALUES (?, ?
 -- name: requested-mailboxes
 SELECT DISTINCT mailbox_id FROM fetch_requests WHERE done_at IS NULL
 
+-- name: fetch-changes
+-- What the fetch service reads every tick: the mailboxes' version, and the
+-- mailboxes with an open fetch request (one row each; NULL when none).
+SELECT v.version, r.mailbox_id FROM mailboxes_version v
+LEFT JOIN (SELECT DISTINCT mailbox_id FROM fetch_requests WHERE done_at IS NULL) r ON TRUE
+
 -- name: complete-fetch-requests
 UPDATE fetch_requests SET done_at = ? WHERE mailbox_id = ? AND done_at IS NULL AND requested_at <= ?
 

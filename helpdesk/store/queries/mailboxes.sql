@@ -16,6 +16,9 @@ UPDATE mailboxes SET name = ?, email = ?, imap_host = ?, imap_port = ?, imap_sec
 	import_since = ?, max_message_bytes = ?, smtp_url_enc = ?, auto_ack = ?, updated_at = ?
 WHERE id = ?
 
+-- name: bump-mailboxes-version
+UPDATE mailboxes_version SET version = version + 1 WHERE id = 1
+
 -- name: set-mailbox-enabled
 UPDATE mailboxes SET enabled = ?, updated_at = ? WHERE id = ?
 
