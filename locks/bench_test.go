@@ -52,19 +52,63 @@ func BenchmarkRawSetNX(b *testing.B) {
 	rawSetNX(b, c, b.N)
 }
 
-func BenchmarkRefresh(b *testing.B) {
-	c := benchClient(b)
-	lb, _, _, err := NewRedis(c, Options{}).acquire(context.Background(), 1, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+// BenchmarkRenewal renews 1,000 leases the way the Locker's loop does, in
+// one pipelined round trip, and reports its time beside the reference of
+// renewing them one round trip each (as when every lease had its own
+// heartbeat), plus the server's command counts per lease.
+func BenchmarkRenewal(b *testing.B) {
+	const leases = 1000
+	srv := testserver.StartRedis(b)
+	admin := srv.Client(b)
+	client := srv.Client(b)
+	pipes := countPipelines(client)
+	// A long TTL keeps the loop's own ticks out of the measurement.
+	r := NewRedis(client, Options{TTL: time.Hour})
 	ctx := context.Background()
+	backends := make([]leaseBackend, leases)
+	for i := range backends {
+		lb, _, _, err := r.acquire(ctx, int64(i+1), 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		backends[i] = lb
+	}
+	renewAll := func() {
+		for _, err := range r.renew(ctx, backends) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	renewAll() // loads the script, warms the connection
+	evalsha, get, pexpire := commandCalls(b, admin, "evalsha"), commandCalls(b, admin, "get"), commandCalls(b, admin, "pexpire")
+	p0 := pipes.n.Load()
 	b.ResetTimer()
+	start := time.Now()
 	for range b.N {
-		if err := lb.refresh(ctx); err != nil {
+		renewAll()
+	}
+	batch := time.Since(start) / time.Duration(b.N)
+	b.StopTimer()
+	perLease := func(name string, before int64) float64 {
+		return float64(commandCalls(b, admin, name)-before) / float64(b.N*leases)
+	}
+	scripts := perLease("evalsha", evalsha)
+	b.ReportMetric(float64(pipes.n.Load()-p0)/float64(b.N), "roundtrips/renewal")
+	b.ReportMetric(scripts, "evalsha/lease")
+	// At TTL 30 s a lease is renewed every 10 s.
+	b.ReportMetric(scripts*6, "evalsha/lease/min@30s")
+	// What INFO commandstats sums up: the script's GET and PEXPIRE count too.
+	b.ReportMetric(scripts+perLease("get", get)+perLease("pexpire", pexpire), "cmdstat/lease")
+	start = time.Now()
+	for _, lb := range backends {
+		if err := r.renew(ctx, []leaseBackend{lb})[0]; err != nil {
 			b.Fatal(err)
 		}
 	}
+	oneByOne := time.Since(start)
+	b.ReportMetric(float64(batch.Microseconds())/1000, "ms/pipelined-1000")
+	b.ReportMetric(float64(oneByOne.Microseconds())/1000, "ms/one-by-one-1000")
 }
 
 // BenchmarkObtainReleaseVsRaw times both on one server in one run and

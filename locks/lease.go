@@ -89,11 +89,11 @@ func NewInstanceID() string {
 	return hex.EncodeToString(b)
 }
 
-// timing derives the heartbeat schedule from the TTL.
+// timing derives the renewal schedule from the TTL.
 type timing struct {
 	ttl            time.Duration
 	interval       time.Duration // between renewals: three chances per TTL
-	callTimeout    time.Duration // one renewal call; a slow answer is a failed one
+	callTimeout    time.Duration // one renewal round trip; a slow answer is a failed one
 	retryBackoff   time.Duration // pause before retrying a failed renewal
 	maxRetries     int           // quick retries before falling back to interval
 	margin         time.Duration // we give up this much before the server's expiry
@@ -112,58 +112,49 @@ func timingFor(ttl time.Duration) timing {
 	}
 }
 
-// leaseBackend is the store-specific part of a lease.
+// leaseBackend is the store-specific part of a lease. Renewal is the
+// Locker's (see renewal), for all its leases at once.
 type leaseBackend interface {
-	refresh(ctx context.Context) error // errNotHeld when the lease is not ours any more
 	release(ctx context.Context) error // errNotHeld when there was nothing of ours to delete
 }
 
-// Lease is a held mailbox lock. It renews itself in the background; its
+// Lease is a held mailbox lock. Its Locker renews it in the background; its
 // Context is cancelled the moment it can no longer be trusted, so a fetch
 // running under that context stops writing (invariant 3).
 type Lease struct {
 	mailboxID int64
 	holder    leaseview.Holder
 	backend   leaseBackend
-	timing    timing
-	metrics   *Metrics
+	renewal   *renewal // the Locker's, which renews this lease
 
 	parent context.Context
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	hbCtx  context.Context // the heartbeat's; ends on Release or loss
-	hbStop context.CancelFunc
-	done   chan struct{} // closed when the heartbeat goroutine returns
 
 	releaseOnce sync.Once
 
-	mu         sync.Mutex
-	err        error       // loss reason or ErrReleased; nil while held
-	lastErr    error       // last failed renewal, for the loss message
-	deadlineAt time.Time   // local deadline, monotonic
-	deadline   *time.Timer // fires lose at deadlineAt
+	mu       sync.Mutex
+	err      error       // loss reason or ErrReleased; nil while held
+	lastErr  error       // last failed renewal, for the loss message
+	deadline *time.Timer // the local deadline; fires deadlinePassed
 }
 
-// newLease starts the heartbeat of a lease acquired by a call sent at sent.
-// The server started its TTL after sent, so sent+TTL-margin is a safe local
-// deadline whatever the network delay was.
-func newLease(parent context.Context, mailboxID int64, h leaseview.Holder, b leaseBackend, t timing, m *Metrics, sent time.Time) *Lease {
+// newLease hands a lease acquired by a call sent at sent to r. The server
+// started its TTL after sent, so sent+TTL-margin is a safe local deadline
+// whatever the network delay was.
+func newLease(parent context.Context, mailboxID int64, h leaseview.Holder, b leaseBackend, r *renewal, sent time.Time) *Lease {
 	l := &Lease{
 		mailboxID: mailboxID,
 		holder:    h,
 		backend:   b,
-		timing:    t,
-		metrics:   m,
+		renewal:   r,
 		parent:    parent,
-		done:      make(chan struct{}),
 	}
 	l.ctx, l.cancel = context.WithCancelCause(parent)
-	l.hbCtx, l.hbStop = context.WithCancel(context.WithoutCancel(parent))
 	l.mu.Lock()
-	l.deadlineAt = sent.Add(t.ttl - t.margin)
-	l.deadline = time.AfterFunc(time.Until(l.deadlineAt), l.deadlinePassed)
+	l.deadline = time.AfterFunc(time.Until(r.deadlineAfter(sent)), l.deadlinePassed)
 	l.mu.Unlock()
-	go l.heartbeat()
+	r.add(l)
 	return l
 }
 
@@ -191,10 +182,12 @@ func (l *Lease) Err() error {
 	return l.err
 }
 
-// Release cancels Context, stops the heartbeat and deletes the lock if it is
+// Release cancels Context, stops renewing and deletes the lock if it is
 // still ours. It is idempotent and works when the caller's ctx is already
 // cancelled (shutdown is when leases get released). A failed delete is not
-// reported: the key then expires by itself within the TTL.
+// reported: the key then expires by itself within the TTL. A renewal in
+// flight meanwhile is harmless: it only extends the key while it holds
+// our value, and the delete only removes it while it does.
 func (l *Lease) Release() {
 	l.releaseOnce.Do(func() {
 		l.mu.Lock()
@@ -205,81 +198,32 @@ func (l *Lease) Release() {
 		l.mu.Unlock()
 		// Stop the holder's work before anyone else can take the lock.
 		l.cancel(ErrReleased)
-		l.hbStop()
-		<-l.done
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(l.parent), l.timing.releaseTimeout)
+		l.renewal.remove(l)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(l.parent), l.renewal.timing.releaseTimeout)
 		defer cancel()
 		_ = l.backend.release(ctx)
 	})
 }
 
-func (l *Lease) heartbeat() {
-	defer close(l.done)
-	t := time.NewTimer(l.timing.interval)
-	defer t.Stop()
-	failures := 0
-	for {
-		select {
-		case <-l.hbCtx.Done():
-			return
-		case <-t.C:
-		}
-		err := l.renew()
-		switch {
-		case err == nil:
-			failures = 0
-			t.Reset(l.timing.interval)
-		case errors.Is(err, errNotHeld):
-			l.lose(fmt.Errorf("%w: mailbox %d: renewal found the lock deleted or taken over", ErrLost, l.mailboxID))
-			return
-		case l.hbCtx.Err() != nil:
-			return // released or lost while the call was in flight
-		default:
-			// A transient failure: retry soon, a bounded number of times,
-			// then at the normal pace. The local deadline ends the lease if
-			// none gets through.
-			l.mu.Lock()
-			l.lastErr = err
-			l.mu.Unlock()
-			failures++
-			if failures <= l.timing.maxRetries {
-				t.Reset(l.timing.retryBackoff)
-			} else {
-				failures = 0
-				t.Reset(l.timing.interval)
-			}
-		}
-	}
-}
-
-// renew makes one renewal call and, on success, moves the local deadline.
-func (l *Lease) renew() error {
-	sent := time.Now()
-	l.mu.Lock()
-	left := l.deadlineAt.Sub(sent)
-	l.mu.Unlock()
-	// An answer that comes after the local deadline is useless.
-	timeout := min(l.timing.callTimeout, left)
-	if timeout <= 0 {
-		return context.DeadlineExceeded
-	}
-	ctx, cancel := context.WithTimeout(l.hbCtx, timeout)
-	err := l.backend.refresh(ctx)
-	cancel()
-	l.metrics.refreshed(time.Since(sent))
-	if err != nil {
-		return err
-	}
+// renewed moves the local deadline after a successful renewal sent at
+// sent.
+func (l *Lease) renewed(sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil || !l.deadline.Stop() {
 		// Lost or released meanwhile (or the deadline is firing right now):
 		// a late success revives nothing.
-		return nil
+		return
 	}
-	l.deadlineAt = sent.Add(l.timing.ttl - l.timing.margin)
-	l.deadline.Reset(time.Until(l.deadlineAt))
-	return nil
+	l.deadline.Reset(time.Until(l.renewal.deadlineAfter(sent)))
+}
+
+// renewFailed notes a transient failure, for the message of a loss by
+// deadline.
+func (l *Lease) renewFailed(err error) {
+	l.mu.Lock()
+	l.lastErr = err
+	l.mu.Unlock()
 }
 
 func (l *Lease) deadlinePassed() {
@@ -301,8 +245,9 @@ func (l *Lease) lose(err error) {
 		return
 	}
 	l.err = err
+	l.deadline.Stop()
 	l.mu.Unlock()
-	l.metrics.lost() // before cancel, so whoever sees Done sees the count
+	l.renewal.metrics.lost() // before cancel, so whoever sees Done sees the count
 	l.cancel(err)
-	l.hbStop()
+	l.renewal.remove(l)
 }

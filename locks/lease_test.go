@@ -23,14 +23,21 @@ type backend struct {
 	metrics *Metrics // used by every Locker the backend makes
 	// locker returns a new Locker on the shared store, as another process would.
 	locker func(t *testing.T, opts Options) Locker
-	// pause takes the lease without a heartbeat: a holder that stopped.
-	pause func(t *testing.T, mailboxID, fence int64) leaseBackend
+	// pause takes the lease without renewing it: a holder that stopped.
+	pause func(t *testing.T, mailboxID, fence int64) pausedLease
 	// steal replaces the lock with someone else's; drop deletes it.
 	steal func(t *testing.T, mailboxID int64)
 	drop  func(t *testing.T, mailboxID int64)
 	// stolen reports whether the thief's lock is still in place.
 	stolen    func(t *testing.T, mailboxID int64) bool
 	inspector func(t *testing.T) leaseview.Inspector
+}
+
+// pausedLease is a lease that nothing renews, and the ways its frozen
+// holder could still try to renew or release it.
+type pausedLease struct {
+	renew   func(ctx context.Context) error // one renewal, as its Locker's loop makes it
+	release func(ctx context.Context) error
 }
 
 func redisBackend(t *testing.T) (backend, *testserver.Redis, *redis.Client) {
@@ -44,12 +51,16 @@ func redisBackend(t *testing.T) (backend, *testserver.Redis, *redis.Client) {
 			opts.Metrics = m
 			return NewRedis(srv.Client(t), opts)
 		},
-		pause: func(t *testing.T, id, fence int64) leaseBackend {
-			b, _, _, err := NewRedis(srv.Client(t), Options{TTL: testTTL}).acquire(context.Background(), id, fence)
+		pause: func(t *testing.T, id, fence int64) pausedLease {
+			r := NewRedis(srv.Client(t), Options{TTL: testTTL})
+			b, _, _, err := r.acquire(context.Background(), id, fence)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b
+			return pausedLease{
+				renew:   func(ctx context.Context) error { return r.renew(ctx, []leaseBackend{b})[0] },
+				release: b.release,
+			}
 		},
 		steal: func(t *testing.T, id int64) {
 			if err := admin.Set(context.Background(), leaseview.Key(id), "thief", time.Minute).Err(); err != nil {
@@ -82,12 +93,15 @@ func localBackend(t *testing.T) backend {
 		metrics: m,
 		// Local is one process: "another process" is another user of the store.
 		locker: func(*testing.T, Options) Locker { return store },
-		pause: func(t *testing.T, id, fence int64) leaseBackend {
+		pause: func(t *testing.T, id, fence int64) pausedLease {
 			b, _, _, err := store.acquire(context.Background(), id, fence)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b
+			return pausedLease{
+				renew:   func(ctx context.Context) error { return store.renew(ctx, []leaseBackend{b})[0] },
+				release: b.release,
+			}
 		},
 		steal: func(_ *testing.T, id int64) {
 			store.mu.Lock()
@@ -238,7 +252,7 @@ func TestLeaseRenewsWhileHeld(t *testing.T) {
 }
 
 func TestLeaseLostBehindItsBack(t *testing.T) {
-	// A renewal comes every TTL/3 and answers within TTL/6.
+	// A renewal comes every TTL/3 (the Locker's tick) and answers within TTL/6.
 	limit := testTTL/3 + testTTL/6 + 100*time.Millisecond
 	for _, how := range []string{"deleted", "overwritten"} {
 		t.Run(how, func(t *testing.T) {
@@ -282,7 +296,7 @@ func TestLeaseLostBehindItsBack(t *testing.T) {
 func TestStoppedHolderExpires(t *testing.T) {
 	forEach(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		paused := b.pause(t, 4, 1) // took the lock, then froze: no heartbeat
+		paused := b.pause(t, 4, 1) // took the lock, then froze: no renewal
 		other := b.locker(t, Options{TTL: testTTL})
 		if _, err := other.Obtain(ctx, 4, 2); !errors.Is(err, ErrHeld) {
 			t.Fatalf("Obtain while held: %v", err)
@@ -295,8 +309,8 @@ func TestStoppedHolderExpires(t *testing.T) {
 		}
 		defer lease.Release()
 		// The frozen holder wakes up: it can neither renew nor release the new lease.
-		if err := paused.refresh(ctx); !errors.Is(err, errNotHeld) {
-			t.Fatalf("stale refresh: %v, want errNotHeld", err)
+		if err := paused.renew(ctx); !errors.Is(err, errNotHeld) {
+			t.Fatalf("stale renewal: %v, want errNotHeld", err)
 		}
 		if err := paused.release(ctx); !errors.Is(err, errNotHeld) {
 			t.Fatalf("stale release: %v, want errNotHeld", err)
@@ -369,8 +383,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 			}
 			lease.Release()
 		}
-		// Release waits for the heartbeat; only a deadline callback that
-		// lost a race may still be finishing.
+		// Renewal is the Locker's loop, not the leases'; only a deadline
+		// callback that lost a race may still be finishing.
 		deadline := time.Now().Add(2 * time.Second)
 		for {
 			stacks := goroutines()

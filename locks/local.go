@@ -13,8 +13,8 @@ import (
 // expires TTL after its last renewal, renewal and release only touch the
 // holder's own entry, and an expired entry counts as absent.
 type Local struct {
-	opts   Options
-	timing timing
+	opts    Options
+	renewal *renewal
 
 	mu    sync.Mutex
 	held  map[string]*localEntry // by leaseview.Key(mailboxID)
@@ -33,7 +33,9 @@ func (e *localEntry) live(now time.Time) bool { return now.Before(e.expires) }
 // NewLocal returns an empty in-process Locker.
 func NewLocal(opts Options) *Local {
 	opts = opts.withDefaults()
-	return &Local{opts: opts, timing: timingFor(opts.TTL), held: make(map[string]*localEntry)}
+	l := &Local{opts: opts, held: make(map[string]*localEntry)}
+	l.renewal = newRenewal(l.renew, timingFor(opts.TTL), opts.Metrics)
+	return l
 }
 
 // Obtain implements Locker.
@@ -43,7 +45,7 @@ func (l *Local) Obtain(ctx context.Context, mailboxID, fence int64) (*Lease, err
 		return nil, err
 	}
 	l.opts.Metrics.acquired()
-	return newLease(ctx, mailboxID, h, b, l.timing, l.opts.Metrics, sent), nil
+	return newLease(ctx, mailboxID, h, b, l.renewal, sent), nil
 }
 
 // Free implements Locker.
@@ -104,20 +106,29 @@ type localLease struct {
 	entry *localEntry
 }
 
-func (ll *localLease) refresh(ctx context.Context) error {
+// renew renews leases under one lock of the store (see renewal). Only
+// this Locker's leases come here.
+func (l *Local) renew(ctx context.Context, leases []leaseBackend) []error {
+	errs := make([]error, len(leases))
 	if err := ctx.Err(); err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
 	now := time.Now()
-	l := ll.owner
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held[ll.key] != ll.entry || !ll.entry.live(now) {
-		return errNotHeld
+	for i, b := range leases {
+		ll := b.(*localLease)
+		if l.held[ll.key] != ll.entry || !ll.entry.live(now) {
+			errs[i] = errNotHeld
+			continue
+		}
+		ll.entry.renewedAt = now.UTC()
+		ll.entry.expires = now.Add(l.opts.TTL)
 	}
-	ll.entry.renewedAt = now.UTC()
-	ll.entry.expires = now.Add(l.opts.TTL)
-	return nil
+	return errs
 }
 
 func (ll *localLease) release(context.Context) error {

@@ -10,9 +10,9 @@ import (
 // registry; nothing here touches the global one.
 type Metrics struct {
 	Acquired       prometheus.Counter
-	NotObtained    prometheus.Counter // another process held the mailbox
-	Lost           prometheus.Counter // renewal said "not held" or the local deadline passed
-	RefreshSeconds prometheus.Histogram
+	NotObtained    prometheus.Counter   // another process held the mailbox
+	Lost           prometheus.Counter   // renewal said "not held" or the local deadline passed
+	RefreshSeconds prometheus.Histogram // one observation per renewal round trip, for all leases
 }
 
 // NewMetrics returns unregistered metrics.
@@ -32,7 +32,7 @@ func NewMetrics() *Metrics {
 		}),
 		RefreshSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "helpdesk", Subsystem: "locks", Name: "refresh_seconds",
-			Help:    "Duration of lease renewal calls, failed ones included.",
+			Help:    "Duration of lease renewal round trips (one per tick renews all of an instance's leases), failed ones included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 	}
