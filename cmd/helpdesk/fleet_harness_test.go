@@ -357,38 +357,70 @@ func (f *fleet) storedCounts() map[int64]int {
 	return out
 }
 
+// lateGrace is how long requireStored keeps watching mail that is late,
+// so that the failure says how late it was.
+const lateGrace = 30 * time.Second
+
 // requireStored waits until every delivery is stored and fails the test
-// if one is not stored within `within` of its APPEND. It returns each
-// delivery's latency, from the APPEND to the first time the test saw it
-// stored, in the order of ds.
+// if one is not stored within `within` of its APPEND, naming each late
+// mailbox, its holder and when (if at all) its mail was stored. It returns
+// each delivery's latency, from the APPEND to the first time the test saw
+// it stored, in the order of ds.
 func (f *fleet) requireStored(ds []delivery, within time.Duration, what string) []time.Duration {
 	f.t.Helper()
 	lat := make([]time.Duration, len(ds))
-	pending := len(ds)
+	pending, late := len(ds), false
 	for pending > 0 {
 		counts, now := f.storedCounts(), time.Now()
-		var late []string
+		overdue := false
 		for i, d := range ds {
 			if lat[i] != 0 {
 				continue
 			}
-			switch {
-			case counts[d.mailbox] >= d.want:
+			if counts[d.mailbox] >= d.want {
 				lat[i] = max(now.Sub(d.at), time.Nanosecond)
 				pending--
-			case now.Sub(d.at) > within:
-				late = append(late, fmt.Sprintf("%d (%d of %d stored)", d.mailbox, counts[d.mailbox], d.want))
+			} else {
+				late = late || now.Sub(d.at) > within
+				overdue = overdue || now.Sub(d.at) > within+lateGrace
 			}
 		}
-		if len(late) > 0 {
-			f.t.Fatalf("%s: %d of %d mails not stored within %s of their APPEND; mailboxes %s",
-				what, len(late), len(ds), within, strings.Join(late, ", "))
-		}
-		if pending > 0 {
+		if pending > 0 && !overdue {
 			time.Sleep(20 * time.Millisecond)
+			continue
 		}
+		break
+	}
+	if late {
+		f.t.Fatalf("%s: mail not stored within %s of its APPEND: %s", what, within, f.describeLate(ds, lat, within))
 	}
 	return lat
+}
+
+// describeLate lists the late deliveries: mailbox, holder now, and when
+// the mail was stored (or that it was not).
+func (f *fleet) describeLate(ds []delivery, lat []time.Duration, within time.Duration) string {
+	holders, _ := f.holders()
+	names := map[int]string{}
+	for _, in := range f.instances {
+		names[in.pid()] = in.name
+	}
+	var out []string
+	for i, d := range ds {
+		if lat[i] != 0 && lat[i] <= within {
+			continue
+		}
+		when := fmt.Sprintf("stored after %s", lat[i].Round(time.Millisecond))
+		if lat[i] == 0 {
+			when = fmt.Sprintf("not stored after %s", time.Since(d.at).Round(time.Millisecond))
+		}
+		holder := "nobody"
+		if h, ok := holders[d.mailbox]; ok {
+			holder = names[h.PID]
+		}
+		out = append(out, fmt.Sprintf("mailbox %d (held by %s) %s", d.mailbox, holder, when))
+	}
+	return fmt.Sprintf("%d of %d: %s", len(out), len(ds), strings.Join(out, "; "))
 }
 
 // requireExactlyOnce checks every mailbox: each mail appended is stored
