@@ -418,9 +418,40 @@ func (f *fleet) describeLate(ds []delivery, lat []time.Duration, within time.Dur
 		if h, ok := holders[d.mailbox]; ok {
 			holder = names[h.PID]
 		}
-		out = append(out, fmt.Sprintf("mailbox %d (held by %s) %s", d.mailbox, holder, when))
+		out = append(out, fmt.Sprintf("mailbox %d (held by %s) %s, runs since the APPEND: %s", d.mailbox, holder, when, f.runsSince(d)))
 	}
 	return fmt.Sprintf("%d of %d: %s", len(out), len(ds), strings.Join(out, "; "))
+}
+
+// runsSince describes the mailbox's fetch runs that started after the
+// delivery: trigger, start after the APPEND, duration and messages stored.
+func (f *fleet) runsSince(d delivery) string {
+	rows, err := f.db.Query(`SELECT trigger, started_at, finished_at, new, error FROM fetch_runs
+		WHERE mailbox_id = $1 AND started_at > $2 ORDER BY id`, d.mailbox, d.at.Add(-time.Second))
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var trigger, runErr string
+		var started time.Time
+		var finished *time.Time
+		var n int
+		if err := rows.Scan(&trigger, &started, &finished, &n, &runErr); err != nil {
+			return err.Error()
+		}
+		took := "unfinished"
+		if finished != nil {
+			took = "took " + finished.Sub(started).Round(time.Millisecond).String()
+		}
+		out = append(out, fmt.Sprintf("[%s at +%s, %s, %d new%s]", trigger, started.Sub(d.at).Round(time.Millisecond), took, n,
+			map[bool]string{true: ", error " + runErr}[runErr != ""]))
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, " ")
 }
 
 // requireExactlyOnce checks every mailbox: each mail appended is stored
