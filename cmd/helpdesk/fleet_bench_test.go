@@ -71,6 +71,7 @@ func BenchmarkFleet(b *testing.B) {
 		sample, ms(p50), ms(p95), ms(worst), ms(percentile(ref, 50)), ms(ref[len(ref)-1]))
 
 	// The idle minute: nothing arrives, the test reads nothing in between.
+	f.ledger.halt()
 	calls0, xacts0, t0 := redisCalls(b, f.admin), f.dbTransactions(), time.Now()
 	time.Sleep(idleWindow) // the measured window itself, not a wait for something
 	calls1, xacts1, elapsed := redisCalls(b, f.admin), f.dbTransactions(), time.Since(t0)

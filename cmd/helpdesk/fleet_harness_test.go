@@ -16,9 +16,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -35,6 +37,7 @@ type fleet struct {
 	sent      map[int64][]string // Message-IDs appended to each mailbox
 	mails     int                // mails appended so far, for unique Message-IDs
 	instances []*instance        // every instance started, live or not
+	ledger    *ledgerWatch
 }
 
 // instance is one `helpdesk serve --roles fetcher,web` process.
@@ -72,6 +75,7 @@ func newFleet(t testing.TB, lockTTL string, d *testserver.Dovecot, n, pollInterv
 		f.mailboxes = append(f.mailboxes, id)
 		f.user[id] = user
 	}
+	f.ledger = startLedgerWatch(t, c.db)
 	return f
 }
 
@@ -317,6 +321,14 @@ type delivery struct {
 // deliver appends one new mail to each of the mailboxes, all at once.
 func (f *fleet) deliver(ids []int64) []delivery {
 	f.t.Helper()
+	return f.startDeliver(ids)()
+}
+
+// startDeliver is deliver in the background: the appends start at once,
+// and the function it returns waits for them (call it from the test's
+// goroutine).
+func (f *fleet) startDeliver(ids []int64) func() []delivery {
+	f.t.Helper()
 	mails := map[string][]byte{}
 	byUser := map[string]int64{}
 	for _, id := range ids {
@@ -326,20 +338,69 @@ func (f *fleet) deliver(ids []int64) []delivery {
 		mails[f.user[id]] = raw
 		byUser[f.user[id]] = id
 	}
-	var out []delivery
-	for user, at := range f.dove.AppendEach(f.t, "INBOX", mails) {
-		id := byUser[user]
-		out = append(out, delivery{mailbox: id, at: at, want: len(f.sent[id])})
+	wait := f.dove.StartAppendEach(f.t, "INBOX", mails)
+	return func() []delivery {
+		f.t.Helper()
+		var out []delivery
+		for user, at := range wait() {
+			id := byUser[user]
+			out = append(out, delivery{mailbox: id, at: at, want: len(f.sent[id])})
+		}
+		return out
 	}
-	return out
 }
 
-// storedCounts is how many new messages each mailbox has stored.
-func (f *fleet) storedCounts() map[int64]int {
-	f.t.Helper()
-	rows, err := f.db.Query(`SELECT mailbox_id, COUNT(*) FROM fetch_ledger WHERE outcome = 'new' GROUP BY mailbox_id`)
+// ledgerWatch notes when each mailbox's count of stored messages first
+// reached each value, reading the ledger in the background every 20 ms:
+// when a mail was stored is then known however busy the test's own
+// goroutine was meanwhile (appending more mail, say).
+type ledgerWatch struct {
+	db   *sqlx.DB
+	stop chan struct{}
+	done chan struct{}
+
+	mu   sync.Mutex
+	seen map[int64][]time.Time // seen[id][k-1]: when k messages were first seen stored
+	err  error
+}
+
+func startLedgerWatch(t testing.TB, db *sqlx.DB) *ledgerWatch {
+	lw := &ledgerWatch{db: db, stop: make(chan struct{}), done: make(chan struct{}), seen: map[int64][]time.Time{}}
+	go lw.loop()
+	t.Cleanup(lw.halt)
+	return lw
+}
+
+func (lw *ledgerWatch) loop() {
+	defer close(lw.done)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		counts, err := lw.counts()
+		now := time.Now()
+		lw.mu.Lock()
+		if err != nil && lw.err == nil {
+			lw.err = err
+		}
+		for id, n := range counts {
+			for len(lw.seen[id]) < n {
+				lw.seen[id] = append(lw.seen[id], now)
+			}
+		}
+		lw.mu.Unlock()
+		select {
+		case <-lw.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// counts is how many new messages each mailbox has stored.
+func (lw *ledgerWatch) counts() (map[int64]int, error) {
+	rows, err := lw.db.Query(`SELECT mailbox_id, COUNT(*) FROM fetch_ledger WHERE outcome = 'new' GROUP BY mailbox_id`)
 	if err != nil {
-		f.t.Fatal(err)
+		return nil, err
 	}
 	defer rows.Close()
 	out := map[int64]int{}
@@ -347,14 +408,31 @@ func (f *fleet) storedCounts() map[int64]int {
 		var id int64
 		var n int
 		if err := rows.Scan(&id, &n); err != nil {
-			f.t.Fatal(err)
+			return nil, err
 		}
 		out[id] = n
 	}
-	if err := rows.Err(); err != nil {
-		f.t.Fatal(err)
+	return out, rows.Err()
+}
+
+// storedAt is when the mailbox was first seen with n messages stored.
+func (lw *ledgerWatch) storedAt(id int64, n int) (time.Time, bool, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if len(lw.seen[id]) >= n {
+		return lw.seen[id][n-1], true, nil
 	}
-	return out
+	return time.Time{}, false, lw.err
+}
+
+// halt stops the watch (the benchmark's idle minute reads nothing).
+func (lw *ledgerWatch) halt() {
+	select {
+	case <-lw.stop:
+	default:
+		close(lw.stop)
+	}
+	<-lw.done
 }
 
 // lateGrace is how long requireStored keeps watching mail that is late,
@@ -363,33 +441,36 @@ const lateGrace = 30 * time.Second
 
 // requireStored waits until every delivery is stored and fails the test
 // if one is not stored within `within` of its APPEND, naming each late
-// mailbox, its holder and when (if at all) its mail was stored. It returns
-// each delivery's latency, from the APPEND to the first time the test saw
-// it stored, in the order of ds.
+// mailbox, its holder, its runs and when (if at all) its mail was stored.
+// It returns each delivery's latency, from the APPEND to the first time
+// the ledger watch saw it stored, in the order of ds.
 func (f *fleet) requireStored(ds []delivery, within time.Duration, what string) []time.Duration {
 	f.t.Helper()
 	lat := make([]time.Duration, len(ds))
-	pending, late := len(ds), false
-	for pending > 0 {
-		counts, now := f.storedCounts(), time.Now()
-		overdue := false
+	late := false
+	for {
+		now, pending, overdue := time.Now(), 0, false
 		for i, d := range ds {
 			if lat[i] != 0 {
 				continue
 			}
-			if counts[d.mailbox] >= d.want {
-				lat[i] = max(now.Sub(d.at), time.Nanosecond)
-				pending--
-			} else {
-				late = late || now.Sub(d.at) > within
-				overdue = overdue || now.Sub(d.at) > within+lateGrace
+			at, ok, err := f.ledger.storedAt(d.mailbox, d.want)
+			if err != nil {
+				f.t.Fatalf("reading the ledger: %v", err)
 			}
+			if ok {
+				lat[i] = max(at.Sub(d.at), time.Nanosecond)
+				late = late || lat[i] > within
+				continue
+			}
+			pending++
+			late = late || now.Sub(d.at) > within
+			overdue = overdue || now.Sub(d.at) > within+lateGrace
 		}
-		if pending > 0 && !overdue {
-			time.Sleep(20 * time.Millisecond)
-			continue
+		if pending == 0 || overdue {
+			break
 		}
-		break
+		time.Sleep(20 * time.Millisecond)
 	}
 	if late {
 		f.t.Fatalf("%s: mail not stored within %s of its APPEND: %s", what, within, f.describeLate(ds, lat, within))

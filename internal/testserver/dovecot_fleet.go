@@ -111,6 +111,15 @@ const appendEachWorkers = 16
 // message is in the mailbox. The folder must exist (INBOX always does).
 func (d *Dovecot) AppendEach(t testing.TB, folder string, mails map[string][]byte) map[string]time.Time {
 	t.Helper()
+	return d.StartAppendEach(t, folder, mails)()
+}
+
+// StartAppendEach is AppendEach in the background, so that the test can
+// watch something else meanwhile: the appends start at once, and the
+// function it returns waits for them and returns their times. Call that
+// from the test's goroutine; it fails the test if an APPEND failed.
+func (d *Dovecot) StartAppendEach(t testing.TB, folder string, mails map[string][]byte) func() map[string]time.Time {
+	t.Helper()
 	type job struct {
 		user, pass string
 		raw        []byte
@@ -142,9 +151,12 @@ func (d *Dovecot) AppendEach(t testing.TB, folder string, mails map[string][]byt
 			}
 		}()
 	}
-	wg.Wait()
-	if first != nil {
-		t.Fatalf("testserver: %v", first)
+	return func() map[string]time.Time {
+		t.Helper()
+		wg.Wait()
+		if first != nil {
+			t.Fatalf("testserver: %v", first)
+		}
+		return done
 	}
-	return done
 }
