@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -76,6 +77,13 @@ func newFleet(t testing.TB, lockTTL string, d *testserver.Dovecot, n, pollInterv
 		f.user[id] = user
 	}
 	f.ledger = startLedgerWatch(t, c.db)
+	t.Cleanup(func() {
+		if t.Failed() {
+			// Deadlines are requirements; say how busy the machine was.
+			load, _ := os.ReadFile("/proc/loadavg")
+			t.Logf("load average (1, 5, 15 min) at the end: %s on %d CPUs", strings.Join(strings.Fields(string(load))[:3], " "), runtime.NumCPU())
+		}
+	})
 	return f
 }
 
