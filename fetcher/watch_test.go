@@ -43,12 +43,13 @@ func manyMailboxes(t *testing.T, d *testserver.Dovecot, st *store.Store, n, poll
 // One service watches 50 mailboxes on an IDLE-capable server, all at once
 // (no cap of a few mailboxes, no slot given up after a while): a new mail
 // in each is stored within 3 s of its APPEND, every one of them, once.
+// Not parallel: it runs before the package's parallel tests, so that its
+// latency is the service's, not that of a CPU shared with them.
 func TestServiceWatchesFiftyIdleMailboxes(t *testing.T) {
-	t.Parallel()
 	testserver.SkipShort(t, "Dovecot")
 	const n = 50
 	d := testserver.StartDovecot(t)
-	url := teststore.URL(t, "sqlite")
+	url := teststore.URL(t, "sqlite") // the embedded mode: one instance
 	st := teststore.OpenURL(t, url, store.Options{})
 	users, ids := manyMailboxes(t, d, st, n, 600)
 	e := &env{t: t, dovecot: d, store: st, fetcher: fetcher.New(st, fetcher.Config{Holder: "test"}),

@@ -79,11 +79,12 @@ func (w *watcher) loop(ctx context.Context) {
 	}
 }
 
-// heldRetry is when to try again for a lease another instance holds:
-// soon at first (1 s, 2 s, 4 s ...), since a handover releases it between
-// runs, but never later than its TTL runs out, in case the holder died.
+// heldRetry is when to try again for a lease another instance holds,
+// which is ours by the fleet: soon (1 s, 2 s, then every 4 s), since the
+// holder hands it over between runs, a first import's run maybe long
+// after; never later than its TTL runs out, in case the holder died.
 func (w *watcher) heldRetry(ctx context.Context, tries int) time.Duration {
-	wait := time.Second << min(tries-1, 10)
+	wait := time.Second << min(tries-1, 2)
 	if st, err := w.s.inspector.Inspect(ctx, w.id); err == nil {
 		if !st.Held {
 			return jitter(300 * time.Millisecond)
@@ -99,9 +100,12 @@ func (w *watcher) heldRetry(ctx context.Context, tries int) time.Duration {
 func (w *watcher) holdLease(ctx, leaseCtx context.Context, fence int64) error {
 	w.setOwned(true)
 	defer w.setOwned(false)
-	drops := 0
+	drops := 0 // sessions in a row that ended before watching
 	for {
 		err := w.session(ctx, leaseCtx, fence)
+		if w.watched {
+			drops = 0
+		}
 		w.setWatched(false)
 		switch {
 		case w.quit.Err() != nil:
@@ -126,7 +130,8 @@ func (w *watcher) holdLease(ctx, leaseCtx context.Context, fence int64) error {
 
 // redialAfter is how long to wait before a new session: the usual backoff
 // on the mailbox's consecutive failed runs, or, when its runs succeed and
-// the session merely dropped, a second, doubling while it keeps dropping.
+// the session merely dropped, a second, doubling while sessions keep
+// dropping before they get to watch.
 func (w *watcher) redialAfter(ctx context.Context, drops int) time.Duration {
 	interval := w.s.pollInterval(w.id)
 	failures, err := w.s.store.MailboxFailures(ctx, w.id)
@@ -265,7 +270,8 @@ func (w *watcher) pollWait(sess *Session, due time.Time) (string, error) {
 	}
 }
 
-// pause waits d, or less when ctx ends or a fetch is requested.
+// pause waits d, or less when ctx ends, the watcher is told to stop or a
+// fetch is requested.
 func (w *watcher) pause(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -273,6 +279,7 @@ func (w *watcher) pause(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-w.wake:
 	case <-ctx.Done():
+	case <-w.quit.Done():
 	}
 }
 
