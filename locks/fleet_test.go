@@ -2,6 +2,7 @@ package locks
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -171,6 +172,31 @@ func TestRedisFleetViewerDropsStaleMembers(t *testing.T) {
 	raw, err := admin.Get(context.Background(), leaseview.FleetKey).Result()
 	if err != nil || !strings.Contains(raw, `"short"`) {
 		t.Fatalf("fleet key %q, %v: want the stale member still stored, so that the reader dropped it", raw, err)
+	}
+}
+
+func TestRedisFleetJudgesOnServerClock(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	admin := srv.Client(t)
+	ctx := context.Background()
+	now, err := admin.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverMs := now.UnixMilli()
+	// Two members whose own clocks are off: one far behind but heard from
+	// just now by the server's clock, one ahead but silent for its TTL.
+	members := fmt.Sprintf(`{
+		"behind": {"instance": "behind", "last_heartbeat": "1999-01-01T00:00:00Z", "heartbeat_ms": %d, "ttl_ms": 60000},
+		"ahead": {"instance": "ahead", "last_heartbeat": %q, "heartbeat_ms": %d, "ttl_ms": 60000}}`,
+		serverMs, time.Now().Add(time.Hour).Format(time.RFC3339Nano), serverMs-60_001)
+	if err := admin.Set(ctx, leaseview.FleetKey, members, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := startFleet(t, NewRedisFleet(srv.Client(t), Options{TTL: fleetTTL, Instance: "a"}))
+	if got := a.Members(); !slices.Equal(got, []string{"a", "behind"}) {
+		t.Fatalf("a sees %v, want the member heard from by the server's clock only", got)
 	}
 }
 
