@@ -312,7 +312,7 @@ func (f *fleet) waitSettled(within time.Duration, what string) time.Duration {
 			return time.Since(start)
 		}
 		if time.Since(start) > within {
-			f.t.Fatalf("%s: not settled within %s: %s", what, within, why)
+			f.t.Fatalf("%s: not settled within %s: %s; last runs not finished well: %s", what, within, why, f.runProblems())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -541,6 +541,41 @@ func (f *fleet) runsSince(d delivery) string {
 		return "none"
 	}
 	return strings.Join(out, " ")
+}
+
+// runProblems lists the mailboxes whose last fetch run is unfinished or
+// failed, or that have none, for a failure message.
+func (f *fleet) runProblems() string {
+	rows, err := f.db.Query(`SELECT m.id, r.trigger, r.started_at, r.finished_at, COALESCE(r.error, '')
+		FROM mailboxes m LEFT JOIN LATERAL (
+			SELECT * FROM fetch_runs WHERE mailbox_id = m.id ORDER BY id DESC LIMIT 1) r ON true
+		WHERE r.id IS NULL OR r.finished_at IS NULL OR r.error <> '' ORDER BY m.id`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		var trigger *string
+		var started, finished *time.Time
+		var runErr string
+		if err := rows.Scan(&id, &trigger, &started, &finished, &runErr); err != nil {
+			return err.Error()
+		}
+		switch {
+		case started == nil:
+			out = append(out, fmt.Sprintf("%d: no run", id))
+		case finished == nil:
+			out = append(out, fmt.Sprintf("%d: %s run unfinished after %s", id, *trigger, time.Since(*started).Round(time.Millisecond)))
+		default:
+			out = append(out, fmt.Sprintf("%d: %s run failed: %s", id, *trigger, runErr))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
 }
 
 // requireExactlyOnce checks every mailbox: each mail appended is stored
