@@ -171,6 +171,10 @@ default_internal_group = dovecot
 first_valid_uid = 0
 mail_max_userip_connections = 1000
 imap_idle_notify_interval = 2 mins
+# IDLE learns of new mail through inotify, but its instances are limited per
+# user (128 by default) and every Dovecot of the machine's tests runs as
+# dovecot: past the limit, IDLE falls back to checking every 30 s.
+mailbox_idle_check_interval = 1 secs
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users/%%u

@@ -6,9 +6,6 @@ package testserver
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -36,11 +33,13 @@ func StartDovecotFleet(t testing.TB, opts DovecotFleetOptions) *Dovecot {
 }
 
 func fleetConf(opts DovecotFleetOptions) string {
-	var b strings.Builder
-	if n := opts.Connections; n > 0 {
-		// Room for the connections plus the tests' own short ones.
-		procs := n + n/2 + 100
-		fmt.Fprintf(&b, `default_process_limit = %[1]d
+	n := opts.Connections
+	if n == 0 {
+		return ""
+	}
+	// Room for the connections plus the tests' own short ones.
+	procs := n + n/2 + 100
+	return fmt.Sprintf(`default_process_limit = %[1]d
 default_client_limit = %[2]d
 mail_max_userip_connections = %[1]d
 service imap {
@@ -51,30 +50,6 @@ service imap-login {
   process_min_avail = 2
 }
 `, procs, 2*procs+100)
-		if n > inotifyInstances() {
-			// Each IDLE process watches its mailbox with an inotify
-			// instance, and all of them run as the dovecot user: past
-			// the kernel's per-user limit, Dovecot falls back to
-			// checking the mailbox every mailbox_idle_check_interval
-			// (30 s by default). Check every second instead.
-			b.WriteString("mailbox_idle_check_interval = 1 secs\n")
-		}
-	}
-	return b.String()
-}
-
-// inotifyInstances is the kernel's limit of inotify instances per user
-// (128 when it cannot be read, the usual default).
-func inotifyInstances() int {
-	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
-	if err != nil {
-		return 128
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 128
-	}
-	return n
 }
 
 // raiseOpenFileLimit sets this process's open-file limit to its hard limit.
