@@ -233,6 +233,14 @@ func (s *Service) readMailboxes(ctx context.Context) bool {
 	return true
 }
 
+// mailbox is an enabled mailbox as last read.
+func (s *Service) mailbox(id int64) (helpdesk.Mailbox, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mailboxes[id]
+	return m, ok
+}
+
 // pollInterval is a mailbox's poll interval as last read.
 func (s *Service) pollInterval(id int64) time.Duration {
 	s.mu.Lock()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -52,12 +54,14 @@ func TestServiceWatchesFiftyIdleMailboxes(t *testing.T) {
 	url := teststore.URL(t, "sqlite") // the embedded mode: one instance
 	st := teststore.OpenURL(t, url, store.Options{})
 	users, ids := manyMailboxes(t, d, st, n, 600)
-	e := &env{t: t, dovecot: d, store: st, fetcher: fetcher.New(st, fetcher.Config{Holder: "test"}),
+	metrics := fetcher.NewMetrics()
+	e := &env{t: t, dovecot: d, store: st, fetcher: fetcher.New(st, fetcher.Config{Holder: "test", Metrics: metrics}),
 		locker: locks.NewLocal(locks.Options{TTL: 5 * time.Second})}
 	started := time.Now()
 	svc := startService(t, e, fetcher.ServiceConfig{})
 	waitWatched(t, svc, n, time.Minute)
 	t.Logf("%d mailboxes watched %s after the start", n, time.Since(started).Round(time.Millisecond))
+	requireGauges(t, metrics, n, n)
 
 	appended := make([]time.Time, n)
 	msgIDs := make([]string, n)
@@ -82,17 +86,31 @@ func TestServiceWatchesFiftyIdleMailboxes(t *testing.T) {
 	latency := make([]time.Duration, n)
 	for i, id := range ids {
 		teststore.RequireExactlyOnce(t, st, id, msgIDs[i:i+1])
-		latency[i] = storedBy(t, st, id).Sub(appended[i])
+		run := storingRun(t, st, id)
+		latency[i] = run.FinishedAt.Sub(appended[i])
 		if latency[i] > 3*time.Second {
-			t.Errorf("mailbox %d: new mail stored %s after its APPEND, want within 3 s", id, latency[i])
+			t.Errorf("mailbox %d: new mail stored %s after its APPEND (its run started after %s), want within 3 s",
+				id, latency[i], run.StartedAt.Sub(appended[i]))
 		}
 	}
 	t.Logf("APPEND to stored over %d mailboxes: median %s, worst %s",
 		n, median(latency).Round(time.Millisecond), slices.Max(latency).Round(time.Millisecond))
+	svc.Stop()
+	requireGauges(t, metrics, 0, 0)
 }
 
-// storedBy is when the mailbox's run that stored a new mail finished.
-func storedBy(t *testing.T, st *store.Store, id int64) time.Time {
+// requireGauges checks the service's gauges: leases held, mailboxes
+// watched, and no download left counted.
+func requireGauges(t *testing.T, m *fetcher.Metrics, owned, watched int) {
+	t.Helper()
+	got := []float64{gauge(t, m.Owned), gauge(t, m.Watched), gauge(t, m.Downloads), gauge(t, m.DownloadBytes)}
+	if got[0] != float64(owned) || got[1] != float64(watched) || got[2] != 0 || got[3] != 0 {
+		t.Fatalf("gauges owned, watched, downloads, download bytes = %v; want %d, %d, 0, 0", got, owned, watched)
+	}
+}
+
+// storingRun is the mailbox's run that stored a new mail.
+func storingRun(t *testing.T, st *store.Store, id int64) helpdesk.FetchRun {
 	t.Helper()
 	runs, err := st.RecentRuns(context.Background(), id, 10)
 	if err != nil {
@@ -100,11 +118,20 @@ func storedBy(t *testing.T, st *store.Store, id int64) time.Time {
 	}
 	for _, r := range runs {
 		if r.New > 0 && r.FinishedAt != nil {
-			return *r.FinishedAt
+			return r
 		}
 	}
 	t.Fatalf("mailbox %d: no finished run stored the mail: %+v", id, runs)
-	return time.Time{}
+	return helpdesk.FetchRun{}
+}
+
+func gauge(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -20,6 +21,9 @@ type watcher struct {
 	s    *Service
 	id   int64
 	wake chan struct{} // a fetch request; buffered, coalesced
+	// requested says a fetch request is open: the next run closes the
+	// requests made before it started.
+	requested atomic.Bool
 
 	// quit ends on handover or service stop: the watcher stops between
 	// runs. Only the service's own ctx ends a run early.
@@ -37,6 +41,7 @@ func newWatcher(ctx context.Context, s *Service, id int64) *watcher {
 
 // wakeUp asks for a run now (a fetch request).
 func (w *watcher) wakeUp() {
+	w.requested.Store(true)
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -158,6 +163,8 @@ func (w *watcher) session(ctx, leaseCtx context.Context, fence int64) error {
 	}
 	defer sess.Close()
 	trigger := "schedule"
+	// The first run also serves the requests made while nobody watched.
+	w.requested.Store(true)
 	for {
 		started := time.Now()
 		if err := w.run(ctx, leaseCtx, sess, m, fence, trigger); err != nil {
@@ -167,8 +174,9 @@ func (w *watcher) session(ctx, leaseCtx context.Context, fence int64) error {
 		if w.quit.Err() != nil {
 			return nil
 		}
-		if m, err = w.s.store.Mailbox(leaseCtx, w.id); err != nil {
-			return err
+		// Settings changed meanwhile (folders, interval) apply from now.
+		if latest, ok := w.s.mailbox(w.id); ok {
+			m = &latest
 		}
 		if trigger, err = w.waitForWork(leaseCtx, sess, m, fence, started); trigger == "" {
 			return err
@@ -197,17 +205,21 @@ func (w *watcher) dial(ctx, leaseCtx context.Context, m *helpdesk.Mailbox, fence
 	return sess, err
 }
 
-// run is one run over the open session. It closes the fetch requests made
-// before it started: it served them.
+// run is one run over the open session. When a fetch request is open, it
+// closes those made before it started: it served them. (Without one it
+// spares the database the write.)
 func (w *watcher) run(ctx, leaseCtx context.Context, sess *Session, m *helpdesk.Mailbox, fence int64, trigger string) error {
 	job := Job{MailboxID: w.id, Fence: fence, Trigger: trigger, limits: w.s.limits}
 	if p := w.s.cfg.Progress; p != nil {
 		job.Progress = func(folder string, done, total int) { p(w.id, folder, done, total) }
 	}
+	requested := w.requested.Swap(false)
 	started := time.Now()
 	_, err := w.s.f.RunSession(leaseCtx, ctx.Done(), sess, m, job)
-	if cerr := w.s.store.CompleteFetchRequests(leaseCtx, w.id, started); cerr != nil && err == nil {
-		err = cerr
+	if requested {
+		if cerr := w.s.store.CompleteFetchRequests(leaseCtx, w.id, started); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
 	// A request still open is signalled again by the service's next tick.
 	select {
