@@ -16,7 +16,7 @@ import (
 )
 
 // Three instances share 90 mailboxes fairly and watch them all: mail to
-// each is stored within the poll interval (5 s). A fourth joins: within
+// each is stored within the poll interval (10 s). A fourth joins: within
 // 2 TTL the four share them fairly, and mail appended to every mailbox
 // while they rebalance is stored within the poll interval too (no mailbox
 // goes unwatched longer). Then one is killed with SIGKILL: within TTL + 2 s the others
@@ -27,7 +27,7 @@ import (
 // mailboxes at one time and three after; killing first would leave two.)
 func TestFleetRebalanceAndKill(t *testing.T) {
 	testserver.SkipShort(t, "a fleet of helpdesk processes")
-	const n, pollInterval, ttl = 90, 5, 3 * time.Second
+	const n, pollInterval, ttl = 90, 10, 3 * time.Second
 	poll := time.Duration(pollInterval) * time.Second
 	f := newFleet(t, ttl.String(), testserver.StartDovecotFleet(t, testserver.DovecotFleetOptions{Connections: 2 * n}), n, pollInterval)
 	for range 3 {
