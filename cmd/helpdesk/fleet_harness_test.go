@@ -329,13 +329,19 @@ type delivery struct {
 // deliver appends one new mail to each of the mailboxes, all at once.
 func (f *fleet) deliver(ids []int64) []delivery {
 	f.t.Helper()
-	return f.startDeliver(ids)()
+	return f.startDeliver(ids).wait()
 }
 
-// startDeliver is deliver in the background: the appends start at once,
-// and the function it returns waits for them (call it from the test's
-// goroutine).
-func (f *fleet) startDeliver(ids []int64) func() []delivery {
+// pendingDeliveries are deliveries whose APPENDs are under way.
+type pendingDeliveries struct {
+	f       *fleet
+	appends *testserver.Appends
+	byUser  map[string]int64
+}
+
+// startDeliver is deliver in the background, so that the test can watch
+// something else meanwhile.
+func (f *fleet) startDeliver(ids []int64) *pendingDeliveries {
 	f.t.Helper()
 	mails := map[string][]byte{}
 	byUser := map[string]int64{}
@@ -346,16 +352,28 @@ func (f *fleet) startDeliver(ids []int64) func() []delivery {
 		mails[f.user[id]] = raw
 		byUser[f.user[id]] = id
 	}
-	wait := f.dove.StartAppendEach(f.t, "INBOX", mails)
-	return func() []delivery {
-		f.t.Helper()
-		var out []delivery
-		for user, at := range wait() {
-			id := byUser[user]
-			out = append(out, delivery{mailbox: id, at: at, want: len(f.sent[id])})
-		}
-		return out
+	return &pendingDeliveries{f: f, appends: f.dove.StartAppendEach(f.t, "INBOX", mails), byUser: byUser}
+}
+
+// finished says whether the APPENDs have all been answered.
+func (p *pendingDeliveries) finished() bool {
+	select {
+	case <-p.appends.Done():
+		return true
+	default:
+		return false
 	}
+}
+
+// wait waits for the APPENDs (call it from the test's goroutine).
+func (p *pendingDeliveries) wait() []delivery {
+	p.f.t.Helper()
+	var out []delivery
+	for user, at := range p.appends.Wait(p.f.t) {
+		id := p.byUser[user]
+		out = append(out, delivery{mailbox: id, at: at, want: len(p.f.sent[id])})
+	}
+	return out
 }
 
 // ledgerWatch notes when each mailbox's count of stored messages first

@@ -41,23 +41,32 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	lat := sortedDurations(f.requireStored(f.deliver(f.mailboxes), poll+time.Second, "new mail with three instances"))
 	t.Logf("new mail with three instances: stored p50 %s, max %s", ms(percentile(lat, 50)), ms(lat[len(lat)-1]))
 
-	// A fourth joins. Mail goes to a third of the mailboxes every round
-	// until the shares are fair again, and one round after.
+	// A fourth joins. Mail goes to a third of the mailboxes after another
+	// until the shares are fair again (the round under way then ends too).
 	f.startInstance()
 	joined := time.Now()
+	third := func(round int) []int64 { return f.mailboxes[round%3*n/3 : (round%3+1)*n/3] }
 	var ds []delivery
-	for round := 0; ; round++ {
-		third := f.mailboxes[round%3*n/3 : (round%3+1)*n/3]
-		ds = append(ds, f.deliver(third)...)
-		ok, why := f.settled()
-		if ok {
-			ds = append(ds, f.deliver(f.mailboxes[(round+1)%3*n/3:((round+1)%3+1)*n/3])...)
-			t.Logf("four instances settled %s after the fourth served /metrics: %s", time.Since(joined).Round(time.Millisecond), why)
-			break
+	batch, round, rebalanced := f.startDeliver(third(0)), 0, false
+	for {
+		if !rebalanced {
+			ok, why := f.settled()
+			if time.Since(joined) > 2*ttl {
+				t.Fatalf("shares not rebalanced within 2 TTL (%s) of the fourth instance joining: %s", 2*ttl, why)
+			}
+			if rebalanced = ok; ok {
+				t.Logf("four instances settled %s after the fourth served /metrics: %s", ms(time.Since(joined)), why)
+			}
 		}
-		if time.Since(joined) > 2*ttl {
-			t.Fatalf("shares not rebalanced within 2 TTL (%s) of the fourth instance joining: %s", 2*ttl, why)
+		if batch.finished() {
+			ds = append(ds, batch.wait()...)
+			if rebalanced {
+				break
+			}
+			round++
+			batch = f.startDeliver(third(round))
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	lat = sortedDurations(f.requireStored(ds, poll+time.Second, "mail appended during the rebalance"))
 	t.Logf("%d mails appended during the rebalance: stored p50 %s, max %s (poll interval %s)",
@@ -75,14 +84,14 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	}
 	victim.signal(syscall.SIGKILL)
 	killed := time.Now()
-	delivered := f.startDeliver(orphans)
+	delivery := f.startDeliver(orphans)
 	takenOver := f.waitTakenOver(victim, orphans, true, killed.Add(ttl+2*time.Second))
 	t.Logf("%d mailboxes of the killed instance owned and watched by the others %s after the kill (TTL %s)",
 		len(orphans), takenOver.Sub(killed).Round(time.Millisecond), ttl)
 	victim.wait(t, 10*time.Second)
 	// Each mail has TTL + 2 s from its APPEND, a little more than from
 	// the kill.
-	lat = sortedDurations(f.requireStored(delivered(), ttl+2*time.Second, "mail appended right after the kill"))
+	lat = sortedDurations(f.requireStored(delivery.wait(), ttl+2*time.Second, "mail appended right after the kill"))
 	t.Logf("mail appended right after the kill: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	f.waitSettled(2*ttl, "three instances after the kill")
 	f.requireStored(f.deliver(f.mailboxes), poll+time.Second, "new mail after the kill")
@@ -95,13 +104,24 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 // that is not so by deadline. It returns when it saw them taken over.
 func (f *fleet) waitTakenOver(gone *instance, ids []int64, watched bool, deadline time.Time) time.Time {
 	f.t.Helper()
+	start := time.Now()
+	var firstWhy string
 	for {
 		why := f.takenOver(gone, ids, watched)
-		if why == "" {
+		if why == "" && time.Now().Before(deadline) {
 			return time.Now()
 		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("mailboxes of instance %s not owned and watched by the others in time: %s", gone.name, why)
+		if time.Now().After(deadline) && firstWhy == "" {
+			firstWhy = why
+		}
+		// Past the deadline, watch a while longer to say how late it was.
+		if why == "" || time.Since(deadline) > lateGrace {
+			later := fmt.Sprintf("still not %s later", ms(time.Since(start)))
+			if why == "" {
+				later = fmt.Sprintf("they were %s after the wait began", ms(time.Since(start)))
+			}
+			f.t.Fatalf("mailboxes of instance %s not taken over by the deadline (%s after the wait began): %s; %s",
+				gone.name, ms(deadline.Sub(start)), firstWhy, later)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -165,7 +185,7 @@ func TestFleetGracefulStopHandsOver(t *testing.T) {
 	}
 	victim.signal(syscall.SIGTERM)
 	stopped := time.Now()
-	delivered := f.startDeliver(its)
+	delivery := f.startDeliver(its)
 	released := f.waitReleased(victim, stopped.Add(5*time.Second))
 	takenOver := f.waitTakenOver(victim, its, false, stopped.Add(5*time.Second))
 	watched := f.waitTakenOver(victim, its, true, stopped.Add(8*time.Second))
@@ -175,7 +195,7 @@ func TestFleetGracefulStopHandsOver(t *testing.T) {
 	if code := victim.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("stopped instance exited %d:\n%s", code, victim.failureLog())
 	}
-	lat := sortedDurations(f.requireStored(delivered(), 8*time.Second, "mail appended right after SIGTERM"))
+	lat := sortedDurations(f.requireStored(delivery.wait(), 8*time.Second, "mail appended right after SIGTERM"))
 	t.Logf("mail appended right after SIGTERM: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	f.waitSettled(2*ttl, "two instances after the stop")
 	f.requireExactlyOnce()

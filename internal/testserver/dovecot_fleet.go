@@ -86,14 +86,33 @@ const appendEachWorkers = 16
 // message is in the mailbox. The folder must exist (INBOX always does).
 func (d *Dovecot) AppendEach(t testing.TB, folder string, mails map[string][]byte) map[string]time.Time {
 	t.Helper()
-	return d.StartAppendEach(t, folder, mails)()
+	return d.StartAppendEach(t, folder, mails).Wait(t)
+}
+
+// Appends are the APPENDs of StartAppendEach under way.
+type Appends struct {
+	done  chan struct{}
+	times map[string]time.Time
+	err   error
+}
+
+// Done is closed when every APPEND has been answered.
+func (a *Appends) Done() <-chan struct{} { return a.done }
+
+// Wait waits for the APPENDs and returns when each was confirmed, by user.
+// It fails the test if one failed.
+func (a *Appends) Wait(t testing.TB) map[string]time.Time {
+	t.Helper()
+	<-a.done
+	if a.err != nil {
+		t.Fatalf("testserver: %v", a.err)
+	}
+	return a.times
 }
 
 // StartAppendEach is AppendEach in the background, so that the test can
-// watch something else meanwhile: the appends start at once, and the
-// function it returns waits for them and returns their times. Call that
-// from the test's goroutine; it fails the test if an APPEND failed.
-func (d *Dovecot) StartAppendEach(t testing.TB, folder string, mails map[string][]byte) func() map[string]time.Time {
+// watch something else meanwhile.
+func (d *Dovecot) StartAppendEach(t testing.TB, folder string, mails map[string][]byte) *Appends {
 	t.Helper()
 	type job struct {
 		user, pass string
@@ -104,12 +123,9 @@ func (d *Dovecot) StartAppendEach(t testing.TB, folder string, mails map[string]
 		jobs <- job{user, d.password(t, user), raw}
 	}
 	close(jobs)
-	var (
-		mu    sync.Mutex
-		done  = make(map[string]time.Time, len(mails))
-		first error
-		wg    sync.WaitGroup
-	)
+	a := &Appends{done: make(chan struct{}), times: make(map[string]time.Time, len(mails))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for range min(appendEachWorkers, len(mails)) {
 		wg.Add(1)
 		go func() {
@@ -118,20 +134,17 @@ func (d *Dovecot) StartAppendEach(t testing.TB, folder string, mails map[string]
 				_, err := d.appendMany(j.user, j.pass, folder, [][]byte{j.raw})
 				at := time.Now()
 				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("append for %s: %w", j.user, err)
+				if err != nil && a.err == nil {
+					a.err = fmt.Errorf("append for %s: %w", j.user, err)
 				}
-				done[j.user] = at
+				a.times[j.user] = at
 				mu.Unlock()
 			}
 		}()
 	}
-	return func() map[string]time.Time {
-		t.Helper()
+	go func() {
 		wg.Wait()
-		if first != nil {
-			t.Fatalf("testserver: %v", first)
-		}
-		return done
-	}
+		close(a.done)
+	}()
+	return a
 }
