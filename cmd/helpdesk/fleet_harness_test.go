@@ -285,8 +285,9 @@ func (f *fleet) balanced() (bool, string) {
 }
 
 // settled says the fleet is balanced and the live instances' gauges
-// agree: together they own and watch every mailbox; why not, when not.
-func (f *fleet) settled() (bool, string) {
+// agree: together they own every mailbox, and watch every one if watched
+// is set; why not, when not.
+func (f *fleet) settled(watched bool) (bool, string) {
 	g, err := gaugeSum(f.live())
 	if errors.Is(err, errNoGauges) {
 		f.t.Fatal(err) // no wait will change that
@@ -295,19 +296,20 @@ func (f *fleet) settled() (bool, string) {
 	switch {
 	case err != nil:
 		return false, why + "; " + err.Error()
-	case g.owned != len(f.mailboxes) || g.watched != len(f.mailboxes):
+	case g.owned != len(f.mailboxes) || watched && g.watched != len(f.mailboxes):
 		return false, fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
 	}
-	return ok, why
+	return ok, fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
 }
 
-// waitSettled waits until the fleet has settled and returns how long that
-// took; the test fails if it takes longer than within.
+// waitSettled waits until the fleet has settled, every mailbox watched,
+// and returns how long that took; the test fails if it takes longer than
+// within.
 func (f *fleet) waitSettled(within time.Duration, what string) time.Duration {
 	f.t.Helper()
 	start := time.Now()
 	for {
-		ok, why := f.settled()
+		ok, why := f.settled(true)
 		if ok {
 			return time.Since(start)
 		}
