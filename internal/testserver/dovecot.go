@@ -171,9 +171,9 @@ default_internal_group = dovecot
 first_valid_uid = 0
 mail_max_userip_connections = 1000
 imap_idle_notify_interval = 2 mins
-# IDLE learns of new mail through inotify, but its instances are limited per
-# user (128 by default) and every Dovecot of the machine's tests runs as
-# dovecot: past the limit, IDLE falls back to checking every 30 s.
+# IDLE learns of new mail from inotify, whose instances (128 per user by
+# default) the tests' many imap processes, all of user dovecot, can use
+# up; then Dovecot falls back to looking every this often (default 30 s).
 mailbox_idle_check_interval = 1 secs
 passdb {
   driver = passwd-file
