@@ -2,6 +2,9 @@ package locks
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -11,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
 // pipelineCounter is a go-redis hook that counts the pipelines (round
@@ -57,28 +61,46 @@ func (p *pipelineCounter) waitFor(t testing.TB, n int64, limit time.Duration) in
 	}
 }
 
-// commandCalls reads how often the server has run a command, from INFO
-// commandstats (commands run by scripts count too).
-func commandCalls(t testing.TB, c *redis.Client, name string) int64 {
+// commandStats reads how often the server has run each command, from INFO
+// commandstats: what Redis counts, commands run by scripts included. The
+// INFO that reads it counts from the next reading on.
+func commandStats(t testing.TB, c *redis.Client) map[string]int64 {
 	t.Helper()
 	info, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(info, "cmdstat_"+name+":calls=")
-	if !ok {
-		return 0
+	calls := make(map[string]int64)
+	for line := range strings.Lines(info) {
+		stat, ok := strings.CutPrefix(line, "cmdstat_")
+		name, rest, ok2 := strings.Cut(stat, ":calls=")
+		if !ok || !ok2 {
+			continue
+		}
+		n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls[name] = n
 	}
-	n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return calls
 }
 
-// The Redis locker renews all its leases in one round trip per tick, with
-// one EVALSHA per lease: 200 leases cost 200 commands and 1 round trip per
-// interval, not 200 round trips.
+// commandsSince is how many commands of each kind the server ran since
+// before, and "total" how many in all.
+func commandsSince(t testing.TB, c *redis.Client, before map[string]int64) map[string]int64 {
+	t.Helper()
+	diff := make(map[string]int64)
+	for name, n := range commandStats(t, c) {
+		diff[name] = n - before[name]
+		diff["total"] += n - before[name]
+	}
+	return diff
+}
+
+// On one Redis server, the Locker renews all its leases in one round trip
+// per tick, with one script call that Redis counts as 1 EVALSHA, 1 MGET and
+// 1 PEXPIRE per lease: a little over one command per lease per renewal.
 func TestRedisRenewalIsOneRoundTripPerTick(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartRedis(t)
@@ -87,7 +109,7 @@ func TestRedisRenewalIsOneRoundTripPerTick(t *testing.T) {
 	pipes := countPipelines(client)
 	// Measure the steady state: the first renewal on a fresh server finds
 	// the script missing (NOSCRIPT) and loads it, one more round trip.
-	if err := refreshScript.Load(context.Background(), admin).Err(); err != nil {
+	if err := renewManyScript.Load(context.Background(), admin).Err(); err != nil {
 		t.Fatal(err)
 	}
 	const leases = 200
@@ -107,14 +129,24 @@ func TestRedisRenewalIsOneRoundTripPerTick(t *testing.T) {
 	// to just after the fourth one since.
 	const ticks = 4
 	p0 := pipes.waitFor(t, pipes.n.Load()+1, 3*interval)
-	e0, start := commandCalls(t, admin, "evalsha"), time.Now()
+	before, start := commandStats(t, admin), time.Now()
 	p1 := pipes.waitFor(t, p0+ticks, (ticks+3)*interval)
-	took, e1 := time.Since(start), commandCalls(t, admin, "evalsha")
+	took, ran := time.Since(start), commandsSince(t, admin, before)
 
-	rounds, renewals := p1-p0, e1-e0
-	if renewals != leases*rounds {
-		t.Errorf("%d renewal commands in %d round trips for %d leases, want one per lease per round trip", renewals, rounds, leases)
+	rounds := p1 - p0
+	if ran["evalsha"] != rounds {
+		t.Errorf("%d script calls in %d round trips, want one per round trip", ran["evalsha"], rounds)
 	}
+	if ran["pexpire"] != leases*rounds {
+		t.Errorf("%d PEXPIREs in %d round trips for %d leases, want one per lease per round trip", ran["pexpire"], rounds, leases)
+	}
+	// All the server counted: per tick the call, its MGET and one PEXPIRE
+	// per lease; the test's own INFO reading takes one more.
+	perTick := int64(2)
+	if limit := rounds*(leases+perTick) + 1; ran["total"] > limit {
+		t.Errorf("the server counted %d commands (%v) in %d round trips for %d leases, want <= %d", ran["total"], ran, rounds, leases, limit)
+	}
+	t.Logf("%d leases, %d round trips: %.3f commands counted per lease per renewal", leases, rounds, float64(ran["total"])/float64(rounds*leases))
 	// Round trips come one per tick, not faster.
 	if took < (ticks-1)*interval {
 		t.Errorf("%d round trips in %s, more than one per tick of %s", rounds, took, interval)
@@ -123,6 +155,143 @@ func TestRedisRenewalIsOneRoundTripPerTick(t *testing.T) {
 		if err := lease.Err(); err != nil {
 			t.Fatalf("lease %d: %v", lease.MailboxID(), err)
 		}
+	}
+}
+
+// More leases than one script call takes (keysPerCall) are renewed in
+// several calls of one round trip, each lease getting its own answer; a
+// key that is gone or someone else's is reported and left alone. Free reads
+// as many keys the same way. Both paths: one call for many keys, and one
+// command per key.
+func TestRedisManyLeasesInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, perKey := range []bool{false, true} {
+		t.Run(fmt.Sprintf("perKey=%v", perKey), func(t *testing.T) {
+			t.Parallel()
+			testManyLeases(t, perKey)
+		})
+	}
+}
+
+func testManyLeases(t *testing.T, perKey bool) {
+	ctx := context.Background()
+	srv := testserver.StartRedis(t)
+	admin := srv.Client(t)
+	client := srv.Client(t)
+	pipes := countPipelines(client)
+	r := newRedis(client, Options{TTL: time.Hour}, perKey)
+
+	// Leases as acquire makes them, written in one go; the test calls
+	// renew itself, so no Lease and no loop is involved.
+	const n = 2*keysPerCall + 100
+	leases := make([]leaseBackend, n)
+	ids := make([]int64, n+1)
+	pipe := admin.Pipeline()
+	for i := range leases {
+		ids[i] = int64(i + 1)
+		l := &redisLease{key: leaseview.Key(ids[i]), value: fmt.Sprintf("token%d{\"fence\":1}", i)}
+		pipe.Set(ctx, l.key, l.value, time.Minute)
+		leases[i] = l
+	}
+	ids[n] = n + 1 // never held
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stolen := []int{5, keysPerCall, n - 1} // in the first, second and last call
+	dropped := keysPerCall + 1
+	for _, i := range stolen {
+		if err := admin.Set(ctx, leaseview.Key(ids[i]), "thief", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := admin.Del(ctx, leaseview.Key(ids[dropped])).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	p0, before := pipes.n.Load(), commandStats(t, admin)
+	errs := r.renew(ctx, leases)
+	ran := commandsSince(t, admin, before)
+	if len(errs) != n {
+		t.Fatalf("%d answers for %d leases", len(errs), n)
+	}
+	for i, err := range errs {
+		lost := slices.Contains(stolen, i) || i == dropped
+		if lost && !errors.Is(err, errNotHeld) || !lost && err != nil {
+			t.Fatalf("lease %d: %v (lost: %v)", i, err, lost)
+		}
+	}
+	// The script was not loaded yet: NOSCRIPT, load, again.
+	if rounds := pipes.n.Load() - p0; rounds != 2 {
+		t.Errorf("%d round trips, want 2 (the first one answered NOSCRIPT)", rounds)
+	}
+	if calls := int64((n + keysPerCall - 1) / keysPerCall); !perKey && (ran["evalsha"] != 2*calls || ran["mget"] != calls) {
+		t.Errorf("commands %v, want %d EVALSHA (twice %d calls) and %d MGET", ran, 2*calls, calls, calls)
+	}
+	if ran["pexpire"] != int64(n-len(stolen)-1) {
+		t.Errorf("%d PEXPIREs, want one per lease still held (%d)", ran["pexpire"], n-len(stolen)-1)
+	}
+	for i, id := range []int64{ids[0], ids[stolen[1]], ids[n-2]} {
+		ttl, err := admin.PTTL(ctx, leaseview.Key(id)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if renewed := ttl > time.Minute; renewed != (i != 1) {
+			t.Errorf("key %d: TTL %s after renewal (the thief's lock must keep its own)", id, ttl)
+		}
+	}
+
+	p0, before = pipes.n.Load(), commandStats(t, admin)
+	free, err := r.Free(ctx, ids)
+	ran = commandsSince(t, admin, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range free {
+		if want := i == dropped || i == n; f != want {
+			t.Fatalf("Free[%d] = %v, want %v", i, f, want)
+		}
+	}
+	if len(free) != len(ids) {
+		t.Fatalf("%d answers for %d ids", len(free), len(ids))
+	}
+	if rounds := pipes.n.Load() - p0; rounds != 1 {
+		t.Errorf("Free took %d round trips, want 1", rounds)
+	}
+	// One MGET per keysPerCall keys (plus the test's own INFO reading).
+	if calls := int64((len(ids) + keysPerCall - 1) / keysPerCall); !perKey && (ran["mget"] != calls || ran["total"] != calls+1) {
+		t.Errorf("Free ran %v, want %d MGET and nothing else", ran, calls)
+	}
+}
+
+// After SCRIPT FLUSH the next renewal reloads the script and succeeds.
+func TestRedisRenewalAfterScriptFlush(t *testing.T) {
+	t.Parallel()
+	for _, perKey := range []bool{false, true} {
+		t.Run(fmt.Sprintf("perKey=%v", perKey), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			srv := testserver.StartRedis(t)
+			admin := srv.Client(t)
+			r := newRedis(srv.Client(t), Options{TTL: time.Hour}, perKey)
+			lease, _, _, err := r.acquire(ctx, 1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			renew := func() error { return r.renew(ctx, []leaseBackend{lease})[0] }
+			if err := renew(); err != nil {
+				t.Fatal(err)
+			}
+			if err := admin.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			before := commandStats(t, admin)
+			if err := renew(); err != nil {
+				t.Fatalf("renewal after SCRIPT FLUSH: %v", err)
+			}
+			if ran := commandsSince(t, admin, before); ran["script|load"] != 1 || ran["pexpire"] != 1 {
+				t.Errorf("renewal after SCRIPT FLUSH ran %v, want one SCRIPT LOAD and one PEXPIRE", ran)
+			}
+		})
 	}
 }
 
