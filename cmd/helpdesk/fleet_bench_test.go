@@ -50,7 +50,7 @@ func BenchmarkFleet(b *testing.B) {
 		f.startInstance()
 	}
 	watchAll := f.waitAllWatched(started, 5*time.Minute)
-	f.waitSettled(2*time.Minute, "three instances over 1,000 mailboxes")
+	f.waitSettled(2*time.Minute, false, "three instances over 1,000 mailboxes")
 	holders, err := f.holders()
 	if err != nil {
 		b.Fatal(err)

@@ -264,9 +264,9 @@ func (f *fleet) spread(holders map[int64]leaseview.Holder) string {
 	return fmt.Sprintf("%s unheld=%d", strings.Join(parts, " "), len(f.mailboxes)-len(holders))
 }
 
-// balanced says every mailbox is held by one of the live instances and
-// each owns a fair share; why not, when it is not.
-func (f *fleet) balanced() (bool, string) {
+// balanced says every mailbox is held by one of the live instances and,
+// if fair is set, each owns a fair share; why not, when it is not.
+func (f *fleet) balanced(fair bool) (bool, string) {
 	holders, err := f.holders()
 	if err != nil {
 		return false, err.Error()
@@ -274,42 +274,39 @@ func (f *fleet) balanced() (bool, string) {
 	live := f.live()
 	lo, hi := fairShare(len(f.mailboxes), len(live))
 	sh := shares(holders)
-	ok := len(holders) == len(f.mailboxes)
-	n := 0
+	n, ok := 0, true
 	for _, in := range live {
 		n += sh[in.pid()]
-		ok = ok && sh[in.pid()] >= lo && sh[in.pid()] <= hi
+		ok = ok && (!fair || sh[in.pid()] >= lo && sh[in.pid()] <= hi)
 	}
 	ok = ok && n == len(f.mailboxes)
 	return ok, fmt.Sprintf("%s (fair share %d-%d)", f.spread(holders), lo, hi)
 }
 
-// settled says the fleet is balanced and the live instances' gauges
-// agree: together they own every mailbox, and watch every one if watched
-// is set; why not, when not.
-func (f *fleet) settled(watched bool) (bool, string) {
+// settled says every mailbox is held by a live instance, in fair shares
+// if fair is set, and the live instances' gauges agree: together they own
+// every mailbox, and watch every one if watched is set; why not, when not.
+func (f *fleet) settled(fair, watched bool) (bool, string) {
 	g, err := gaugeSum(f.live())
 	if errors.Is(err, errNoGauges) {
 		f.t.Fatal(err) // no wait will change that
 	}
-	ok, why := f.balanced()
-	switch {
-	case err != nil:
+	ok, why := f.balanced(fair)
+	if err != nil {
 		return false, why + "; " + err.Error()
-	case g.owned != len(f.mailboxes) || watched && g.watched != len(f.mailboxes):
-		return false, fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
 	}
-	return ok, fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
+	why = fmt.Sprintf("%s; gauges: %d owned, %d watched", why, g.owned, g.watched)
+	return ok && g.owned == len(f.mailboxes) && (!watched || g.watched == len(f.mailboxes)), why
 }
 
-// waitSettled waits until the fleet has settled, every mailbox watched,
-// and returns how long that took; the test fails if it takes longer than
-// within.
-func (f *fleet) waitSettled(within time.Duration, what string) time.Duration {
+// waitSettled waits until every mailbox is held and watched by the live
+// instances, in fair shares if fair is set, and returns how long that
+// took; the test fails if it takes longer than within.
+func (f *fleet) waitSettled(within time.Duration, fair bool, what string) time.Duration {
 	f.t.Helper()
 	start := time.Now()
 	for {
-		ok, why := f.settled(true)
+		ok, why := f.settled(fair, true)
 		if ok {
 			return time.Since(start)
 		}

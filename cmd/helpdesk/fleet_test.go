@@ -33,8 +33,8 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	for range 3 {
 		f.startInstance()
 	}
-	took := f.waitSettled(time.Minute, "three instances")
-	_, spread := f.balanced()
+	took := f.waitSettled(time.Minute, true, "three instances")
+	_, spread := f.balanced(true)
 	t.Logf("three instances settled %s after the last served /metrics: %s", took.Round(time.Millisecond), spread)
 	// Every mailbox watched: mail to each is stored within its poll
 	// interval (the 3 s of IDLE is the fetcher's own test, on one instance).
@@ -50,7 +50,7 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	batch, round, rebalanced := f.startDeliver(third(0)), 0, false
 	for {
 		if !rebalanced {
-			ok, why := f.settled(false)
+			ok, why := f.settled(true, false)
 			if time.Since(joined) > 2*ttl {
 				t.Fatalf("shares not rebalanced within 2 TTL (%s) of the fourth instance joining: %s", 2*ttl, why)
 			}
@@ -68,7 +68,7 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	took = f.waitSettled(poll, "four instances")
+	took = f.waitSettled(poll, true, "four instances")
 	t.Logf("and all mailboxes watched %s later", ms(took))
 	lat = sortedDurations(f.requireStored(ds, poll+time.Second, "mail appended during the rebalance"))
 	t.Logf("%d mails appended during the rebalance: stored p50 %s, max %s (poll interval %s)",
@@ -95,7 +95,7 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	// the kill.
 	lat = sortedDurations(f.requireStored(delivery.wait(), ttl+2*time.Second, "mail appended right after the kill"))
 	t.Logf("mail appended right after the kill: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
-	f.waitSettled(2*ttl, "three instances after the kill")
+	f.waitSettled(2*ttl, true, "three instances after the kill")
 	f.requireStored(f.deliver(f.mailboxes), poll+time.Second, "new mail after the kill")
 	f.requireExactlyOnce()
 }
@@ -167,7 +167,8 @@ func (f *fleet) takenOver(gone *instance, ids []int64, watched bool) string {
 // leases within 5 s and the others take them at once, with a TTL (20 s)
 // far longer than that, so nothing waits for a lease to expire. They watch
 // them, and mail appended to its mailboxes right after the signal is
-// stored exactly once, within 8 s: well before the TTL.
+// stored exactly once, within 8 s: well before the TTL. (Fair shares are
+// TestFleetRebalanceAndKill's; here they do not matter.)
 func TestFleetGracefulStopHandsOver(t *testing.T) {
 	testserver.SkipShort(t, "a fleet of helpdesk processes")
 	const n, ttl = 45, 20 * time.Second
@@ -175,7 +176,7 @@ func TestFleetGracefulStopHandsOver(t *testing.T) {
 	for range 3 {
 		f.startInstance()
 	}
-	f.waitSettled(time.Minute, "three instances")
+	f.waitSettled(time.Minute, false, "three instances")
 	holders, err := f.holders()
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestFleetGracefulStopHandsOver(t *testing.T) {
 	}
 	lat := sortedDurations(f.requireStored(delivery.wait(), 8*time.Second, "mail appended right after SIGTERM"))
 	t.Logf("mail appended right after SIGTERM: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
-	f.waitSettled(2*ttl, "two instances after the stop")
+	f.waitSettled(2*ttl, false, "two instances after the stop")
 	f.requireExactlyOnce()
 }
 
