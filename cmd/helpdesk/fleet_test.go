@@ -72,7 +72,7 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	t.Logf("and all mailboxes watched %s later", ms(took))
 	lat = sortedDurations(f.requireStored(ds, poll+time.Second, "mail appended during the rebalance"))
 	t.Logf("%d mails appended during the rebalance: stored p50 %s, max %s (poll interval %s)",
-		len(ds), percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), poll)
+		len(ds), ms(percentile(lat, 50)), ms(lat[len(lat)-1]), poll)
 
 	// Kill one of the first three.
 	holders, err := f.holders()
@@ -89,12 +89,12 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 	delivery := f.startDeliver(orphans)
 	takenOver := f.waitTakenOver(victim, orphans, true, killed.Add(ttl+2*time.Second))
 	t.Logf("%d mailboxes of the killed instance owned and watched by the others %s after the kill (TTL %s)",
-		len(orphans), takenOver.Sub(killed).Round(time.Millisecond), ttl)
+		len(orphans), ms(takenOver.Sub(killed)), ttl)
 	victim.wait(t, 10*time.Second)
 	// Each mail has TTL + 2 s from its APPEND, a little more than from
 	// the kill.
 	lat = sortedDurations(f.requireStored(delivery.wait(), ttl+2*time.Second, "mail appended right after the kill"))
-	t.Logf("mail appended right after the kill: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	t.Logf("mail appended right after the kill: stored p50 %s, max %s", ms(percentile(lat, 50)), ms(lat[len(lat)-1]))
 	f.waitSettled(2*ttl, true, "three instances after the kill")
 	f.requireStored(f.deliver(f.mailboxes), poll+time.Second, "new mail after the kill")
 	f.requireExactlyOnce()
@@ -193,13 +193,13 @@ func TestFleetGracefulStopHandsOver(t *testing.T) {
 	takenOver := f.waitTakenOver(victim, its, false, stopped.Add(5*time.Second))
 	watched := f.waitTakenOver(victim, its, true, stopped.Add(8*time.Second))
 	t.Logf("%d leases of the stopped instance released %s after SIGTERM, owned by the others %s, watched %s (TTL %s)",
-		len(its), released.Sub(stopped).Round(time.Millisecond), takenOver.Sub(stopped).Round(time.Millisecond),
-		watched.Sub(stopped).Round(time.Millisecond), ttl)
+		len(its), ms(released.Sub(stopped)), ms(takenOver.Sub(stopped)),
+		ms(watched.Sub(stopped)), ttl)
 	if code := victim.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("stopped instance exited %d:\n%s", code, victim.failureLog())
 	}
 	lat := sortedDurations(f.requireStored(delivery.wait(), 8*time.Second, "mail appended right after SIGTERM"))
-	t.Logf("mail appended right after SIGTERM: stored p50 %s, max %s", percentile(lat, 50).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	t.Logf("mail appended right after SIGTERM: stored p50 %s, max %s", ms(percentile(lat, 50)), ms(lat[len(lat)-1]))
 	f.waitSettled(2*ttl, false, "two instances after the stop")
 	f.requireExactlyOnce()
 }
