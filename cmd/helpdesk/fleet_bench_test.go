@@ -55,8 +55,8 @@ func BenchmarkFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("all %d mailboxes watched %.1f s after the first instance started (target <= 90 s); shares %s",
-		n, watchAll.Seconds(), f.spread(holders))
+	b.Logf("all %d mailboxes watched %.1f s after the first instance started (target <= 90 s); shares %s; %s",
+		n, watchAll.Seconds(), f.spread(holders), machineLoad())
 
 	ref := sortedDurations(idleNotifyLatency(b, d, refUser, refPass, 20))
 	picked := rand.New(rand.NewPCG(14, 1000)).Perm(n)[:sample]
@@ -67,8 +67,8 @@ func BenchmarkFleet(b *testing.B) {
 	lat := sortedDurations(f.requireStored(f.deliver(ids), time.Minute, "new mail"))
 	p50, p95, worst := percentile(lat, 50), percentile(lat, 95), lat[len(lat)-1]
 	b.Logf("new-mail latency over %d mailboxes at once: p50 %s, p95 %s, max %s (targets p95 <= 2 s, max <= 5 s); "+
-		"Dovecot's IDLE notification to a bare client: p50 %s, max %s",
-		sample, ms(p50), ms(p95), ms(worst), ms(percentile(ref, 50)), ms(ref[len(ref)-1]))
+		"Dovecot's IDLE notification to a bare client: p50 %s, max %s; %s",
+		sample, ms(p50), ms(p95), ms(worst), ms(percentile(ref, 50)), ms(ref[len(ref)-1]), machineLoad())
 
 	// The idle minute: nothing arrives, the test reads nothing in between.
 	f.ledger.halt()
@@ -81,7 +81,7 @@ func BenchmarkFleet(b *testing.B) {
 	b.Logf("Redis while idle: %.2f commands per mailbox per minute (target <= 10; INFO commandstats, which counts the commands "+
 		"scripts run too: %s); an idle Redis without instances: %.1f commands per minute",
 		perMailbox, calls1.minus(calls0).top(6), redisIdle)
-	b.Logf("database while idle: %.1f transactions per second", xactRate)
+	b.Logf("database while idle: %.1f transactions per second; %s", xactRate, machineLoad())
 
 	var rssSum, rssMax int64
 	var rssEach []string

@@ -79,12 +79,17 @@ func newFleet(t testing.TB, lockTTL string, d *testserver.Dovecot, n, pollInterv
 	f.ledger = startLedgerWatch(t, c.db)
 	t.Cleanup(func() {
 		if t.Failed() {
-			// Deadlines are requirements; say how busy the machine was.
-			load, _ := os.ReadFile("/proc/loadavg")
-			t.Logf("load average (1, 5, 15 min) at the end: %s on %d CPUs", strings.Join(strings.Fields(string(load))[:3], " "), runtime.NumCPU())
+			t.Logf("at the end: %s", machineLoad()) // deadlines are requirements
 		}
 	})
 	return f
+}
+
+// machineLoad says how busy the machine is, for figures and failures.
+func machineLoad() string {
+	load, _ := os.ReadFile("/proc/loadavg")
+	f := append(strings.Fields(string(load)), "?", "?", "?")
+	return fmt.Sprintf("load average %s %s %s (1, 5, 15 min) on %d CPUs", f[0], f[1], f[2], runtime.NumCPU())
 }
 
 // startInstance starts `serve --roles fetcher,web` on a port of its own
