@@ -250,6 +250,9 @@ func mailboxesOf(holders map[int64]leaseview.Holder, in *instance) []int64 {
 // fairShare is the range of mailboxes each of n instances may own: a third
 // either side of an even split (20 to 40 of 90 for three instances).
 func fairShare(total, n int) (lo, hi int) {
+	if n == 0 {
+		return 0, 0
+	}
 	return total * 2 / (3 * n), (total*4 + 3*n - 1) / (3 * n)
 }
 
