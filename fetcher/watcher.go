@@ -58,8 +58,8 @@ func (w *watcher) loop(ctx context.Context) {
 			heldTries, failures = 0, 0
 			return Summary{}, w.holdLease(ctx, leaseCtx, fence)
 		})
-		if w.quit.Err() != nil {
-			return
+		if ctx.Err() != nil {
+			return // the service stops
 		}
 		var wait time.Duration
 		switch {
@@ -79,6 +79,9 @@ func (w *watcher) loop(ctx context.Context) {
 			w.s.log.Warn("fetch failed", "mailbox", w.id, "err", err)
 			failures++
 			wait = backoff(w.s.pollInterval(w.id), failures)
+		}
+		if w.quit.Err() != nil {
+			return // handed over
 		}
 		w.pause(w.quit, wait)
 	}
@@ -113,11 +116,9 @@ func (w *watcher) holdLease(ctx, leaseCtx context.Context, fence int64) error {
 		}
 		w.setWatched(false)
 		switch {
-		case w.quit.Err() != nil:
-			return err
-		case leaseCtx.Err() != nil:
-			return errors.Join(err, context.Cause(leaseCtx))
-		case errors.Is(err, helpdesk.ErrFenced):
+		case leaseCtx.Err() != nil && ctx.Err() == nil:
+			return errors.Join(err, context.Cause(leaseCtx)) // lost
+		case errors.Is(err, helpdesk.ErrFenced), w.quit.Err() != nil:
 			return err
 		case err != nil:
 			w.s.log.Warn("fetch failed", "mailbox", w.id, "err", err)
