@@ -50,8 +50,8 @@ type instance struct {
 
 func (i *instance) pid() int { return i.cmd.Process.Pid }
 
-// newFleet makes a cluster on Dovecot d with n empty mailboxes, each
-// polled every pollInterval seconds where the server has no IDLE.
+// newFleet makes a cluster on Dovecot d with n empty mailboxes, each with
+// a poll interval of pollInterval seconds.
 func newFleet(t testing.TB, lockTTL string, d *testserver.Dovecot, n, pollInterval int) *fleet {
 	t.Helper()
 	c := newClusterWith(t, lockTTL, teststore.URL(t, "postgres"), d)
