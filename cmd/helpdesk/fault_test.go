@@ -46,9 +46,19 @@ func newCluster(t testing.TB, lockTTL string) *cluster {
 func newClusterOn(t testing.TB, lockTTL, dbURL string) *cluster {
 	t.Helper()
 	testserver.SkipShort(t, "a cluster of helpdesk processes")
+	return newClusterWith(t, lockTTL, dbURL, testserver.StartDovecot(t))
+}
+
+// newClusterWith is a cluster around the Dovecot d; an empty lockTTL
+// leaves HELPDESK_LOCK_TTL at its default.
+func newClusterWith(t testing.TB, lockTTL, dbURL string, d *testserver.Dovecot) *cluster {
+	t.Helper()
 	r := testserver.StartRedis(t)
-	d := testserver.StartDovecot(t)
-	w := newWorld(t, dbURL, "HELPDESK_REDIS_URL=redis://"+r.Addr()+"/0", "HELPDESK_LOCK_TTL="+lockTTL)
+	env := []string{"HELPDESK_REDIS_URL=redis://" + r.Addr() + "/0"}
+	if lockTTL != "" {
+		env = append(env, "HELPDESK_LOCK_TTL="+lockTTL)
+	}
+	w := newWorld(t, dbURL, env...)
 	return &cluster{world: w, t: t, dove: d, redis: r, admin: r.Client(t), insp: leaseview.NewRedisInspector(r.Client(t))}
 }
 

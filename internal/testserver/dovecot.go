@@ -49,12 +49,13 @@ func StartDovecotWithoutIdle(t testing.TB) *Dovecot {
 	return startDovecot(t, false, "imap_capability = "+capabilitiesWithoutIdle+"\n")
 }
 
-// capabilitiesWithoutIdle are Dovecot 2.3's post-login capabilities minus IDLE.
+// capabilitiesWithoutIdle are Dovecot 2.3's post-login capabilities minus IDLE
+// (TestDovecotWithoutIdle compares them with the server's).
 const capabilitiesWithoutIdle = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY " +
 	"THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT " +
 	"CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES " +
 	"WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE " +
-	"SAVEDATE LITERAL+ NOTIFY SPECIAL-USE"
+	"SAVEDATE LITERAL+ NOTIFY"
 
 // StartDovecotTLS starts a Dovecot server with a self-signed certificate made
 // for this test: implicit TLS on TLSAddr and STARTTLS on Addr. Plaintext
