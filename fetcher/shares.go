@@ -8,12 +8,12 @@ import (
 	"github.com/helpdesk/helpdesk/locks"
 )
 
-// Which mailboxes are this instance's. Each mailbox has a preferred
-// instance among the live members of the fleet (rendezvous hashing,
-// locks.Rank): that one watches it. The next in rank looks out for it: a
-// mailbox it finds unheld twice, orphanGrace apart, it adopts until the
-// membership changes, so none is left orphaned when instances see the
-// membership differently. When the membership changes, a watcher whose
+// Which mailboxes are this instance's. Each mailbox has an owner among the
+// live members of the fleet (rendezvous hashing with bounded shares,
+// locks.Shares): that one watches it. The first two in its ranking
+// (locks.Rank) look out for it: a mailbox one of them finds unheld twice,
+// orphanGrace apart, it adopts until the membership changes, so none is
+// left orphaned when instances see the membership differently. When the membership changes, a watcher whose
 // mailbox is no longer ours hands it over between runs by releasing the
 // lease, and the new owner, which retries soon, takes it at once.
 //
@@ -46,23 +46,29 @@ func (s *Service) membershipChanged() <-chan struct{} {
 	return s.fleet.Changed()
 }
 
-// share is the set of enabled mailboxes that are this instance's now: those
-// it is preferred for, then the orphans it adopted, up to MaxMailboxes.
-// The caller holds s.mu.
+// share is the set of enabled mailboxes that are this instance's now: its
+// share of a fair split (locks.Shares: rendezvous hashing, each share at
+// most a little above an even one), then the orphans it adopted, up to
+// MaxMailboxes. The caller holds s.mu.
 func (s *Service) share() map[int64]bool {
 	members, self := s.members()
-	var preferred, adopted []int64
+	ids := make([]int64, 0, len(s.mailboxes))
 	for id := range s.mailboxes {
+		ids = append(ids, id)
+	}
+	shares := locks.Shares(ids, members)
+	var mine, adopted []int64
+	for _, id := range ids {
 		switch {
-		case locks.Rank(id, members, self) == 0:
-			preferred = append(preferred, id)
+		case shares[id] == self:
+			mine = append(mine, id)
 		case s.orphans[id]:
 			adopted = append(adopted, id)
 		}
 	}
-	slices.Sort(preferred)
+	slices.Sort(mine)
 	slices.Sort(adopted)
-	ids := append(preferred, adopted...)
+	ids = append(mine, adopted...)
 	if len(ids) > s.cfg.MaxMailboxes {
 		s.log.Warn("fetch service: more mailboxes than this instance may own; the rest wait for another instance",
 			"mailboxes", len(ids), "max", s.cfg.MaxMailboxes)
@@ -125,14 +131,15 @@ func (s *Service) watcherEnded(w *watcher) {
 }
 
 // findOrphans looks, in one round trip, which of the mailboxes this
-// instance is next in rank for nobody holds, and keeps them as candidates
+// instance ranks first or second for, and does not watch, nobody holds
+// (a full share can leave it a mailbox it ranks first), and keeps them as candidates
 // for adoption after orphanGrace. It says whether there are any.
 func (s *Service) findOrphans(ctx context.Context) bool {
 	s.mu.Lock()
 	members, self := s.members()
 	var ids []int64
 	for id := range s.mailboxes {
-		if s.watchers[id] == nil && locks.Rank(id, members, self) == 1 {
+		if s.watchers[id] == nil && locks.Rank(id, members, self) <= 1 {
 			ids = append(ids, id)
 		}
 	}

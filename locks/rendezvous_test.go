@@ -2,6 +2,9 @@ package locks
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -86,6 +89,64 @@ func TestRankSharesEvenAtScale(t *testing.T) {
 			if c := count[m]; c < mean*3/4 || c > mean*5/4 {
 				t.Errorf("%d members: %s owns %d of 1000, mean %d", n, m, c, mean)
 			}
+		}
+	}
+}
+
+// TestSharesBounded: whatever the instance IDs, shares stay within 10 %
+// above an even split (so 90 mailboxes on three members give each 24-33,
+// on four 15-25), every instance computes the same shares whatever order
+// it lists mailboxes and members in, and a member joining moves about its
+// share, not a reshuffle.
+func TestSharesBounded(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]int64, 90)
+	for i := range ids {
+		ids[i] = int64(i + 1)
+	}
+	for trial := range 300 {
+		members := make([]string, 4)
+		for i := range members {
+			members[i] = NewInstanceID()
+		}
+		three := members[:3]
+		before := Shares(ids, three)
+		requireShares(t, trial, before, three, 24, 33)
+		shuffled := slices.Clone(ids)
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		if again := Shares(shuffled, []string{three[2], three[0], three[1]}); !maps.Equal(again, before) {
+			t.Fatalf("trial %d: shares depend on the order of mailboxes or members", trial)
+		}
+		after := Shares(ids, members)
+		requireShares(t, trial, after, members, 15, 25)
+		moved := 0
+		for id, was := range before {
+			if after[id] != was {
+				moved++
+			}
+		}
+		if moved > 40 {
+			t.Errorf("trial %d: a fourth member moved %d of 90 mailboxes, want about a quarter", trial, moved)
+		}
+	}
+	if len(Shares(ids, nil)) != 0 {
+		t.Error("shares without members")
+	}
+}
+
+func requireShares(t *testing.T, trial int, shares map[int64]string, members []string, lo, hi int) {
+	t.Helper()
+	count := map[string]int{}
+	for _, m := range shares {
+		count[m]++
+	}
+	if len(shares) != 90 {
+		t.Fatalf("trial %d: %d of 90 mailboxes assigned", trial, len(shares))
+	}
+	for _, m := range members {
+		if count[m] < lo || count[m] > hi {
+			t.Errorf("trial %d: %s owns %d of 90 over %d members, want %d-%d", trial, m, count[m], len(members), lo, hi)
 		}
 	}
 }
