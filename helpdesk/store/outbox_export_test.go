@@ -22,3 +22,10 @@ func (s *Store) EnqueueForTest(ctx context.Context, m helpdesk.OutboundMail) (st
 	})
 	return id, err
 }
+
+// QueryTextForTest is the text of a named query of an area's file
+// ("outbox.sql") as the dialect runs it.
+func QueryTextForTest(file, dialect, name string) (string, error) {
+	texts, err := readQueries(file, dialect)
+	return texts[name], err
+}

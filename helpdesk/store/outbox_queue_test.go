@@ -445,3 +445,34 @@ func TestEnqueueTestEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteClaimReadsTheDueIndexInOrder pins the claim's plan on SQLite:
+// it walks outbox_due (which holds lease_until too) in next_attempt_at
+// order and stops at the limit, instead of reading every pending row with
+// its body from the table and sorting them, once per claim.
+func TestSQLiteClaimReadsTheDueIndexInOrder(t *testing.T) {
+	url := teststore.URL(t, "sqlite")
+	teststore.OpenURL(t, url, store.Options{}) // migrated
+	text, err := store.QueryTextForTest("outbox.sql", "sqlite", "claim-outbox")
+	if err != nil || text == "" {
+		t.Fatalf("claim-outbox: %q, %v", text, err)
+	}
+	rows, err := teststore.RawDB(t, url).Query("EXPLAIN QUERY PLAN "+text, "o", time.Now(), time.Now(), time.Now(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	all := strings.Join(plan, "\n")
+	if !strings.Contains(all, "COVERING INDEX outbox_due") || strings.Contains(all, "TEMP B-TREE") {
+		t.Errorf("claim plan reads more than outbox_due in order:\n%s", all)
+	}
+}

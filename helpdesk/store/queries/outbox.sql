@@ -5,8 +5,10 @@
 -- name: claim-outbox
 -- SQLite: the one UPDATE runs under the database write lock, so two
 -- claimers never get the same row (queries/postgres skips locked rows).
+-- It reads outbox_due alone, in order, and stops at the limit; the planner
+-- would otherwise read and sort every pending row.
 UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
-WHERE id IN (SELECT id FROM outbox
+WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_due
 	WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_attempt_at LIMIT ?)
 RETURNING id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
