@@ -88,18 +88,19 @@ func (w *watcher) loop(ctx context.Context) {
 }
 
 // heldRetry is when to try again for a lease another instance holds,
-// which is ours by the fleet: soon (1 s, 2 s, then every 4 s), since the
-// holder hands it over between runs, a first import's run maybe long
-// after; never later than its TTL runs out, in case the holder died.
+// which is ours by the fleet: soon (after 250 ms, doubling up to every
+// 4 s), since the holder hands it over between runs — at once when it is
+// idle, after a first import's run maybe long after; never later than its
+// TTL runs out, in case the holder died.
 func (w *watcher) heldRetry(ctx context.Context, tries int) time.Duration {
-	wait := time.Second << min(tries-1, 2)
+	wait := 250 * time.Millisecond << min(tries-1, 4)
 	if st, err := w.s.inspector.Inspect(ctx, w.id); err == nil {
 		if !st.Held {
 			return jitter(300 * time.Millisecond)
 		}
 		wait = min(wait, st.TTLLeft)
 	}
-	return wait + jitter(300*time.Millisecond)
+	return wait + jitter(wait/4)
 }
 
 // holdLease keeps the mailbox live under one lease: a session, runs over
