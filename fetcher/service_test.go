@@ -106,6 +106,48 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	}
 }
 
+// An IDLE mailbox where nothing arrives costs the database nothing: when
+// IDLE runs out its interval, a STATUS of each folder tells that nothing
+// changed and no run (no fetch_runs row) is written. Mail to the second
+// folder, which IDLE does not watch, shows in that STATUS and is stored
+// within an interval or so; mail to the first is still stored by IDLE.
+func TestServiceIdleRunsOnlyWhenAFolderChanged(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
+	const interval = 5 * time.Second // the least a mailbox may have
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
+		in.PollIntervalS = int(interval / time.Second)
+		in.Folders = []string{"INBOX", "Sales"}
+	})
+	e.dovecot.CreateFolder(t, e.user, "Sales")
+	svc := startService(t, e, fetcher.ServiceConfig{})
+	waitWatched(t, svc, 1, time.Minute)
+	first := waitRunsFinished(t, e, 1, 10*time.Second)
+
+	// Watch three intervals pass in quiet.
+	for quiet := time.Now().Add(3*interval + interval/2); time.Now().Before(quiet); time.Sleep(100 * time.Millisecond) {
+		if runs, err := e.store.RecentRuns(context.Background(), e.mailbox, 10); err != nil || len(runs) != len(first) {
+			t.Fatalf("runs %+v (%v) while no mail came: want only the first run %+v", runs, err, first)
+		}
+	}
+
+	raw, id := teststore.Mail("sales", 1, 500)
+	e.dovecot.Append(t, e.user, "Sales", raw)
+	waitStored(t, e, id, 2*interval)
+	if run := storingRun(t, e.store, e.mailbox); run.Trigger != "schedule" {
+		t.Fatalf("mail to the second folder stored by %+v: want the interval's run", run)
+	}
+
+	raw, inboxID := teststore.Mail("inbox", 2, 500)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	waitStored(t, e, inboxID, 10*time.Second)
+	runs := waitRunsFinished(t, e, 3, 10*time.Second)
+	if runs[0].Trigger != "idle" || runs[0].New != 1 {
+		t.Fatalf("runs %+v: want the latest triggered by IDLE, storing the mail to the first folder", runs)
+	}
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id, inboxID})
+}
+
 // "Fetch now" is a request the service runs within about a second, over
 // the session it keeps open, through the same lease as scheduled runs. The
 // server has no IDLE and the poll interval is an hour: only the request can
