@@ -148,6 +148,37 @@ func TestServiceIdleRunsOnlyWhenAFolderChanged(t *testing.T) {
 	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id, inboxID})
 }
 
+// An admin's retry of a quarantined message is served within seconds on a
+// watched mailbox where no mail comes (no run on the interval would serve
+// it): the retry requests a fetch.
+func TestServiceRetriesQuarantinedOnAQuietMailbox(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
+		in.PollIntervalS = 600
+		in.MaxMessageBytes = 1024
+	})
+	raw, id := teststore.Mail("big", 1, 4000)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	svc := startService(t, e, fetcher.ServiceConfig{})
+	waitWatched(t, svc, 1, time.Minute)
+	qs, err := e.store.Quarantined(context.Background(), e.mailbox)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("quarantine %+v (%v): want the mail over the limit", qs, err)
+	}
+	m, _ := e.store.Mailbox(context.Background(), e.mailbox)
+	in := mailboxInputOf(m)
+	in.MaxMessageBytes = 1 << 20
+	if err := e.store.UpdateMailbox(context.Background(), e.mailbox, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RetryQuarantined(context.Background(), qs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitStored(t, e, id, 10*time.Second)
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id})
+}
+
 // "Fetch now" is a request the service runs within about a second, over
 // the session it keeps open, through the same lease as scheduled runs. The
 // server has no IDLE and the poll interval is an hour: only the request can
