@@ -14,7 +14,8 @@ import (
 // watcher keeps one mailbox live while it is this instance's: it takes the
 // lease and keeps it, keeps one IMAP session open, and runs over that
 // session whenever the server reports new mail (IDLE), the poll interval
-// passes or a fetch is requested. It stops between runs when told to hand
+// passes (in IDLE: and a folder's STATUS shows a change) or a fetch is
+// requested. It stops between runs when told to hand
 // the mailbox over (then releases the lease at once), and after committing
 // the current message when the service stops.
 type watcher struct {
