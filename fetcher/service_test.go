@@ -134,15 +134,15 @@ func TestServiceIdleRunsOnlyWhenAFolderChanged(t *testing.T) {
 	raw, id := teststore.Mail("sales", 1, 500)
 	e.dovecot.Append(t, e.user, "Sales", raw)
 	waitStored(t, e, id, 2*interval)
-	if run := storingRun(t, e.store, e.mailbox); run.Trigger != "schedule" {
-		t.Fatalf("mail to the second folder stored by %+v: want the interval's run", run)
+	if runs := waitRunsFinished(t, e, 2, 10*time.Second); len(runs) != 2 || runs[0].Trigger != "schedule" || runs[0].New != 1 {
+		t.Fatalf("runs %+v: want the first, then the interval's run storing the mail to the second folder", runs)
 	}
 
 	raw, inboxID := teststore.Mail("inbox", 2, 500)
 	e.dovecot.Append(t, e.user, "INBOX", raw)
 	waitStored(t, e, inboxID, 10*time.Second)
 	runs := waitRunsFinished(t, e, 3, 10*time.Second)
-	if runs[0].Trigger != "idle" || runs[0].New != 1 {
+	if len(runs) != 3 || runs[0].Trigger != "idle" || runs[0].New != 1 {
 		t.Fatalf("runs %+v: want the latest triggered by IDLE, storing the mail to the first folder", runs)
 	}
 	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id, inboxID})
