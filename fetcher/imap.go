@@ -32,12 +32,15 @@ type Session struct {
 	stop     func() bool
 	newMail  chan struct{} // signalled when the server reports EXISTS
 	selected string
+	// selects is each folder as its latest SELECT in this session saw it:
+	// what Changed compares with.
+	selects map[string]Folder
 }
 
 // Dial connects with the mailbox's security setting and logs in.
 // tlsConfig may be nil (system roots, server name from the host).
 func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *tls.Config) (*Session, error) {
-	s := &Session{newMail: make(chan struct{}, 1)}
+	s := &Session{newMail: make(chan struct{}, 1), selects: make(map[string]Folder)}
 	opts := &imapclient.Options{
 		TLSConfig:   tlsFor(m, tlsConfig),
 		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
@@ -164,7 +167,30 @@ func (s *Session) Select(name string) (Folder, error) {
 		return Folder{}, fmt.Errorf("select %q: %w", name, serverAnswer(err))
 	}
 	s.selected = name
-	return Folder{Name: name, UIDValidity: data.UIDValidity, UIDNext: uint32(data.UIDNext), Messages: data.NumMessages}, nil
+	folder := Folder{Name: name, UIDValidity: data.UIDValidity, UIDNext: uint32(data.UIDNext), Messages: data.NumMessages}
+	s.selects[name] = folder
+	return folder, nil
+}
+
+// Changed tells whether any of these folders may hold mail that its
+// latest SELECT in this session did not see: its UIDVALIDITY or UIDNEXT
+// differ now (STATUS, which leaves the selected folder as it is), or it
+// was not selected yet.
+func (s *Session) Changed(folders []string) (bool, error) {
+	for _, name := range folders {
+		seen, ok := s.selects[name]
+		if !ok {
+			return true, nil
+		}
+		data, err := s.c.Status(name, &imap.StatusOptions{UIDNext: true, UIDValidity: true}).Wait()
+		if err != nil {
+			return false, fmt.Errorf("status %q: %w", name, serverAnswer(err))
+		}
+		if data.UIDValidity != seen.UIDValidity || uint32(data.UIDNext) != seen.UIDNext {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // UIDsAfter lists the folder's UIDs above last (and, for a first import,

@@ -106,6 +106,79 @@ func TestServiceIdlePicksUpNewMail(t *testing.T) {
 	}
 }
 
+// An IDLE mailbox where nothing arrives costs the database nothing: when
+// IDLE runs out its interval, a STATUS of each folder tells that nothing
+// changed and no run (no fetch_runs row) is written. Mail to the second
+// folder, which IDLE does not watch, shows in that STATUS and is stored
+// within an interval or so; mail to the first is still stored by IDLE.
+func TestServiceIdleRunsOnlyWhenAFolderChanged(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
+	const interval = 5 * time.Second // the least a mailbox may have
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
+		in.PollIntervalS = int(interval / time.Second)
+		in.Folders = []string{"INBOX", "Sales"}
+	})
+	e.dovecot.CreateFolder(t, e.user, "Sales")
+	svc := startService(t, e, fetcher.ServiceConfig{})
+	waitWatched(t, svc, 1, time.Minute)
+	first := waitRunsFinished(t, e, 1, 10*time.Second)
+
+	// Watch three intervals pass in quiet.
+	for quiet := time.Now().Add(3*interval + interval/2); time.Now().Before(quiet); time.Sleep(100 * time.Millisecond) {
+		if runs, err := e.store.RecentRuns(context.Background(), e.mailbox, 10); err != nil || len(runs) != len(first) {
+			t.Fatalf("runs %+v (%v) while no mail came: want only the first run %+v", runs, err, first)
+		}
+	}
+
+	raw, id := teststore.Mail("sales", 1, 500)
+	e.dovecot.Append(t, e.user, "Sales", raw)
+	waitStored(t, e, id, 2*interval)
+	if runs := waitRunsFinished(t, e, 2, 10*time.Second); len(runs) != 2 || runs[0].Trigger != "schedule" || runs[0].New != 1 {
+		t.Fatalf("runs %+v: want the first, then the interval's run storing the mail to the second folder", runs)
+	}
+
+	raw, inboxID := teststore.Mail("inbox", 2, 500)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	waitStored(t, e, inboxID, 10*time.Second)
+	runs := waitRunsFinished(t, e, 3, 10*time.Second)
+	if len(runs) != 3 || runs[0].Trigger != "idle" || runs[0].New != 1 {
+		t.Fatalf("runs %+v: want the latest triggered by IDLE, storing the mail to the first folder", runs)
+	}
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id, inboxID})
+}
+
+// An admin's retry of a quarantined message is served within seconds on a
+// watched mailbox where no mail comes (no run on the interval would serve
+// it): the retry requests a fetch.
+func TestServiceRetriesQuarantinedOnAQuietMailbox(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
+	e := setup(t, "sqlite", func(in *helpdesk.MailboxInput) {
+		in.PollIntervalS = 600
+		in.MaxMessageBytes = 1024
+	})
+	raw, id := teststore.Mail("big", 1, 4000)
+	e.dovecot.Append(t, e.user, "INBOX", raw)
+	svc := startService(t, e, fetcher.ServiceConfig{})
+	waitWatched(t, svc, 1, time.Minute)
+	qs, err := e.store.Quarantined(context.Background(), e.mailbox)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("quarantine %+v (%v): want the mail over the limit", qs, err)
+	}
+	m, _ := e.store.Mailbox(context.Background(), e.mailbox)
+	in := mailboxInputOf(m)
+	in.MaxMessageBytes = 1 << 20
+	if err := e.store.UpdateMailbox(context.Background(), e.mailbox, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RetryQuarantined(context.Background(), qs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitStored(t, e, id, 10*time.Second)
+	teststore.RequireExactlyOnce(t, e.store, e.mailbox, []string{id})
+}
+
 // "Fetch now" is a request the service runs within about a second, over
 // the session it keeps open, through the same lease as scheduled runs. The
 // server has no IDLE and the poll interval is an hour: only the request can

@@ -14,7 +14,8 @@ import (
 // watcher keeps one mailbox live while it is this instance's: it takes the
 // lease and keeps it, keeps one IMAP session open, and runs over that
 // session whenever the server reports new mail (IDLE), the poll interval
-// passes or a fetch is requested. It stops between runs when told to hand
+// passes (in IDLE: and a folder's STATUS shows a change) or a fetch is
+// requested. It stops between runs when told to hand
 // the mailbox over (then releases the lease at once), and after committing
 // the current message when the service stops.
 type watcher struct {
@@ -167,23 +168,24 @@ func (w *watcher) session(ctx, leaseCtx context.Context, fence int64) error {
 	trigger := "schedule"
 	// The first run also serves the requests made while nobody watched.
 	w.requested.Store(true)
-	for {
-		started := time.Now()
-		if err := w.run(ctx, leaseCtx, sess, m, fence, trigger); err != nil {
-			return err
-		}
-		w.setWatched(true)
-		if w.quit.Err() != nil {
-			return nil
+	var started time.Time
+	for w.quit.Err() == nil {
+		if trigger != "" {
+			started = time.Now()
+			if err := w.run(ctx, leaseCtx, sess, m, fence, trigger); err != nil {
+				return err
+			}
+			w.setWatched(true)
 		}
 		// Settings changed meanwhile (folders, interval) apply from now.
 		if latest, ok := w.s.mailbox(w.id); ok {
 			m = &latest
 		}
-		if trigger, err = w.waitForWork(leaseCtx, sess, m, fence, started); trigger == "" {
+		if trigger, err = w.waitForWork(leaseCtx, sess, m, fence, started); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // dial opens the session, as one of the logins the limiter lets through at
@@ -234,8 +236,9 @@ func (w *watcher) run(ctx, leaseCtx context.Context, sess *Session, m *helpdesk.
 
 // waitForWork waits for the next run: in IDLE where the server offers it,
 // else until the poll interval after the last run's start (plus up to 5 %,
-// so that mailboxes spread out). It returns the next run's trigger, or ""
-// when the watcher is told to stop or the session ended (with its error).
+// so that mailboxes spread out). It returns the next run's trigger; ""
+// when there is none yet (the watcher is told to stop, or an IDLE ran its
+// time and nothing changed); or the error that ended the session.
 func (w *watcher) waitForWork(ctx context.Context, sess *Session, m *helpdesk.Mailbox, fence int64, lastRun time.Time) (string, error) {
 	interval := time.Duration(m.PollIntervalS) * time.Second
 	if !sess.CanIdle() {
@@ -264,6 +267,16 @@ func (w *watcher) waitForWork(ctx context.Context, sess *Session, m *helpdesk.Ma
 	}
 	if err != nil {
 		return "", err
+	}
+	if why == IdleTimeout {
+		// IDLE watches the first folder only. Run if any folder changed
+		// since this session's latest SELECT of it (mail to another
+		// folder, or mail that came during the last run after its
+		// SELECT); else a run would find nothing and only write to the
+		// database, so IDLE again.
+		if changed, err := sess.Changed(m.Folders); err != nil || !changed {
+			return "", err
+		}
 	}
 	return why, nil
 }

@@ -55,6 +55,7 @@ type fetchQueries struct {
 	Quarantined                   *sqlx.Stmt `query:"quarantined"`
 	QuarantineCounts              *sqlx.Stmt `query:"quarantine-counts"`
 	RetryQuarantined              *sqlx.Stmt `query:"retry-quarantined"`
+	QuarantinedMailbox            *sqlx.Stmt `query:"quarantined-mailbox"`
 	QuarantinedForRetry           *sqlx.Stmt `query:"quarantined-for-retry"`
 
 	NotifiedUsers                 *sqlx.Stmt `query:"notified-users"`

@@ -61,21 +61,24 @@ func (s *Store) RequestFetch(ctx context.Context, mailboxID int64, requestedBy s
 	if _, err := s.Mailbox(ctx, mailboxID); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(t *tx) error {
-		var open int
-		if err := t.get(ctx, &open, t.q().OpenFetchRequests, mailboxID); err != nil {
-			return fmt.Errorf("read fetch requests: %w", err)
-		}
-		if open > 0 {
-			return nil
-		}
-		_, err := t.exec(ctx, t.q().RequestFetch,
-			mailboxID, helpdesk.Truncate(requestedBy, 200), now())
-		if err != nil {
-			return fmt.Errorf("insert fetch request: %w", err)
-		}
+	return s.inTx(ctx, func(t *tx) error { return t.requestFetch(ctx, mailboxID, requestedBy) })
+}
+
+// requestFetch opens a fetch request unless one is open already.
+func (t *tx) requestFetch(ctx context.Context, mailboxID int64, requestedBy string) error {
+	var open int
+	if err := t.get(ctx, &open, t.q().OpenFetchRequests, mailboxID); err != nil {
+		return fmt.Errorf("read fetch requests: %w", err)
+	}
+	if open > 0 {
 		return nil
-	})
+	}
+	_, err := t.exec(ctx, t.q().RequestFetch,
+		mailboxID, helpdesk.Truncate(requestedBy, 200), now())
+	if err != nil {
+		return fmt.Errorf("insert fetch request: %w", err)
+	}
+	return nil
 }
 
 // RequestedMailboxes lists mailboxes with an open fetch request.

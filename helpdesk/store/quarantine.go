@@ -168,11 +168,21 @@ func (s *Store) Quarantined(ctx context.Context, mailboxID int64) ([]helpdesk.Qu
 }
 
 // RetryQuarantined asks the fetch service to try a quarantined message
-// again on the mailbox's next run.
+// again on the mailbox's next run, and requests that run: a watched
+// mailbox where no mail comes has no other.
 func (s *Store) RetryQuarantined(ctx context.Context, id int64) error {
-	res, err := s.fetchQ.RetryQuarantined.ExecContext(ctx, now(), id)
-	if err != nil {
-		return fmt.Errorf("retry quarantined message %d: %w", id, err)
-	}
-	return expectOneRow(res)
+	return s.inTx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, t.q().RetryQuarantined, now(), id)
+		if err != nil {
+			return fmt.Errorf("retry quarantined message %d: %w", id, err)
+		}
+		if err := expectOneRow(res); err != nil {
+			return err
+		}
+		var mailboxID int64
+		if err := t.get(ctx, &mailboxID, t.q().QuarantinedMailbox, id); err != nil {
+			return fmt.Errorf("read quarantined message %d: %w", id, err)
+		}
+		return t.requestFetch(ctx, mailboxID, "quarantine retry")
+	})
 }

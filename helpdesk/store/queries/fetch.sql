@@ -197,6 +197,9 @@ SELECT mailbox_id, COUNT(*) AS n FROM quarantine WHERE status <> 'resolved' GROU
 -- name: retry-quarantined
 UPDATE quarantine SET status = 'retry', updated_at = ? WHERE id = ? AND status = 'held'
 
+-- name: quarantined-mailbox
+SELECT mailbox_id FROM quarantine WHERE id = ?
+
 -- name: quarantined-for-retry
 SELECT id, mailbox_id, folder, uidvalidity, uid, reason, size, raw_complete, raw_id, status, created_at, updated_at
 FROM quarantine WHERE mailbox_id = ? AND status = 'retry' ORDER BY id
