@@ -235,16 +235,26 @@ func shares(holders map[int64]leaseview.Holder) map[int]int {
 	return out
 }
 
-// mailboxesOf lists the mailboxes the instance holds.
-func mailboxesOf(holders map[int64]leaseview.Holder, in *instance) []int64 {
-	var out []int64
+// firstInstanceAndItsMailboxes is the first instance started and the
+// mailboxes it holds now (at least one, or the test fails).
+func (f *fleet) firstInstanceAndItsMailboxes() (*instance, []int64) {
+	f.t.Helper()
+	holders, err := f.holders()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	in := f.instances[0]
+	var its []int64
 	for id, h := range holders {
 		if h.PID == in.pid() {
-			out = append(out, id)
+			its = append(its, id)
 		}
 	}
-	slices.Sort(out)
-	return out
+	if len(its) == 0 {
+		f.t.Fatalf("instance %s holds no mailbox: %s", in.name, f.spread(holders))
+	}
+	slices.Sort(its)
+	return in, its
 }
 
 // fairShare is the range of mailboxes each of n instances may own: a third

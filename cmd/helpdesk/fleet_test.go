@@ -75,15 +75,7 @@ func TestFleetRebalanceAndKill(t *testing.T) {
 		len(ds), ms(percentile(lat, 50)), ms(lat[len(lat)-1]), poll)
 
 	// Kill one of the first three.
-	holders, err := f.holders()
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := f.instances[0]
-	orphans := mailboxesOf(holders, victim)
-	if len(orphans) == 0 {
-		t.Fatalf("instance %s holds no mailbox before the kill: %s", victim.name, f.spread(holders))
-	}
+	victim, orphans := f.firstInstanceAndItsMailboxes()
 	victim.signal(syscall.SIGKILL)
 	killed := time.Now()
 	delivery := f.startDeliver(orphans)
@@ -177,15 +169,7 @@ func TestFleetGracefulStopHandsOver(t *testing.T) {
 		f.startInstance()
 	}
 	f.waitSettled(time.Minute, false, "three instances")
-	holders, err := f.holders()
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := f.instances[0]
-	its := mailboxesOf(holders, victim)
-	if len(its) == 0 {
-		t.Fatalf("instance %s holds no mailbox: %s", victim.name, f.spread(holders))
-	}
+	victim, its := f.firstInstanceAndItsMailboxes()
 	victim.signal(syscall.SIGTERM)
 	stopped := time.Now()
 	delivery := f.startDeliver(its)

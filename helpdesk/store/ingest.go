@@ -96,6 +96,23 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 	if err != nil {
 		return helpdesk.IngestResult{}, err
 	}
+	return storedAsNew(ctx, t, src, msg, conv, threadID)
+}
+
+// ingestRetriedUnreadable stores a retried message that agents already see
+// unparsed (in thread threadID) in that thread's place.
+func ingestRetriedUnreadable(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage, threadID int64) (helpdesk.IngestResult, error) {
+	conv, err := replaceUnreadable(ctx, t, threadID, msg)
+	if err != nil {
+		return helpdesk.IngestResult{}, err
+	}
+	return storedAsNew(ctx, t, src, msg, conv, threadID)
+}
+
+// storedAsNew finishes a message stored in thread threadID of conv: its
+// participants, the ledger, the notifications, and the quarantine row it
+// was retried from, if any.
+func storedAsNew(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage, conv threadedConversation, threadID int64) (helpdesk.IngestResult, error) {
 	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
 		return helpdesk.IngestResult{}, err
 	}
@@ -107,26 +124,6 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 		if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {
 			return helpdesk.IngestResult{}, err
 		}
-	}
-	return helpdesk.IngestResult{Outcome: helpdesk.OutcomeNew, ConversationID: conv.ID, ThreadID: threadID}, nil
-}
-
-// ingestRetriedUnreadable stores a retried message that agents already see
-// unparsed (in thread threadID) in that thread's place.
-func ingestRetriedUnreadable(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage, threadID int64) (helpdesk.IngestResult, error) {
-	conv, err := replaceUnreadable(ctx, t, threadID, msg)
-	if err != nil {
-		return helpdesk.IngestResult{}, err
-	}
-	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
-		return helpdesk.IngestResult{}, err
-	}
-	writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeNew, threadID)
-	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
-		return helpdesk.IngestResult{}, err
-	}
-	if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {
-		return helpdesk.IngestResult{}, err
 	}
 	return helpdesk.IngestResult{Outcome: helpdesk.OutcomeNew, ConversationID: conv.ID, ThreadID: threadID}, nil
 }
