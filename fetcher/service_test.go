@@ -200,7 +200,7 @@ func TestServiceRunsFetchRequests(t *testing.T) {
 		t.Errorf("requested fetch took %s", took)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for open, _ := e.store.RequestedMailboxes(context.Background()); len(open) != 0; open, _ = e.store.RequestedMailboxes(context.Background()) {
+	for _, open, _ := e.store.FetchChanges(context.Background()); len(open) != 0; _, open, _ = e.store.FetchChanges(context.Background()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("request still open after the run: %v", open)
 		}

@@ -131,7 +131,7 @@ func TestBadIDs(t *testing.T) {
 				}
 			}
 		}
-		if ids, _ := e.store.RequestedMailboxes(ctx); len(ids) != 0 {
+		if _, ids, _ := e.store.FetchChanges(ctx); len(ids) != 0 {
 			t.Errorf("fetch requested: %v", ids)
 		}
 		// Unknown notices are not shown; markup in them never reaches the page.

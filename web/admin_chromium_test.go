@@ -93,7 +93,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if notice := text(`p.notice`); !strings.Contains(notice, "Fetch requested") {
 		t.Fatalf("after fetch now: %q", notice)
 	}
-	if ids, err := e.store.RequestedMailboxes(ctx); err != nil || len(ids) != 1 || ids[0] != id {
+	if _, ids, err := e.store.FetchChanges(ctx); err != nil || len(ids) != 1 || ids[0] != id {
 		t.Fatalf("fetch requests %v %v", ids, err)
 	}
 	// The answer to the post is the mailbox's page: its address is the

@@ -149,7 +149,7 @@ func TestFetchNowRecordsARequest(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted || !strings.Contains(body, "Fetch requested") {
 			t.Fatalf("page fetch: %d", resp.StatusCode)
 		}
-		ids, err := e.store.RequestedMailboxes(ctx)
+		_, ids, err := e.store.FetchChanges(ctx)
 		if err != nil || len(ids) != 2 {
 			t.Fatalf("requested: %v %v", ids, err)
 		}

@@ -119,7 +119,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 		// Refused callers changed nothing.
-		if ids, _ := e.store.RequestedMailboxes(ctx); len(ids) != 0 {
+		if _, ids, _ := e.store.FetchChanges(ctx); len(ids) != 0 {
 			t.Errorf("fetch requested by a refused caller: %v", ids)
 		}
 		if m, _ := e.store.Mailbox(ctx, mbox); !m.Enabled {

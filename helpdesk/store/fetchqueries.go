@@ -29,7 +29,6 @@ type fetchQueries struct {
 
 	OpenFetchRequests     *sqlx.Stmt `query:"open-fetch-requests"`
 	RequestFetch          *sqlx.Stmt `query:"request-fetch"`
-	RequestedMailboxes    *sqlx.Stmt `query:"requested-mailboxes"`
 	FetchChanges          *sqlx.Stmt `query:"fetch-changes"`
 	CompleteFetchRequests *sqlx.Stmt `query:"complete-fetch-requests"`
 	PruneFetchRequests    *sqlx.Stmt `query:"prune-fetch-requests"`

@@ -68,7 +68,7 @@ func TestDoneFetchRequestsArePruned(t *testing.T) {
 			if n := count(`SELECT COUNT(*) FROM fetch_requests WHERE mailbox_id = ?`, w.mb2); n != 1 {
 				t.Errorf("the other mailbox has %d requests, want its 1 left alone", n)
 			}
-			if open, err := w.s.RequestedMailboxes(ctx); err != nil || len(open) != 1 || open[0] != w.mb1 {
+			if _, open, err := w.s.FetchChanges(ctx); err != nil || len(open) != 1 || open[0] != w.mb1 {
 				t.Errorf("open requests for %v %v, want mailbox 1's", open, err)
 			}
 		})

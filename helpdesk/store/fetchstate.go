@@ -81,15 +81,6 @@ func (t *tx) requestFetch(ctx context.Context, mailboxID int64, requestedBy stri
 	return nil
 }
 
-// RequestedMailboxes lists mailboxes with an open fetch request.
-func (s *Store) RequestedMailboxes(ctx context.Context) ([]int64, error) {
-	var ids []int64
-	if err := s.fetchQ.RequestedMailboxes.SelectContext(ctx, &ids); err != nil {
-		return nil, fmt.Errorf("list fetch requests: %w", err)
-	}
-	return ids, nil
-}
-
 // FetchChanges is what the fetch service reads every tick, in one query:
 // the mailboxes' version (it changes with every write to a mailbox or its
 // folders) and the mailboxes with an open fetch request.

@@ -97,9 +97,6 @@ SELECT COUNT(*) FROM fetch_requests WHERE mailbox_id = ? AND done_at IS NULL
 -- name: request-fetch
 INSERT INTO fetch_requests (mailbox_id, requested_by, requested_at) VALUES (?, ?, ?)
 
--- name: requested-mailboxes
-SELECT DISTINCT mailbox_id FROM fetch_requests WHERE done_at IS NULL
-
 -- name: fetch-changes
 -- What the fetch service reads every tick: the mailboxes' version, and the
 -- mailboxes with an open fetch request (one row each; NULL when none).
