@@ -73,7 +73,7 @@ func BenchmarkOutbox(b *testing.B) {
 
 				// The outbox, through the notifier.
 				sink := testserver.StartSMTP(b)
-				svc := New(s, Config{SMTPURL: sink.URL(), Instance: "bench", Batch: 50, Workers: workers,
+				svc := New(s, Config{SMTPURL: sink.URL(), Instance: "bench", Workers: workers,
 					PollEvery: 20 * time.Millisecond, Logger: discardLogger()})
 				begin := time.Now()
 				if err := svc.Start(ctx); err != nil {

@@ -10,19 +10,19 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-// A claim is one batch of outbox rows that a worker claimed and holds until
-// every row's outcome is recorded. While it is held, one goroutine renews
+// A claim is one batch of outbox rows that the service claimed and holds
+// until every row's outcome is recorded; its workers send the rows. While it is held, one goroutine renews
 // the lease every LeaseFor/3, so a slow server or a loaded CPU does not
 // let the lease run out under a send (only renewals failing for most of a
-// lease do), and another records outcomes as the worker decides them:
+// lease do), and another records outcomes as the workers decide them:
 // every "sent" decided since the last write in one MarkOutboxSent, at most
-// writePause apart, so the worker goes on to the next mail at once. A slow
+// writePause apart, so a worker goes on to the next mail at once. A slow
 // write delays neither the renewals nor the end of the claim.
 //
 // The claim's context ends when it is lost: no renewal came through and
 // the lease is about to run out (margin before it does), or a renewal
 // found a row not yet sent taken by someone else. A send in progress is
-// then cut off, and the worker gives the rest back.
+// then cut off, and the workers give the rest back.
 type claim struct {
 	q        Queue
 	owner    string
@@ -40,7 +40,7 @@ type claim struct {
 	held     map[int64]helpdesk.OutboxMessage // rows whose outcome is not recorded yet
 	open     map[int64]bool                   // rows whose outcome is not decided yet
 	decided  []outcome                        // decided, not recorded yet
-	finished bool                             // the worker decided every row
+	finished bool                             // every row was handed to a worker
 }
 
 // errClaimLost is the cause of a claim's context when the claim is lost.
@@ -105,7 +105,8 @@ func (c *claim) decide(o outcome) {
 	c.wake()
 }
 
-// close tells the recording that every row is decided.
+// close tells the recording that every row was handed out: it ends once
+// each is decided and recorded.
 func (c *claim) close() {
 	c.mu.Lock()
 	c.finished = true
@@ -148,7 +149,7 @@ func (c *claim) renewals(ctx context.Context) {
 	}
 }
 
-// record records outcomes until the worker has finished and everything is
+// record records outcomes until every row is decided and everything is
 // recorded. A write that fails is tried again after a pause; once the
 // claim is lost, or the service stops, three failures in a row give the
 // rest up (the rows go back when their lease runs out).
@@ -173,7 +174,7 @@ func (c *claim) record(ctx context.Context) {
 			}
 		}
 		c.mu.Lock()
-		over := c.finished && len(c.decided) == 0
+		over := c.finished && len(c.open) == 0 && len(c.decided) == 0
 		c.mu.Unlock()
 		if over {
 			return

@@ -3,9 +3,10 @@
 // reaches us.
 //
 // Any number of notifier services can run against one database. Each
-// worker claims a few due rows with a lease (Queue.ClaimOutbox), renews
-// the lease while it sends them (claim.go), sends them over one SMTP
-// session with the Message-ID stored in the row, and records the outcome:
+// service claims a few due rows at a time with a lease (Queue.ClaimOutbox)
+// and renews the lease while its workers send them (claim.go), each worker
+// over its own SMTP session, with the Message-ID stored in the row. It
+// records the outcome:
 // sent; rescheduled with exponential backoff and jitter after a 4xx
 // answer, a dropped connection or a timeout; failed after a 5xx answer or
 // too many attempts (admins see it and can retry it).
@@ -40,7 +41,7 @@ type Config struct {
 	// their own SMTP URL. Empty: such mail waits in the outbox.
 	SMTPURL  string
 	Instance string        // names this service in leases; default host/pid
-	Batch    int           // rows a worker claims at once; default 50
+	Batch    int           // rows claimed at once, shared by the workers; default 200
 	LeaseFor time.Duration // how long a claim lasts unrenewed; renewed every LeaseFor/3; default 2m
 	Logger   *slog.Logger
 	Metrics  *Metrics // optional
@@ -79,7 +80,7 @@ func New(store Queue, cfg Config) *Service {
 		cfg.HeloName = host
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 50
+		cfg.Batch = 200
 	}
 	if cfg.LeaseFor <= 0 {
 		cfg.LeaseFor = 2 * time.Minute
@@ -123,9 +124,11 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.done = make(chan struct{})
+	jobs := make(chan job)
 	var wg sync.WaitGroup
+	wg.Go(func() { s.dispatch(ctx, jobs) })
 	for range s.cfg.Workers {
-		wg.Go(func() { s.work(ctx) })
+		wg.Go(func() { s.work(ctx, jobs) })
 	}
 	go func() {
 		wg.Wait()
@@ -149,15 +152,22 @@ func (s *Service) Stop() {
 	<-done
 }
 
-// work drains the outbox, then waits for the next tick.
-func (s *Service) work(ctx context.Context) {
-	snd := &sender{helo: s.cfg.HeloName, tlsConfig: s.cfg.TLSConfig, timeout: s.cfg.SMTPTimeout}
-	defer snd.close()
+// job is one claimed row handed to a worker.
+type job struct {
+	c *claim
+	m helpdesk.OutboxMessage
+}
+
+// dispatch drains the outbox into the workers, then waits for the next
+// tick. One claim at a time (and the next claimed ahead) serves every
+// worker: concurrent claims of the same due rows, and the writes of
+// several claims' outcomes at once, cost the database more than the
+// sending itself.
+func (s *Service) dispatch(ctx context.Context, jobs chan<- job) {
 	ticker := time.NewTicker(s.cfg.PollEvery)
 	defer ticker.Stop()
 	for {
-		s.drain(ctx, snd)
-		snd.quit()
+		s.drain(ctx, jobs)
 		select {
 		case <-ctx.Done():
 			return
@@ -166,17 +176,39 @@ func (s *Service) work(ctx context.Context) {
 	}
 }
 
-// recording is how many claims of a worker may have outcomes still being
-// recorded before it waits for the oldest: the SMTP session does not idle
-// while the database is slow, and what is held stays bounded.
+// work sends the rows handed to it over its own SMTP session, which it
+// ends once no row came for PollEvery.
+func (s *Service) work(ctx context.Context, jobs <-chan job) {
+	snd := &sender{helo: s.cfg.HeloName, tlsConfig: s.cfg.TLSConfig, timeout: s.cfg.SMTPTimeout}
+	defer snd.close()
+	urls := map[int64]string{} // SMTP URL per mailbox, until the session ends
+	idle := time.NewTimer(s.cfg.PollEvery)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-jobs:
+			j.c.decide(s.deliver(j.c.ctx, snd, j.m, urls))
+		case <-idle.C:
+			snd.quit()
+			clear(urls)
+		}
+		idle.Reset(s.cfg.PollEvery)
+	}
+}
+
+// recording is how many claims may have outcomes still being recorded
+// before the dispatcher waits for the oldest: the SMTP sessions do not
+// idle while the database is slow, and what is held stays bounded.
 const recording = 4
 
-// drain claims and sends batches until one is not full. The next batch is
-// claimed while this one is sent, and the outcomes of those before are
-// recorded meanwhile, so the SMTP session waits for neither.
-func (s *Service) drain(ctx context.Context, snd *sender) {
-	urls := map[int64]string{} // SMTP URL per mailbox, for this drain
-	var settling []*claim      // claims whose outcomes may still be being recorded
+// drain claims batches and hands their rows to the workers until a batch
+// is not full. The next batch is claimed while this one is sent, and the
+// outcomes of those before are recorded meanwhile, so the SMTP sessions
+// wait for neither.
+func (s *Service) drain(ctx context.Context, jobs chan<- job) {
+	var settling []*claim // claims whose outcomes may still be being recorded
 	defer func() {
 		for _, c := range settling {
 			c.wait()
@@ -193,7 +225,11 @@ func (s *Service) drain(ctx context.Context, snd *sender) {
 			next = s.claimAhead(ctx)
 		}
 		for _, m := range c.rows {
-			c.decide(s.deliver(c.ctx, snd, m, urls))
+			select {
+			case jobs <- job{c, m}:
+			case <-ctx.Done(): // the workers are stopping
+				c.decide(releasedUnsent(m))
+			}
 		}
 		c.close()
 		settling = append(settling, c)
@@ -229,6 +265,12 @@ func (s *Service) claimAhead(ctx context.Context) <-chan *claim {
 	return ch
 }
 
+// releasedUnsent gives a row back untouched: due again at once, its
+// attempt not counted.
+func releasedUnsent(m helpdesk.OutboxMessage) outcome {
+	return outcome{m: m, kind: released, next: time.Now(), text: m.LastError}
+}
+
 var errNoSMTP = errors.New("no SMTP server configured (HELPDESK_SMTP_URL or the mailbox's SMTP URL): mail waits in the outbox")
 
 // deliver sends one claimed row and says what became of it. ctx is the
@@ -236,7 +278,7 @@ var errNoSMTP = errors.New("no SMTP server configured (HELPDESK_SMTP_URL or the 
 // the row is given back untouched.
 func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMessage, urls map[int64]string) outcome {
 	if ctx.Err() != nil {
-		return outcome{m: m, kind: released, next: time.Now(), text: m.LastError}
+		return releasedUnsent(m)
 	}
 	smtpURL, err := s.smtpURLFor(ctx, m, urls)
 	if err == nil && smtpURL == "" {
