@@ -84,6 +84,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/admin/mailboxes/:id/test", s.adminMailboxTest, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/quarantine/:id/retry", s.adminQuarantineRetry, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/outbox/:id/retry", s.adminOutboxRetry, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/caught", s.adminCaught, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/caught/:id", s.adminCaughtMail, roleAdmin, kindPage},
 		{http.MethodGet, "/admin/users", s.adminUsers, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/users", s.adminUserCreate, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/users/:id/mailboxes", s.adminUserMailboxes, roleAdmin, kindPage},

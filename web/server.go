@@ -42,6 +42,9 @@ type Config struct {
 	Listen         string // host:port for Start; default 127.0.0.1:8080
 	Logger         *slog.Logger
 	TestConnection ConnectionTester // nil: "Test connection" answers 503
+	// CaughtMail is the demo's SMTP catcher, listed at /admin/caught; nil
+	// outside the demo.
+	CaughtMail CaughtMail
 	// SecureCookies marks cookies Secure (set it behind TLS); cookies of
 	// requests that arrive over TLS are Secure regardless.
 	SecureCookies bool

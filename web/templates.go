@@ -31,6 +31,7 @@ type pageData struct {
 	CSRF   string // for the forms of this page: {{template "csrf" .}}
 	Notice string // a fixed confirmation message chosen by ?notice=
 	Path   string // the request path, for nav highlighting
+	Demo   bool   // the demo's catcher holds the sent mail (nav link)
 	Data   any    // the page's own data
 }
 
@@ -182,6 +183,7 @@ func (s *Server) render(c echo.Context, status int, name, title string, data any
 		CSRF:   csrfToken(c),
 		Notice: notices[notice],
 		Path:   c.Request().URL.Path,
+		Demo:   s.cfg.CaughtMail != nil,
 		Data:   data,
 	}
 	buf := getBuffer()

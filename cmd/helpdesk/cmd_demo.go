@@ -22,6 +22,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
+	"github.com/helpdesk/helpdesk/web"
 )
 
 const (
@@ -32,7 +33,9 @@ const (
 
 // cmdDemo runs the whole product on the embedded default with a demo
 // mailbox on an in-process IMAP server, which receives a new customer mail
-// now and then so IDLE can be seen at work.
+// now and then so IDLE can be seen at work. Without HELPDESK_SMTP_URL the
+// sent mail goes to an in-process SMTP catcher that admins see at
+// /admin/caught.
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	if len(args) > 0 {
 		return usageError{"demo takes no arguments"}
@@ -59,9 +62,22 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nhelpdesk demo: open http://%s and log in as %s with password %s\n\n", cfg.Listen, demoAdmin, password)
+	var caught web.CaughtMail
+	if cfg.SMTPURL == "" {
+		catcher, err := startMailCatcher()
+		if err != nil {
+			return fmt.Errorf("demo SMTP catcher: %w", err)
+		}
+		defer catcher.Close()
+		cfg.SMTPURL, caught = catcher.URL(), catcher
+	}
+	fmt.Fprintf(stdout, "\nhelpdesk demo: open http://%s and log in as %s with password %s\n", cfg.Listen, demoAdmin, password)
+	if caught != nil {
+		fmt.Fprintf(stdout, "helpdesk demo: sent mail is caught, not delivered: see http://%s/admin/caught\n", cfg.Listen)
+	}
+	fmt.Fprintln(stdout)
 	go dripDemoMail(ctx, addr, imapPass, logger)
-	return serve(ctx, cfg, store, map[string]bool{"web": true, "fetcher": true, "notifier": true}, logger)
+	return serve(ctx, cfg, store, map[string]bool{"web": true, "fetcher": true, "notifier": true}, logger, caught)
 }
 
 func startDemoIMAP(password string) (addr string, stop func(), err error) {

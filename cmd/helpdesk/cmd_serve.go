@@ -38,7 +38,7 @@ func cmdServe(ctx context.Context, args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	return serve(ctx, cfg, store, roles, logger)
+	return serve(ctx, cfg, store, roles, logger, nil)
 }
 
 func parseRoles(s string) (map[string]bool, error) {
@@ -68,7 +68,9 @@ type service interface {
 // serve starts the services of the given roles and stops them, in order,
 // when ctx ends: HTTP first, then the fetchers (releasing their leases),
 // then the notifier; the caller closes Redis and the database after.
-func serve(ctx context.Context, cfg config, store *store.Store, roles map[string]bool, logger *slog.Logger) error {
+// serve runs the roles until ctx ends. caught is the demo's SMTP catcher
+// for the web's /admin/caught; nil outside the demo.
+func serve(ctx context.Context, cfg config, store *store.Store, roles map[string]bool, logger *slog.Logger, caught web.CaughtMail) error {
 	deps, err := newLockDeps(ctx, cfg, roles["fetcher"])
 	if err != nil {
 		return err
@@ -95,11 +97,12 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 
 	if roles["web"] {
 		srv := web.New(web.Config{
-			Store:     store,
-			Inspector: deps.inspector,
-			Registry:  registry,
-			Listen:    cfg.Listen,
-			Logger:    logger,
+			Store:      store,
+			Inspector:  deps.inspector,
+			Registry:   registry,
+			Listen:     cfg.Listen,
+			Logger:     logger,
+			CaughtMail: caught,
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
 			},

@@ -58,9 +58,10 @@ type Config struct {
 
 // Service is a running notifier.
 type Service struct {
-	store Queue
-	cfg   Config
-	log   *slog.Logger
+	store   Queue
+	cfg     Config
+	log     *slog.Logger
+	waiting conditions // why mail waits, logged once each until a mail is sent
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -285,7 +286,9 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 		err = errNoSMTP
 	}
 	if err != nil {
-		s.mailLog(m).Warn("outbound mail waits", "err", err)
+		if s.waiting.first(err.Error()) {
+			s.mailLog(m).Warn("outbound mail waits (logged once until a mail is sent)", "err", err)
+		}
 		return outcome{m: m, kind: released, next: time.Now().Add(s.cfg.RetryBase), text: err.Error()}
 	}
 	data, err := Compose(m)
@@ -304,6 +307,7 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 	switch {
 	case err == nil:
 		s.cfg.Metrics.sent(m.Kind)
+		s.waiting.clear()
 		return outcome{m: m, kind: sent}
 	case ctx.Err() != nil:
 		return outcome{m: m, kind: released, next: time.Now(), text: err.Error()}
@@ -349,6 +353,34 @@ func (s *Service) smtpURLFor(ctx context.Context, m helpdesk.OutboxMessage, urls
 	}
 	urls[m.MailboxID] = u
 	return u, nil
+}
+
+// conditions remembers which conditions were logged, so a condition that
+// holds up every row on every retry is logged once, not once per row.
+type conditions struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// first reports whether the condition is new, and remembers it.
+func (c *conditions) first(condition string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[condition] {
+		return false
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[condition] = true
+	return true
+}
+
+// clear forgets every condition: the next occurrence is logged again.
+func (c *conditions) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.seen)
 }
 
 // backoff is base doubled per attempt so far, capped at maxDelay, with

@@ -494,3 +494,63 @@ func waitFailed(t *testing.T, s *store.Store, n int) []helpdesk.OutboxMessage {
 		}
 	}
 }
+
+// TestWaitingLoggedOnce: without an SMTP server every mail waits, retry
+// after retry; the log says so once, not once per mail and retry.
+func TestWaitingLoggedOnce(t *testing.T) {
+	e := setup(t, "sqlite", 0)
+	ctx := context.Background()
+	for i := range 5 {
+		if err := e.s.EnqueueTestEmail(ctx, fmt.Sprintf("r%d@example.net", i), "admin@staff.example"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logged syncBuffer
+	cfg := testConfig(e, "n1")
+	cfg.SMTPURL, cfg.RetryBase = "", time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+	svc := start(t, e.s, cfg)
+	// Wait until every mail was given back twice: tried, then tried again.
+	tried := map[int64]time.Time{}
+	retried := map[int64]bool{}
+	deadline := time.Now().Add(time.Minute)
+	for len(retried) < 5 {
+		rows, err := e.s.OutboxByKind(ctx, "test", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if first, ok := tried[r.ID]; ok && !r.NextAttemptAt.Equal(first) {
+				retried[r.ID] = true
+			} else if !ok && r.LastError != "" {
+				tried[r.ID] = r.NextAttemptAt
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 mails tried, %d tried again", len(tried), len(retried))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	svc.Stop()
+	if n := strings.Count(logged.String(), "outbound mail waits"); n != 1 {
+		t.Fatalf("%d warnings that mail waits, want 1:\n%s", n, logged.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
