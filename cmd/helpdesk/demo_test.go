@@ -65,7 +65,7 @@ func TestDemoCatchesSentMail(t *testing.T) {
 	}
 	post("/login", csrf.FindStringSubmatch(page("/login"))[1], url.Values{
 		"email": {demoAdmin}, "password": {password.FindStringSubmatch(p.Log())[1]}})
-	post("/conversations/"+conversation+"/replies", csrf.FindStringSubmatch(page("/conversations/"+conversation))[1],
+	post("/conversations/"+conversation+"/replies", csrf.FindStringSubmatch(page("/conversations/" + conversation))[1],
 		url.Values{"body": {"We sent a new invoice: caught-by-the-demo."}})
 
 	var list string
