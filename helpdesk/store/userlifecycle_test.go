@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -324,6 +326,24 @@ func TestAPITokenLifecycle(t *testing.T) {
 			}
 			if all := listed(0); len(all) != 0 {
 				t.Errorf("revoked tokens still listed: %+v", all)
+			}
+		})
+	}
+}
+
+// A disabled user is sent no notifications.
+func TestDisabledUsersGetNoNotifications(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			o := setupOutbox(t, dialect)
+			if err := o.s.SetUserDisabled(context.Background(), o.agent.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			m := o.ingest(t, customerMail{from: "cus@customer.example", messageID: "m1@customer.example"})
+			want := []string{fmt.Sprintf("notify:new-conversation:%d:%d", m.ThreadID, o.admin.ID)}
+			if got := o.keys(t, "notification"); !slices.Equal(got, want) {
+				t.Fatalf("notifications %v, want only the admin's %v", got, want)
 			}
 		})
 	}
