@@ -359,3 +359,60 @@ func TestAPITokensPageAndAPI(t *testing.T) {
 		}
 	})
 }
+
+// Bad input to the account forms is a 422 naming the field, on the page,
+// without echoing markup or a password, and changes nothing.
+func TestAccountFormsBadInput(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := setup(t, dialect)
+		ctx := context.Background()
+		admin := e.session(t, e.admin)
+		agent := e.session(t, e.agent)
+		const script = "<script>alert(1)</script>"
+		huge := strings.Repeat("x", 100_000)
+		userPage := "/admin/users/" + itoa(e.agent.ID)
+		cases := []struct {
+			c      *client
+			path   string
+			field  string // the field set to each value
+			other  url.Values
+			values []string
+			errFor string // the field whose error shows
+		}{
+			{admin, userPage + "/role", "role", nil, []string{"root", "", script, huge}, "role"},
+			{admin, userPage + "/disabled", "disabled", nil, []string{"maybe", script, "", huge}, "disabled"},
+			{admin, userPage + "/password", "password", nil, []string{"short", strings.Repeat("p", 5000), ""}, "password"},
+			{admin, userPage + "/delete", "reassign_to", nil, []string{"", "abc", "-5", script, "99999999999999999999", "424242", huge}, "reassign_to"},
+			{agent, "/account/password", "new_password", url.Values{"current_password": {agentPassword}}, []string{"short", strings.Repeat("p", 5000), ""}, "new_password"},
+			{agent, "/account/password", "current_password", url.Values{"new_password": {"a-new-password-1"}}, []string{"", "wrong-password", huge}, "current_password"},
+			{agent, "/account/tokens", "name", url.Values{"expires_in_days": {"7"}}, []string{"", "  ", script, "a\nb", huge}, "name"},
+			{agent, "/account/tokens", "expires_in_days", url.Values{"name": {"ok"}}, []string{"abc", "0", "-1", "3651", "1.5", script, huge}, "expires_in_days"},
+		}
+		for _, tc := range cases {
+			for _, v := range tc.values {
+				f := url.Values{}
+				for k, vs := range tc.other {
+					f[k] = vs
+				}
+				f.Set(tc.field, v)
+				resp, body := tc.c.submit(tc.path, f)
+				if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `data-field-error="`+tc.errFor+`"`) {
+					t.Errorf("%s %s=%.20q: %d", tc.path, tc.field, v, resp.StatusCode)
+				}
+				if strings.Contains(body, "<script>alert") || strings.Contains(body, agentPassword) || strings.Contains(body, "a-new-password-1") {
+					t.Errorf("%s %s=%.20q: echoed markup or a password", tc.path, tc.field, v)
+				}
+			}
+		}
+		u, err := e.store.User(ctx, e.agent.ID)
+		if err != nil || u.Disabled() || u.Role != helpdesk.RoleAgent {
+			t.Errorf("agent changed by bad input: %+v %v", u, err)
+		}
+		if _, err := e.store.Authenticate(ctx, agentEmail, agentPassword); err != nil {
+			t.Errorf("password changed by bad input: %v", err)
+		}
+		if tks, _ := e.store.APITokens(ctx, e.agent.ID); len(tks) != 1 {
+			t.Errorf("tokens after bad input: %+v", tks)
+		}
+	})
+}
