@@ -137,17 +137,10 @@ func (s *Server) adminUserDelete(c echo.Context) error {
 	}
 	raw := c.FormValue("reassign_to")
 	v := map[string]string{"reassign_to": raw}
-	var to int64
-	switch raw {
-	case "none":
-	case "":
-		err = &helpdesk.ValidationError{Fields: map[string]string{"reassign_to": "choose who takes over the open conversations, or nobody"}}
-	default:
-		if to, err = strconv.ParseInt(raw, 10, 64); err != nil || to <= 0 {
-			v["reassign_to"] = ""
-			err = &helpdesk.ValidationError{Fields: map[string]string{"reassign_to": "must be a user ID or none"}}
-		}
+	if len(raw) > 20 {
+		v["reassign_to"] = ""
 	}
+	to, err := parseReassignTo(raw)
 	if err == nil {
 		err = notSelf(c, id, "status")
 	}
@@ -159,4 +152,19 @@ func (s *Server) adminUserDelete(c echo.Context) error {
 		}
 	}
 	return s.finishUserAction(c, id, v, err, "/admin/users?notice=user-deleted")
+}
+
+// parseReassignTo reads the delete form's choice: "none" is 0.
+func parseReassignTo(raw string) (int64, error) {
+	switch raw {
+	case "none":
+		return 0, nil
+	case "":
+		return 0, &helpdesk.ValidationError{Fields: map[string]string{"reassign_to": "choose who takes over the open conversations, or nobody"}}
+	}
+	to, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || to <= 0 {
+		return 0, &helpdesk.ValidationError{Fields: map[string]string{"reassign_to": "must be a user ID or none"}}
+	}
+	return to, nil
 }
