@@ -204,12 +204,7 @@ func keepAnActiveAdminTx(ctx context.Context, t *tx, id int64, field string) err
 	if err := t.sel(ctx, &admins, t.store.userQ.ActiveAdmins); err != nil {
 		return fmt.Errorf("list active admins: %w", err)
 	}
-	for _, a := range admins {
-		if a != id {
-			return nil
-		}
-	}
-	if len(admins) == 0 { // no admin at all (a broken database): nothing to keep
+	if len(admins) != 1 || admins[0] != id {
 		return nil
 	}
 	return &helpdesk.ValidationError{Fields: map[string]string{field: lastAdminProblem}}
