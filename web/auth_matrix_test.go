@@ -22,6 +22,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		fence := e.fetched(t, mbox, nil)
 		qid := e.quarantined(t, mbox, fence, 7)
 		e.srv.cfg.TestConnection = func(context.Context, *helpdesk.Mailbox, string) error { return nil }
+		// The token the revoke routes aim at: the admin's, so that the
+		// agent's calls are refused and the admin's own API token stays.
+		_, spare, err := e.store.CreateAPIToken(ctx, e.admin.ID, helpdesk.APITokenInput{Name: "spare"})
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		path := func(r route) string {
 			p := r.path
@@ -30,6 +36,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 				p = strings.Replace(p, ":id", fmt.Sprint(qid), 1)
 			case strings.HasPrefix(p, "/admin/users/"):
 				p = strings.Replace(p, ":id", fmt.Sprint(e.agent.ID), 1)
+			case strings.Contains(p, "/tokens/"):
+				p = strings.Replace(p, ":id", fmt.Sprint(spare.ID), 1)
 			default:
 				p = strings.Replace(p, ":id", fmt.Sprint(mbox), 1)
 			}
@@ -130,6 +138,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		if ids, _ := e.store.UserMailboxIDs(ctx, e.agent.ID); len(ids) != 0 {
 			t.Error("mailbox access changed by a refused caller")
+		}
+		if u, err := e.store.User(ctx, e.agent.ID); err != nil || u.Disabled() || u.Role != helpdesk.RoleAgent {
+			t.Errorf("agent changed by a refused caller: %+v %v", u, err)
+		}
+		if tks, _ := e.store.APITokens(ctx, e.admin.ID); len(tks) != 2 {
+			t.Errorf("admin's tokens after refused callers: %+v", tks)
 		}
 		for _, r := range table {
 			check(t, admin, r)

@@ -71,6 +71,13 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
 
+		// One's own account and API tokens (web/account.go, web/account_tokens.go).
+		{http.MethodGet, "/account", s.accountPage, roleAnyUser, kindPage},
+		{http.MethodPost, "/account/password", s.accountPassword, roleAnyUser, kindPage},
+		{http.MethodGet, "/account/tokens", s.accountTokens, roleAnyUser, kindPage},
+		{http.MethodPost, "/account/tokens", s.accountTokenCreate, roleAnyUser, kindPage},
+		{http.MethodPost, "/account/tokens/:id/revoke", s.accountTokenRevoke, roleAnyUser, kindPage},
+
 		// Admin pages.
 		{http.MethodGet, "/admin/status", s.adminStatus, roleAdmin, kindPage},
 		{http.MethodGet, "/admin/mailboxes", s.adminMailboxes, roleAdmin, kindPage},
@@ -89,6 +96,11 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/admin/users", s.adminUsers, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/users", s.adminUserCreate, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/users/:id/mailboxes", s.adminUserMailboxes, roleAdmin, kindPage},
+		{http.MethodGet, "/admin/users/:id", s.adminUser, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/users/:id/role", s.adminUserRole, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/users/:id/disabled", s.adminUserDisabled, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/users/:id/password", s.adminUserPassword, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/users/:id/delete", s.adminUserDelete, roleAdmin, kindPage},
 
 		// JSON API.
 		{http.MethodGet, "/api/v1/mailboxes", s.apiMailboxes, roleAdmin, kindAPI},
@@ -103,6 +115,9 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/api/v1/conversations/:id/tags/:name", s.apiTagAdd, roleAnyUser, kindAPI},
 		{http.MethodDelete, "/api/v1/conversations/:id/tags/:name", s.apiTagRemove, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/attachments/:id", s.attachmentDownload, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/tokens", s.apiTokens, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/tokens", s.apiTokenCreate, roleAnyUser, kindAPI},
+		{http.MethodDelete, "/api/v1/tokens/:id", s.apiTokenRevoke, roleAnyUser, kindAPI},
 	}
 }
 

@@ -34,6 +34,7 @@ const (
 // env is a web server over a real database, with an admin and an agent.
 type env struct {
 	store      *store.Store
+	dbURL      string // for a raw connection of the test's own (teststore.RawDB)
 	srv        *Server
 	ts         *httptest.Server
 	local      *locks.Local // the leases the server's inspector sees (unless another inspector was given)
@@ -49,7 +50,8 @@ type envOption func(*Config)
 func setup(t testing.TB, dialect string, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	st := teststore.Open(t, dialect)
+	dbURL := teststore.URL(t, dialect)
+	st := teststore.OpenURL(t, dbURL, store.Options{})
 	local := locks.NewLocal(locks.Options{TTL: time.Minute, Host: "test-host", PID: 4242, Instance: "inst-test"})
 	cfg := Config{
 		Store:     st,
@@ -65,7 +67,7 @@ func setup(t testing.TB, dialect string, opts ...envOption) *env {
 	srv := New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	e := &env{store: st, srv: srv, ts: ts, local: local}
+	e := &env{store: st, dbURL: dbURL, srv: srv, ts: ts, local: local}
 	var err error
 	if e.admin, err = st.CreateUser(ctx, helpdesk.UserInput{Email: adminEmail, Name: "Ada Admin", Role: "admin", Password: adminPassword}); err != nil {
 		t.Fatal(err)
@@ -73,10 +75,10 @@ func setup(t testing.TB, dialect string, opts ...envOption) *env {
 	if e.agent, err = st.CreateUser(ctx, helpdesk.UserInput{Email: agentEmail, Name: "Aggie Agent", Role: "agent", Password: agentPassword}); err != nil {
 		t.Fatal(err)
 	}
-	if e.adminToken, err = st.CreateAPIToken(ctx, adminEmail); err != nil {
+	if e.adminToken, _, err = st.CreateAPIToken(ctx, e.admin.ID, helpdesk.APITokenInput{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if e.agentToken, err = st.CreateAPIToken(ctx, agentEmail); err != nil {
+	if e.agentToken, _, err = st.CreateAPIToken(ctx, e.agent.ID, helpdesk.APITokenInput{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	return e

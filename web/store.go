@@ -59,7 +59,17 @@ type Store interface {
 	CreateUser(ctx context.Context, in helpdesk.UserInput) (*helpdesk.User, error)
 	UserMailboxIDs(ctx context.Context, userID int64) ([]int64, error)
 	SetUserMailboxes(ctx context.Context, userID int64, mailboxIDs []int64) error
+	SetUserRole(ctx context.Context, id int64, role string) error
+	SetUserDisabled(ctx context.Context, id int64, disabled bool) error
+	ResetPassword(ctx context.Context, id int64, password string) error
+	ChangeOwnPassword(ctx context.Context, id int64, current, next, keepSession string) error
+	DeleteUser(ctx context.Context, id, reassignTo, byUserID int64) (helpdesk.Reassigned, error)
 	Authenticate(ctx context.Context, email, password string) (*helpdesk.User, error)
+
+	// API tokens.
+	CreateAPIToken(ctx context.Context, userID int64, in helpdesk.APITokenInput) (string, *helpdesk.APIToken, error)
+	APITokens(ctx context.Context, userID int64) ([]helpdesk.APIToken, error)
+	RevokeAPIToken(ctx context.Context, tokenID, ownerID int64) error
 	UserByAPIToken(ctx context.Context, token string) (*helpdesk.User, error)
 	CreateSession(ctx context.Context, userID int64, ttl time.Duration) (token string, sess *helpdesk.Session, err error)
 	SessionByToken(ctx context.Context, token string) (*helpdesk.Session, error)

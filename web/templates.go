@@ -42,15 +42,22 @@ type pageData struct {
 const ctxNotice = "helpdesk.notice"
 
 var notices = map[string]string{
-	"created":         "Mailbox created.",
-	"saved":           "Changes saved.",
-	"enabled":         "Fetching enabled.",
-	"disabled":        "Fetching disabled.",
-	"fetch-requested": "Fetch requested: the fetch service runs it shortly.",
-	"retry-requested": "The message will be retried on the mailbox's next fetch.",
-	"outbox-retried":  "The mail is queued again; the notifier sends it shortly.",
-	"user-created":    "User created.",
-	"access-saved":    "Mailbox access saved.",
+	"created":          "Mailbox created.",
+	"saved":            "Changes saved.",
+	"enabled":          "Fetching enabled.",
+	"disabled":         "Fetching disabled.",
+	"fetch-requested":  "Fetch requested: the fetch service runs it shortly.",
+	"retry-requested":  "The message will be retried on the mailbox's next fetch.",
+	"outbox-retried":   "The mail is queued again; the notifier sends it shortly.",
+	"user-created":     "User created.",
+	"access-saved":     "Mailbox access saved.",
+	"role-saved":       "Role saved: it applies from the user's next request.",
+	"user-disabled":    "User disabled: signed out everywhere, API tokens refused.",
+	"user-enabled":     "User enabled: they can sign in again.",
+	"password-reset":   "Password reset: the user's sessions ended.",
+	"user-deleted":     "User deleted; their open conversations were reassigned or unassigned.",
+	"password-changed": "Password changed. Other browsers signed in as you were signed out.",
+	"token-revoked":    "Token revoked: it no longer works.",
 }
 
 var templateFuncs = template.FuncMap{
@@ -115,6 +122,17 @@ var templateFuncs = template.FuncMap{
 		return quarantineView{Items: items, Names: names}
 	},
 	"mailboxNames": func(m *helpdesk.Mailbox) map[int64]string { return map[int64]string{m.ID: m.Name} },
+	"tokensView": func(tokens []helpdesk.APIToken, owners bool, now time.Time, csrf string) tokensView {
+		return tokensView{Tokens: tokens, Owners: owners, Now: now, CSRF: csrf}
+	},
+}
+
+// tokensView is the data of the "tokens" partial.
+type tokensView struct {
+	Tokens []helpdesk.APIToken
+	Owners bool // show whose each token is
+	Now    time.Time
+	CSRF   string
 }
 
 // fieldMessage is the data of the "fielderr" partial.

@@ -43,7 +43,18 @@ commands:
   mailbox add --name N --email E --imap-host H --imap-port P --imap-security none|starttls|tls
               --imap-user U --imap-password-env VAR [--folder NAME]...
   user add --email E --name N --role admin|agent --password-env VAR
-  token create --email E       print a new API token for a user
+  user list                    list users with role and status
+  user disable|enable --email E
+                               shut a user out at once (sessions, API tokens) or let them in again
+  user set-role --email E --role admin|agent
+  user reset-password --email E --password-env VAR
+                               set a new password; the user's sessions end
+  user delete --email E [--reassign-to EMAIL]
+                               delete a user; open conversations go to EMAIL or unassigned
+  token create --email E [--name N] [--expires-days D]
+                               print a new API token for a user (shown once)
+  token list [--email E]       list API tokens with created, last used and expiry
+  token revoke --id N          revoke an API token at once
   demo                         run everything on SQLite with a demo mailbox
 
 configuration (environment): HELPDESK_DATABASE_URL, HELPDESK_REDIS_URL, HELPDESK_LISTEN,
@@ -98,8 +109,24 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, logg
 		return cmdMailboxAdd(ctx, rest[1:], stdout)
 	case cmd == "user" && sub() == "add":
 		return cmdUserAdd(ctx, rest[1:], stdout)
+	case cmd == "user" && sub() == "list":
+		return cmdUserList(ctx, rest[1:], stdout)
+	case cmd == "user" && sub() == "disable":
+		return cmdUserDisabled(ctx, rest[1:], stdout, true)
+	case cmd == "user" && sub() == "enable":
+		return cmdUserDisabled(ctx, rest[1:], stdout, false)
+	case cmd == "user" && sub() == "set-role":
+		return cmdUserSetRole(ctx, rest[1:], stdout)
+	case cmd == "user" && sub() == "reset-password":
+		return cmdUserResetPassword(ctx, rest[1:], stdout)
+	case cmd == "user" && sub() == "delete":
+		return cmdUserDelete(ctx, rest[1:], stdout)
 	case cmd == "token" && sub() == "create":
 		return cmdTokenCreate(ctx, rest[1:], stdout)
+	case cmd == "token" && sub() == "list":
+		return cmdTokenList(ctx, rest[1:], stdout)
+	case cmd == "token" && sub() == "revoke":
+		return cmdTokenRevoke(ctx, rest[1:], stdout)
 	case cmd == "demo":
 		return cmdDemo(ctx, rest, stdout, logger)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":

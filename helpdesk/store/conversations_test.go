@@ -35,8 +35,13 @@ func (w *workspace) otherV() helpdesk.Viewer { return helpdesk.ViewerOf(w.other)
 
 func setupWorkspace(t *testing.T, dialect string) *workspace {
 	t.Helper()
+	return setupWorkspaceAt(t, teststore.URL(t, dialect))
+}
+
+// setupWorkspaceAt is setupWorkspace on the database at url.
+func setupWorkspaceAt(t *testing.T, url string) *workspace {
+	t.Helper()
 	ctx := context.Background()
-	url := teststore.URL(t, dialect)
 	w := &workspace{s: teststore.OpenURL(t, url, store.Options{}), db: teststore.RawDB(t, url)}
 	var err error
 	for i, id := range []*int64{&w.mb1, &w.mb2} {

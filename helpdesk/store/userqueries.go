@@ -19,6 +19,22 @@ type userQueries struct {
 	DeleteSession         *sqlx.Stmt `query:"delete-session"`
 	DeleteExpiredSessions *sqlx.Stmt `query:"delete-expired-sessions"`
 
+	DeleteOtherSessions *sqlx.Stmt `query:"delete-other-sessions"`
+
+	// The lifecycle of an account (userlifecycle.go).
+	PasswordHash              *sqlx.Stmt `query:"password-hash"`
+	SetPassword               *sqlx.Stmt `query:"set-password"`
+	SetRole                   *sqlx.Stmt `query:"set-role"`
+	DisableUser               *sqlx.Stmt `query:"disable-user"`
+	EnableUser                *sqlx.Stmt `query:"enable-user"`
+	DeleteUser                *sqlx.Stmt `query:"delete-user"`
+	ActiveAdmins              *sqlx.Stmt `query:"active-admins"`
+	OpenAssignedConversations *sqlx.Stmt `query:"open-assigned-conversations"`
+	DeleteUserTokens          *sqlx.Stmt `query:"delete-user-tokens"`
+
 	CreateAPIToken *sqlx.Stmt `query:"create-api-token"`
 	UserByAPIToken *sqlx.Stmt `query:"user-by-api-token"`
+	TouchAPIToken  *sqlx.Stmt `query:"touch-api-token"`
+	APITokens      *sqlx.Stmt `query:"api-tokens"`
+	RevokeAPIToken *sqlx.Stmt `query:"revoke-api-token"`
 }

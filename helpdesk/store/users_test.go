@@ -146,11 +146,11 @@ func TestAPITokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t1, err := s.CreateAPIToken(ctx, "A@example.com")
+		t1, _, err := s.CreateAPIToken(ctx, u.ID, helpdesk.APITokenInput{Name: "one"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t2, _ := s.CreateAPIToken(ctx, "a@example.com")
+		t2, _, _ := s.CreateAPIToken(ctx, u.ID, helpdesk.APITokenInput{Name: "two"})
 		if t1 == t2 || len(t1) != len(helpdesk.APITokenPrefix)+43 {
 			t.Fatalf("tokens %q %q", t1, t2)
 		}
@@ -164,7 +164,7 @@ func TestAPITokens(t *testing.T) {
 				t.Errorf("lookup %q: %v", bad, err)
 			}
 		}
-		if _, err := s.CreateAPIToken(ctx, "nobody@example.com"); !errors.Is(err, helpdesk.ErrNotFound) {
+		if _, _, err := s.CreateAPIToken(ctx, 999999, helpdesk.APITokenInput{Name: "x"}); !errors.Is(err, helpdesk.ErrNotFound) {
 			t.Fatalf("unknown user: %v", err)
 		}
 	})

@@ -66,10 +66,10 @@ func setup(t testing.TB, dialect string) *env {
 	if e.agent, err = st.CreateUser(ctx, helpdesk.UserInput{Email: agentEmail, Name: "Aggie Agent", Role: "agent", Password: "agent-password-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if e.adminToken, err = st.CreateAPIToken(ctx, adminEmail); err != nil {
+	if e.adminToken, _, err = st.CreateAPIToken(ctx, e.admin.ID, helpdesk.APITokenInput{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if e.agentToken, err = st.CreateAPIToken(ctx, agentEmail); err != nil {
+	if e.agentToken, _, err = st.CreateAPIToken(ctx, e.agent.ID, helpdesk.APITokenInput{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -44,8 +44,8 @@ SELECT c.mailbox_id FROM conversations c
 WHERE c.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 
 -- name: can-see-mailbox
--- Whether a user exists and may see a mailbox.
-SELECT COUNT(*) FROM users u WHERE u.id = ? AND (u.role = 'admin'
+-- Whether a user exists, is not disabled and may see a mailbox.
+SELECT COUNT(*) FROM users u WHERE u.id = ? AND u.disabled_at IS NULL AND (u.role = 'admin'
 	OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?))
 
 -- name: assign-conversation
@@ -57,9 +57,10 @@ UPDATE conversations SET assignee_id = ?, updated_at = ? WHERE id = ? AND assign
 UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?
 
 -- name: assignees
--- The users who can see a mailbox, by name.
+-- The users who can see a mailbox, by name; not the disabled.
 SELECT u.id, u.name, u.email FROM users u
-WHERE u.role = 'admin' OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?)
+WHERE u.disabled_at IS NULL
+AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?))
 ORDER BY u.name, u.id
 
 -- name: visible-mailboxes

@@ -205,8 +205,9 @@ FROM quarantine WHERE mailbox_id = ? AND status = 'retry' ORDER BY id
 -- The users with access to the mailbox (admins, and agents given it) whose
 -- preference (notify_new_conversation, notify_customer_reply or
 -- notify_assigned) is on; with a user id other than 0, only that user.
+-- Disabled users get nothing.
 SELECT u.id, u.email, u.name FROM users u
-WHERE CASE ? WHEN 'notify_new_conversation' THEN u.notify_new_conversation
+WHERE u.disabled_at IS NULL AND CASE ? WHEN 'notify_new_conversation' THEN u.notify_new_conversation
 	WHEN 'notify_customer_reply' THEN u.notify_customer_reply
 	WHEN 'notify_assigned' THEN u.notify_assigned ELSE FALSE END
 AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM user_mailboxes um WHERE um.user_id = u.id AND um.mailbox_id = ?))
@@ -246,7 +247,7 @@ SELECT id, name, email, auto_ack FROM mailboxes WHERE id = ?
 SELECT COUNT(*) FROM outbox WHERE dedup_key LIKE ?
 
 -- name: admin-emails
-SELECT email FROM users WHERE role = 'admin' ORDER BY id
+SELECT email FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id
 
 -- name: audit-threads
 SELECT t.message_id, COUNT(*) AS n FROM threads t
