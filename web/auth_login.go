@@ -79,7 +79,7 @@ func (s *Server) login(c echo.Context) error {
 		return s.renderLogin(c, http.StatusUnauthorized, d)
 	}
 	// Anything but a wrong password is not the client's failure.
-	if undoErr := s.limiter.takeBack(ctx, try); undoErr != nil {
+	if undoErr := s.limiter.takeBack(context.WithoutCancel(ctx), try); undoErr != nil {
 		s.log.Warn("web: take back login attempt", "err", undoErr)
 	}
 	if errors.Is(err, errPasswordChecksBusy) {

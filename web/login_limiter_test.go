@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -314,4 +316,25 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 			t.Fatalf("a spoofed X-Forwarded-For from an untrusted peer: %d, want 429 (the peer's address is limited)", resp.StatusCode)
 		}
 	})
+}
+
+// Without its Redis, sign-in answers 503 with the form, not a 500, and
+// checks no password.
+func TestLoginWhenAttemptsCannotBeCounted(t *testing.T) {
+	t.Parallel()
+	rsrv := testserver.StartRedis(t)
+	cs := &checkedStore{}
+	e := setup(t, "sqlite", withCheckedStore(cs), func(c *Config) { c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t)) })
+	c := e.anonymous(t)
+	csrf := c.loginCSRF()
+	rsrv.Kill()
+	resp, body := c.post("/login", url.Values{"_csrf": {csrf}, "email": {agentEmail}, "password": {agentPassword}})
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(body, "Signing in is unavailable") || !strings.Contains(body, agentEmail) {
+		t.Fatalf("sign-in with Redis down: %d, Retry-After %q; want 503 with the form and the typed address:\n%s",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if n := cs.checks.Load(); n != 0 {
+		t.Fatalf("%d passwords checked without counting", n)
+	}
 }
