@@ -145,13 +145,15 @@ func TestThousandStatusLoadsWriteNothing(t *testing.T) {
 }
 
 // redisViewer is a Redis user that can only read lock keys and the fleet,
-// made with the README's ACL line: the web's inspector connects as it, so
-// a write attempt would fail with NOPERM.
+// and count sign-in attempts under helpdesk:login:*, made with the
+// README's ACL line: the web's inspector connects as it, so a write
+// attempt on a lock would fail with NOPERM.
 func redisViewer(t testing.TB, srv *testserver.Redis) *redis.Client {
 	t.Helper()
 	admin := srv.Client(t)
 	if err := admin.Do(context.Background(), "ACL", "SETUSER", "viewer", "on", ">viewer-pw", "-@all", "+get", "+pttl",
-		"~helpdesk:fetchlock:*", "~helpdesk:{fleet}:*").Err(); err != nil {
+		"~helpdesk:fetchlock:*", "~helpdesk:{fleet}:*",
+		"(~helpdesk:login:* +evalsha +eval +incr +decr +get +set +pttl +pexpire)").Err(); err != nil {
 		t.Fatal(err)
 	}
 	viewer := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "viewer", Password: "viewer-pw", DisableIdentity: true})

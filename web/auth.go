@@ -144,5 +144,5 @@ func (s *Server) clearSessionCookie(c echo.Context) {
 }
 
 func (s *Server) secureCookies(c echo.Context) bool {
-	return s.cfg.SecureCookies || c.Request().TLS != nil
+	return strings.HasPrefix(s.cfg.PublicURL, "https://") || c.Request().TLS != nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -59,20 +60,31 @@ func (s *Server) login(c echo.Context) error {
 	}
 	ip := c.RealIP()
 	email := strings.ToLower(strings.TrimSpace(d.Email))
-	if wait := s.limiter.blocked(time.Now(), "ip:"+ip, "email:"+email); wait > 0 {
-		s.metrics.logins.WithLabelValues("limited").Inc()
-		s.log.Warn("web: login rate limited", "ip", ip, "email", email)
-		c.Response().Header().Set(echo.HeaderRetryAfter, itoa(int64(wait/time.Second)+1))
-		d.Error = "Too many failed sign-ins. Wait a few minutes and try again."
-		return s.renderLogin(c, http.StatusTooManyRequests, d)
+	try, wait, err := s.limiter.admit(ctx, ip, email)
+	if err != nil {
+		s.log.Error("web: count login attempt", "err", err)
+		return s.loginLater(c, d, "unavailable", http.StatusServiceUnavailable, 5*time.Second,
+			"Signing in is unavailable for a moment. Please try again.")
 	}
-	u, err := s.cfg.Store.Authenticate(ctx, email, password)
+	if wait > 0 {
+		s.log.Warn("web: login rate limited", "ip", ip, "email", email)
+		return s.loginLater(c, d, "limited", http.StatusTooManyRequests, wait,
+			"Too many sign-in attempts. Wait a little and try again.")
+	}
+	u, err := s.checkPassword(ctx, email, password)
 	if errors.Is(err, helpdesk.ErrBadCredentials) {
-		s.limiter.fail(time.Now(), "ip:"+ip, "email:"+email)
 		s.metrics.logins.WithLabelValues("failed").Inc()
 		s.log.Info("web: login failed", "ip", ip, "email", email)
 		d.Error = "Wrong e-mail address or password."
 		return s.renderLogin(c, http.StatusUnauthorized, d)
+	}
+	// Anything but a wrong password is not the client's failure.
+	if undoErr := s.limiter.takeBack(context.WithoutCancel(ctx), try); undoErr != nil {
+		s.log.Warn("web: take back login attempt", "err", undoErr)
+	}
+	if errors.Is(err, errPasswordChecksBusy) {
+		return s.loginLater(c, d, "busy", http.StatusServiceUnavailable, time.Second,
+			"Many people are signing in right now. Please try again.")
 	}
 	if err != nil {
 		return err
@@ -85,7 +97,6 @@ func (s *Server) login(c echo.Context) error {
 	if _, err := s.cfg.Store.DeleteExpiredSessions(ctx); err != nil {
 		s.log.Warn("web: delete expired sessions", "err", err)
 	}
-	s.limiter.reset("email:" + email)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("web: signed in", "user_id", u.ID, "ip", ip)
 	s.setSessionCookie(c, token, sess.ExpiresAt)
@@ -95,6 +106,25 @@ func (s *Server) login(c echo.Context) error {
 		next = "/admin/status"
 	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// checkPassword checks the password, a bounded number at once.
+func (s *Server) checkPassword(ctx context.Context, email, password string) (*helpdesk.User, error) {
+	release, err := s.passwordChecks.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return s.cfg.Store.Authenticate(ctx, email, password)
+}
+
+// loginLater answers a sign-in that was not checked: the form again, with
+// Retry-After.
+func (s *Server) loginLater(c echo.Context, d loginData, result string, status int, wait time.Duration, msg string) error {
+	s.metrics.logins.WithLabelValues(result).Inc()
+	c.Response().Header().Set(echo.HeaderRetryAfter, itoa(int64((wait+time.Second-1)/time.Second)))
+	d.Error = msg
+	return s.renderLogin(c, status, d)
 }
 
 func (s *Server) logout(c echo.Context) error {

@@ -15,7 +15,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec   // route, method, code
 	duration *prometheus.HistogramVec // route, method
-	logins   *prometheus.CounterVec   // result: ok, failed, limited, invalid
+	logins   *prometheus.CounterVec   // result: ok, failed, limited, busy, unavailable, invalid
 	inspect  *prometheus.CounterVec   // result: ok, error
 }
 
@@ -32,7 +32,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"route", "method"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "helpdesk_web_logins_total",
-			Help: "Sign-in attempts by result: ok, failed, limited (rate limit), invalid (malformed form).",
+			Help: "Sign-in attempts by result: ok, failed, limited (rate limit), busy (too many password checks at once), unavailable (attempts could not be counted), invalid (malformed form).",
 		}, []string{"result"}),
 		inspect: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "helpdesk_web_lock_inspections_total",

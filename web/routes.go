@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -121,17 +122,28 @@ func (s *Server) routes() []route {
 	}
 }
 
+// clientAddress takes X-Forwarded-For from the trusted proxies only: the
+// client is the address nearest to us in it that is not a trusted proxy.
+// echo would trust loopback and private addresses by default; here only
+// the configured ones are.
+func clientAddress(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, r := range trusted {
+		opts = append(opts, echo.TrustIPRange(r))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 // buildEcho registers the route table with its middleware.
 func (s *Server) buildEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	if s.cfg.TrustProxy {
-		e.IPExtractor = echo.ExtractIPFromXFFHeader()
-	} else {
-		e.IPExtractor = echo.ExtractIPDirect()
-	}
+	e.IPExtractor = clientAddress(s.cfg.TrustedProxies)
 	e.Pre(s.recoverPanics)
 	e.Use(s.securityHeaders, s.limitBody)
 	s.routeTable = s.routes()

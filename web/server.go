@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -45,21 +46,37 @@ type Config struct {
 	// CaughtMail is the demo's SMTP catcher, listed at /admin/caught; nil
 	// outside the demo.
 	CaughtMail CaughtMail
-	// SecureCookies marks cookies Secure (set it behind TLS); cookies of
-	// requests that arrive over TLS are Secure regardless.
-	SecureCookies bool
-	// TrustProxy takes the client address from X-Forwarded-For (only
-	// behind a reverse proxy that sets it); otherwise the peer address is
-	// used, for login rate limiting and logs.
-	TrustProxy bool
-	SessionTTL time.Duration // default 12h
+	// PublicURL is the URL users reach the helpdesk at
+	// (HELPDESK_PUBLIC_URL); an https one marks cookies Secure. Cookies
+	// of requests that arrive over TLS are Secure regardless.
+	PublicURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed; the client address of other requests is the peer's. The
+	// address is what login throttling counts per client, and what logs show.
+	TrustedProxies []*net.IPNet
+	SessionTTL     time.Duration // default 12h
 	// ReadyChecks are extra checks for /readyz besides the database and
 	// the lock inspector (which reaches Redis when locks are on Redis).
 	ReadyChecks map[string]func(context.Context) error
-	// LoginLimit is the number of failed logins allowed per client address
-	// and per e-mail address within LoginWindow; default 10 per 15 minutes.
-	LoginLimit  int
-	LoginWindow time.Duration
+	// LoginAttempts counts sign-in attempts; give web instances one on a
+	// shared Redis (NewRedisLoginAttempts) to share the limits. Default:
+	// counted in this process.
+	LoginAttempts LoginAttempts
+	// Sign-in attempts allowed per LoginWindow (default 15 minutes):
+	// LoginLimit per account and client address (default 10),
+	// LoginAddressLimit per client address (default 100). Past LoginLimit
+	// attempts at one account from all addresses together, it takes one
+	// attempt per LoginBackoff (default 1s), doubling with each attempt
+	// up to 64 times that. Sign-ins that succeed are not counted.
+	LoginLimit        int
+	LoginAddressLimit int
+	LoginWindow       time.Duration
+	LoginBackoff      time.Duration
+	// PasswordChecks is how many passwords are checked at once (default
+	// 2×GOMAXPROCS; each check takes about 19 MiB). A sign-in that cannot
+	// start its check within PasswordCheckWait (default 2s) gets 503.
+	PasswordChecks    int
+	PasswordCheckWait time.Duration
 	// StatusCacheTTL is how long one reading of the status page serves
 	// all admins (default 1s; the page says when it was read). Negative:
 	// every request reads.
@@ -68,12 +85,13 @@ type Config struct {
 
 // Server is the web server. Build it with New.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	echo    *echo.Echo
-	pages   map[string]*template.Template
-	metrics *metrics
-	limiter *loginLimiter
+	cfg            Config
+	log            *slog.Logger
+	echo           *echo.Echo
+	pages          map[string]*template.Template
+	metrics        *metrics
+	limiter        loginLimiter
+	passwordChecks passwordChecks
 	// routeTable is the table the handler was built from (see routes.go).
 	routeTable []route
 	status     statusCache
@@ -104,24 +122,50 @@ func New(cfg Config) *Server {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	if cfg.LoginLimit <= 0 {
-		cfg.LoginLimit = 10
-	}
 	if cfg.StatusCacheTTL == 0 {
 		cfg.StatusCacheTTL = time.Second
 	}
-	if cfg.LoginWindow <= 0 {
-		cfg.LoginWindow = 15 * time.Minute
-	}
+	limiter, passwordChecks := loginDefenses(&cfg)
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "web"),
-		pages:   mustParseTemplates(),
-		metrics: newMetrics(cfg.Registry),
-		limiter: newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow),
+		cfg:            cfg,
+		log:            cfg.Logger.With("component", "web"),
+		pages:          mustParseTemplates(),
+		metrics:        newMetrics(cfg.Registry),
+		limiter:        limiter,
+		passwordChecks: passwordChecks,
 	}
 	s.echo = s.buildEcho()
 	return s
+}
+
+// loginDefenses fills in the login defaults of cfg and builds the
+// limiter and the bound on password checks from them.
+func loginDefenses(cfg *Config) (loginLimiter, passwordChecks) {
+	if cfg.LoginAttempts == nil {
+		cfg.LoginAttempts = NewLocalLoginAttempts()
+	}
+	cfg.LoginLimit = positiveOr(cfg.LoginLimit, 10)
+	cfg.LoginAddressLimit = positiveOr(cfg.LoginAddressLimit, 100)
+	cfg.LoginWindow = positiveOr(cfg.LoginWindow, 15*time.Minute)
+	cfg.LoginBackoff = positiveOr(cfg.LoginBackoff, time.Second)
+	cfg.PasswordChecks = positiveOr(cfg.PasswordChecks, 2*runtime.GOMAXPROCS(0))
+	cfg.PasswordCheckWait = positiveOr(cfg.PasswordCheckWait, 2*time.Second)
+	limiter := loginLimiter{
+		attempts:     cfg.LoginAttempts,
+		window:       cfg.LoginWindow,
+		addressLimit: int64(cfg.LoginAddressLimit),
+		accountLimit: int64(cfg.LoginLimit),
+		backoff:      cfg.LoginBackoff,
+	}
+	return limiter, newPasswordChecks(cfg.PasswordChecks, cfg.PasswordCheckWait)
+}
+
+// positiveOr is v, or def when v is not positive.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Handler is the whole web application, for tests and custom servers.

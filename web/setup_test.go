@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
@@ -100,6 +102,9 @@ type client struct {
 	base string
 	http *http.Client
 	csrf string // the session's CSRF token, once signed in
+	// forwardedFor, when set, is sent as X-Forwarded-For: the client as
+	// a reverse proxy would name it.
+	forwardedFor string
 }
 
 func (e *env) anonymous(t testing.TB) *client {
@@ -131,12 +136,24 @@ var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 // login signs in through the form, as a browser does.
 func (c *client) login(email, password string) *http.Response {
 	c.t.Helper()
+	return c.submitLogin(c.loginCSRF(), email, password)
+}
+
+// loginCSRF opens the login form and returns its CSRF token.
+func (c *client) loginCSRF() string {
+	c.t.Helper()
 	_, body := c.get("/login")
 	m := csrfInput.FindStringSubmatch(body)
 	if m == nil {
 		c.t.Fatalf("no CSRF field on the login form:\n%s", body)
 	}
-	resp, _ := c.post("/login", url.Values{"_csrf": {m[1]}, "email": {email}, "password": {password}})
+	return m[1]
+}
+
+// submitLogin posts the login form opened by loginCSRF.
+func (c *client) submitLogin(csrf, email, password string) *http.Response {
+	c.t.Helper()
+	resp, _ := c.post("/login", url.Values{"_csrf": {csrf}, "email": {email}, "password": {password}})
 	if resp.StatusCode == http.StatusSeeOther {
 		_, body := c.get(resp.Header.Get("Location"))
 		if m := csrfInput.FindStringSubmatch(body); m != nil {
@@ -148,6 +165,9 @@ func (c *client) login(email, password string) *http.Response {
 
 func (c *client) do(req *http.Request) (*http.Response, string) {
 	c.t.Helper()
+	if c.forwardedFor != "" {
+		req.Header.Set(echo.HeaderXForwardedFor, c.forwardedFor)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)

@@ -125,6 +125,11 @@ func TestBadCommandLinesAndConfig(t *testing.T) {
 		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=-5MiB"}, 1, "HELPDESK_FETCH_MAX_BYTES"},
 		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=100"}, 1, "at least 1MiB"},
 		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_MAILBOXES=-1"}, 1, "HELPDESK_FETCH_MAX_MAILBOXES"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_PUBLIC_URL=help.example.com"}, 1, "HELPDESK_PUBLIC_URL"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_PUBLIC_URL=ftp://help.example.com"}, 1, "HELPDESK_PUBLIC_URL"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_PUBLIC_URL=https://help.example.com/?x=1"}, 1, "HELPDESK_PUBLIC_URL"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8,proxy.local"}, 1, `"proxy.local" is not an address or CIDR`},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/33"}, 1, "HELPDESK_TRUSTED_PROXIES"},
 	} {
 		_, stderr, code := w.runEnv(tc.env, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

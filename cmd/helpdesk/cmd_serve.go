@@ -97,12 +97,15 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 
 	if roles["web"] {
 		srv := web.New(web.Config{
-			Store:      store,
-			Inspector:  deps.inspector,
-			Registry:   registry,
-			Listen:     cfg.Listen,
-			Logger:     logger,
-			CaughtMail: caught,
+			Store:          store,
+			Inspector:      deps.inspector,
+			Registry:       registry,
+			Listen:         cfg.Listen,
+			Logger:         logger,
+			PublicURL:      cfg.PublicURL,
+			TrustedProxies: cfg.TrustedProxies,
+			LoginAttempts:  loginAttempts(deps),
+			CaughtMail:     caught,
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
 			},
@@ -143,6 +146,15 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 	started = nil
 	logger.Info("stopped", "took", time.Since(shutdownStarted).Round(time.Millisecond))
 	return nil
+}
+
+// loginAttempts are counted on Redis when there is one, so that all web
+// instances share the sign-in limits; else in this process.
+func loginAttempts(deps *lockDeps) web.LoginAttempts {
+	if deps.redis == nil {
+		return web.NewLocalLoginAttempts()
+	}
+	return web.NewRedisLoginAttempts(deps.redis)
 }
 
 // fetchAlerts sends admins one "fetching is failing" mail after several

@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dustin/go-humanize"
 
@@ -29,6 +33,13 @@ type config struct {
 	DataDir     string // where the SQLite file, the secret key and the fetch lock live
 	LockTTL     time.Duration
 	Fetch       fetchLimits
+	// PublicURL is where users reach the helpdesk (HELPDESK_PUBLIC_URL),
+	// without a trailing slash: the base of links in mail; https turns on
+	// Secure cookies.
+	PublicURL string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (HELPDESK_TRUSTED_PROXIES).
+	TrustedProxies []*net.IPNet
 }
 
 // fetchLimits bound a fetch instance; zero values leave the fetcher's
@@ -65,6 +76,12 @@ func loadConfig() (config, error) {
 	if c.Fetch, err = loadFetchLimits(); err != nil {
 		return c, err
 	}
+	if c.PublicURL, err = parsePublicURL(envOr("HELPDESK_PUBLIC_URL", "http://"+c.Listen)); err != nil {
+		return c, err
+	}
+	if c.TrustedProxies, err = parseTrustedProxies(os.Getenv("HELPDESK_TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return c, fmt.Errorf("HELPDESK_REDIS_URL %q: want redis://host:port/db", c.RedisURL)
 	}
@@ -91,6 +108,35 @@ func loadFetchLimits() (fetchLimits, error) {
 		l.MaxBytes = int64(n)
 	}
 	return l, nil
+}
+
+// parsePublicURL checks HELPDESK_PUBLIC_URL: an absolute http or https
+// URL, maybe with a path, and drops a trailing slash.
+func parsePublicURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("HELPDESK_PUBLIC_URL %q: want the http or https URL users reach the helpdesk at, e.g. https://help.example.com", v)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// parseTrustedProxies reads HELPDESK_TRUSTED_PROXIES: CIDRs or single
+// addresses, separated by commas or spaces.
+func parseTrustedProxies(v string) ([]*net.IPNet, error) {
+	var proxies []*net.IPNet
+	for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		prefix, err := netip.ParsePrefix(s)
+		if addr, addrErr := netip.ParseAddr(s); err != nil && addrErr == nil {
+			prefix, err = netip.PrefixFrom(addr, addr.BitLen()), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("HELPDESK_TRUSTED_PROXIES: %q is not an address or CIDR; want e.g. 10.0.0.0/8, 192.0.2.7", s)
+		}
+		_, ipNet, _ := net.ParseCIDR(prefix.Masked().String())
+		proxies = append(proxies, ipNet)
+	}
+	return proxies, nil
 }
 
 // positiveIntEnv reads a count of what from the environment; 0 when unset.
@@ -156,7 +202,7 @@ func openStore(ctx context.Context, c config, migrating bool) (*store.Store, err
 	if err != nil {
 		return nil, err
 	}
-	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets})
+	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets, PublicURL: c.PublicURL})
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,8 @@ func enqueueFetchAlert(ctx context.Context, t *tx, mailboxID int64, failing bool
 		m.Subject = fmt.Sprintf("Fetching mail for %s (%s) is failing", name, mb.Email)
 		m.BodyText = fmt.Sprintf("The last %d runs fetching mail for mailbox %q (%s) failed.\n\nLast error: %s\n\n"+
 			"Mail to this address is not reaching the helpdesk until this is fixed. The status page shows details.\n"+
-			"You will get one more mail when fetching works again.\n", failures, name, mb.Email, helpdesk.Truncate(lastError, 2000))
+			"You will get one more mail when fetching works again.\n%s", failures, name, mb.Email, helpdesk.Truncate(lastError, 2000),
+			t.store.pageLink("/admin/status"))
 	} else {
 		m.DedupKey = fmt.Sprintf("alert:recovered:%d:%d", mailboxID, episode)
 		m.Subject = fmt.Sprintf("Fetching mail for %s (%s) works again", name, mb.Email)

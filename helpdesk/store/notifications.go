@@ -56,8 +56,9 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *tx, conv threadedC
 			From:      mb.Email,
 			To:        []string{u.Email},
 			Subject:   helpdesk.OneLine(fmt.Sprintf("[#%d] %s: %s", conv.ID, headline, conv.Subject), 900),
-			BodyText: fmt.Sprintf("%s #%d in %s\nFrom: %s\nSubject: %s\n\n%s\n",
+			BodyText: fmt.Sprintf("%s #%d in %s\nFrom: %s\nSubject: %s\n%s\n%s\n",
 				headline, conv.ID, helpdesk.OneLine(mb.Name, 200), helpdesk.FormatSender(sender), helpdesk.OneLine(msg.Subject, 900),
+				t.store.pageLink(fmt.Sprintf("/conversations/%d", conv.ID)),
 				helpdesk.Truncate(strings.TrimSpace(msg.Text), notificationExcerpt)),
 			Headers: helpdesk.AutomaticHeaders("auto-generated", mb.Email),
 		})
@@ -69,6 +70,15 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *tx, conv threadedC
 		return enqueueAutoAck(ctx, t, mb, conv.ID, threadID, msg)
 	}
 	return nil
+}
+
+// pageLink is a line linking to the web UI's page at path, or "" when
+// the store was not given the web's public URL.
+func (s *Store) pageLink(path string) string {
+	if s.publicURL == "" {
+		return ""
+	}
+	return "Open: " + s.publicURL + path + "\n"
 }
 
 // notifiedUsers are the users with access to the mailbox (admins, and
@@ -244,8 +254,9 @@ func notifyAssignedTx(ctx context.Context, t *tx, convID, assigneeID, byUserID i
 		From:      conv.MailboxEmail,
 		To:        []string{u.Email},
 		Subject:   helpdesk.OneLine(fmt.Sprintf("[#%d] Assigned to you: %s", convID, conv.Subject), 900),
-		BodyText: fmt.Sprintf("%s assigned conversation #%d in %s to you.\nSubject: %s\n",
-			by, convID, helpdesk.OneLine(conv.MailboxName, 200), helpdesk.OneLine(conv.Subject, 900)),
+		BodyText: fmt.Sprintf("%s assigned conversation #%d in %s to you.\nSubject: %s\n%s",
+			by, convID, helpdesk.OneLine(conv.MailboxName, 200), helpdesk.OneLine(conv.Subject, 900),
+			t.store.pageLink(fmt.Sprintf("/conversations/%d", convID))),
 		Headers: helpdesk.AutomaticHeaders("auto-generated", conv.MailboxEmail),
 	})
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
@@ -205,6 +207,41 @@ func TestFetchAlerts(t *testing.T) {
 			alerts, _ := o.s.OutboxByKind(ctx, "alert", 10)
 			if a := alerts[0]; !slices.Equal(a.To, []string{o.admin.Email}) || a.From != "help@alpha.example" {
 				t.Fatalf("alert goes to %v from %s, want the admins", a.To, a.From)
+			}
+		})
+	}
+}
+
+// Notifications link to the pages they are about, on the public URL.
+func TestNotificationLinksUsePublicURL(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			const base = "https://help.example.com/desk"
+			o := setupOutboxWith(t, dialect, store.Options{PublicURL: base})
+			ctx := context.Background()
+			res := o.ingest(t, customerMail{from: "cus@customer.example"})
+			if err := o.s.NotifyAssignedForTest(ctx, res.ConversationID, o.agent.ID, o.admin.ID); err != nil {
+				t.Fatal(err)
+			}
+			convLink := fmt.Sprintf("Open: %s/conversations/%d\n", base, res.ConversationID)
+			rows, _ := o.s.OutboxByKind(ctx, "notification", 10)
+			if len(rows) != 3 { // new conversation to admin and agent, assigned to agent
+				t.Fatalf("%d notifications, want 3", len(rows))
+			}
+			for _, r := range rows {
+				if !strings.Contains(r.BodyText, convLink) {
+					t.Fatalf("notification %q has no link %q:\n%s", r.Subject, convLink, r.BodyText)
+				}
+			}
+			for _, f := range []int{1, 2, 3} {
+				if err := o.s.UpdateFetchAlert(ctx, o.mb, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			alerts, _ := o.s.OutboxByKind(ctx, "alert", 10)
+			if len(alerts) != 1 || !strings.Contains(alerts[0].BodyText, "Open: "+base+"/admin/status\n") {
+				t.Fatalf("alerts %+v, want one linking to the status page", alerts)
 			}
 		})
 	}

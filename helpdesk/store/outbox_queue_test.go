@@ -32,9 +32,15 @@ type obSetup struct {
 
 func setupOutbox(t *testing.T, dialect string) *obSetup {
 	t.Helper()
+	return setupOutboxWith(t, dialect, store.Options{})
+}
+
+// setupOutboxWith is setupOutbox with a store opened with opts.
+func setupOutboxWith(t *testing.T, dialect string, opts store.Options) *obSetup {
+	t.Helper()
 	ctx := context.Background()
 	url := teststore.URL(t, dialect)
-	o := &obSetup{s: teststore.OpenURL(t, url, store.Options{}), db: teststore.RawDB(t, url)}
+	o := &obSetup{s: teststore.OpenURL(t, url, opts), db: teststore.RawDB(t, url)}
 	o.mb = o.mailbox(t, "help@alpha.example", false)
 	mk := func(email, role string) *helpdesk.User {
 		u, err := o.s.CreateUser(ctx, helpdesk.UserInput{Email: email, Name: strings.Split(email, "@")[0], Role: role, Password: "password-123456"})

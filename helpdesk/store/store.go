@@ -20,6 +20,9 @@ type Store struct {
 	db      *sqlx.DB
 	dialect dialect
 	secrets *secret.Box
+	// publicURL is the web's address, the base of links in mail; "" for
+	// mail without links.
+	publicURL string
 	// The prepared queries of each area (queries.go).
 	fetchQ   fetchQueries
 	userQ    userQueries
@@ -32,6 +35,9 @@ type Store struct {
 // Options configures Open.
 type Options struct {
 	Secrets *secret.Box // encrypts stored IMAP and SMTP passwords
+	// PublicURL is where users reach the web UI (HELPDESK_PUBLIC_URL,
+	// without a trailing slash): notifications link to its pages.
+	PublicURL string
 }
 
 // Open connects to "postgres://..." or "sqlite:PATH" (SQLite with WAL and a
@@ -52,7 +58,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, dialect: d, secrets: opts.Secrets}, nil
+	return &Store{db: db, dialect: d, secrets: opts.Secrets, publicURL: opts.PublicURL}, nil
 }
 
 // Migrate applies every pending schema migration, then prepares the
