@@ -303,3 +303,5 @@ func (e *env) quarantined(t testing.TB, mailboxID, fence int64, uid uint32) int6
 }
 
 var errIMAPLogin = errors.New(`imap: login: NO [AUTHENTICATIONFAILED] Authentication failed. <script>alert(1)</script>`)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			Logger:         logger,
 			PublicURL:      cfg.PublicURL,
 			TrustedProxies: cfg.TrustedProxies,
-			LoginAttempts:  loginAttempts(deps),
+			LoginAttempts:  loginAttempts(deps, logger),
 			CaughtMail:     caught,
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
@@ -150,11 +150,11 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 
 // loginAttempts are counted on Redis when there is one, so that all web
 // instances share the sign-in limits; else in this process.
-func loginAttempts(deps *lockDeps) web.LoginAttempts {
+func loginAttempts(deps *lockDeps, logger *slog.Logger) web.LoginAttempts {
 	if deps.redis == nil {
 		return web.NewLocalLoginAttempts()
 	}
-	return web.NewRedisLoginAttempts(deps.redis)
+	return web.NewRedisLoginAttempts(deps.redis, logger)
 }
 
 // fetchAlerts sends admins one "fetching is failing" mail after several
