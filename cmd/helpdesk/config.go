@@ -15,6 +15,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
@@ -156,7 +157,7 @@ func openStore(ctx context.Context, c config, migrating bool) (*store.Store, err
 	if err != nil {
 		return nil, err
 	}
-	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets})
+	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets, Signer: helpdesk.NewMailSigner(key)})
 	if err != nil {
 		return nil, err
 	}

@@ -6,11 +6,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/migrations"
 )
@@ -20,6 +22,7 @@ type Store struct {
 	db      *sqlx.DB
 	dialect dialect
 	secrets *secret.Box
+	signer  *helpdesk.MailSigner
 	// The prepared queries of each area (queries.go).
 	fetchQ   fetchQueries
 	userQ    userQueries
@@ -32,12 +35,18 @@ type Store struct {
 // Options configures Open.
 type Options struct {
 	Secrets *secret.Box // encrypts stored IMAP and SMTP passwords
+	// Signer keys the Message-IDs and loop headers of outbound mail;
+	// required.
+	Signer *helpdesk.MailSigner
 }
 
 // Open connects to "postgres://..." or "sqlite:PATH" (SQLite with WAL and a
 // busy timeout, its directory created). It neither migrates nor prepares
 // the queries: CheckSchema or Migrate does, and every command calls one.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	if opts.Signer == nil {
+		return nil, errors.New("open store: no signer for outbound mail")
+	}
 	d, err := dialectFor(databaseURL)
 	if err != nil {
 		return nil, err
@@ -52,7 +61,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, dialect: d, secrets: opts.Secrets}, nil
+	return &Store{db: db, dialect: d, secrets: opts.Secrets, signer: opts.Signer}, nil
 }
 
 // Migrate applies every pending schema migration, then prepares the

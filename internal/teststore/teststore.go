@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
@@ -61,6 +62,7 @@ func OpenURL(t testing.TB, url string, opts store.Options) *store.Store {
 		t.Fatal(err)
 	}
 	opts.Secrets = secrets
+	opts.Signer = helpdesk.NewMailSigner(SecretKey)
 	s, err := store.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open store %s: %v", url, err)
