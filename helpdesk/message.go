@@ -48,10 +48,10 @@ type IncomingMessage struct {
 	// lower-cased, without parameters or comment: "no", "auto-replied",
 	// "auto-generated"...; "" when the field is absent.
 	AutoSubmitted string
-	// LoopMailbox is the value of LoopHeader, lower-cased: the helpdesk
-	// mailbox that sent this mail, when it is a helpdesk's automatic mail
-	// coming back; "" when the field is absent.
-	LoopMailbox string
+	// Loop is the value of LoopHeader, lower-cased: the helpdesk
+	// mailbox that sent this mail and its signature, when it is a
+	// helpdesk's automatic mail coming back; "" when the field is absent.
+	Loop string
 
 	// DedupKey identifies the message within a mailbox regardless of the
 	// folder or UID it was found under (see DedupKey in dedup.go).

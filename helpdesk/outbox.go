@@ -2,7 +2,6 @@ package helpdesk
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 	"time"
@@ -26,24 +25,6 @@ type OutboundMail struct {
 	// Auto-Submitted); values must not contain line breaks.
 	Headers map[string]string
 }
-
-// OutboxMessageID is the Message-ID of an outbox row, derived from its dedup
-// key: a resend carries the same one, and a customer's answer that quotes
-// it threads back to the conversation.
-func OutboxMessageID(dedupKey, from string) string {
-	sum := sha256.Sum256([]byte(dedupKey))
-	domain := "helpdesk.invalid"
-	if _, d, ok := strings.Cut(from, "@"); ok && d != "" {
-		domain = d
-	}
-	return ourMessageIDPrefix + hex.EncodeToString(sum[:12]) + "@" + domain
-}
-
-const ourMessageIDPrefix = "hd-"
-
-// MayBeOurs tells whether a Message-ID can be one the outbox made, which
-// saves looking up every incoming Message-ID in the outbox.
-func MayBeOurs(messageID string) bool { return strings.HasPrefix(messageID, ourMessageIDPrefix) }
 
 func (m OutboundMail) Validate() error {
 	bad := map[string]string{}

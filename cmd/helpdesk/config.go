@@ -19,6 +19,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
@@ -202,7 +203,7 @@ func openStore(ctx context.Context, c config, migrating bool) (*store.Store, err
 	if err != nil {
 		return nil, err
 	}
-	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets, PublicURL: c.PublicURL})
+	store, err := store.Open(ctx, c.DatabaseURL, store.Options{Secrets: secrets, PublicURL: c.PublicURL, Signer: helpdesk.NewMailSigner(key)})
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func fillHeaderFields(msg *helpdesk.IncomingMessage, h mail.Header) {
 	msg.Subject = cleanHeaderText(h.Get("Subject"))
 	// Structured fields: their values are never encoded words.
 	msg.AutoSubmitted = firstToken(cleanLine(h.Get("Auto-Submitted")))
-	msg.LoopMailbox = strings.ToLower(cleanLine(h.Get(helpdesk.LoopHeader)))
+	msg.Loop = strings.ToLower(cleanLine(h.Get(helpdesk.LoopHeader)))
 	if d, err := h.Date(); err == nil {
 		msg.Date = d
 	}

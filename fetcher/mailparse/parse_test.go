@@ -53,9 +53,9 @@ func checkInvariants(t testing.TB, m *helpdesk.IncomingMessage) {
 	oneLine("MessageID", m.MessageID)
 	oneLine("InReplyTo", m.InReplyTo)
 	oneLine("AutoSubmitted", m.AutoSubmitted)
-	oneLine("LoopMailbox", m.LoopMailbox)
-	if m.AutoSubmitted != strings.ToLower(m.AutoSubmitted) || m.LoopMailbox != strings.ToLower(m.LoopMailbox) {
-		t.Errorf("AutoSubmitted %q or LoopMailbox %q is not lower-case", m.AutoSubmitted, m.LoopMailbox)
+	oneLine("Loop", m.Loop)
+	if m.AutoSubmitted != strings.ToLower(m.AutoSubmitted) || m.Loop != strings.ToLower(m.Loop) {
+		t.Errorf("AutoSubmitted %q or Loop %q is not lower-case", m.AutoSubmitted, m.Loop)
 	}
 	for _, r := range m.References {
 		oneLine("Reference", r)
@@ -465,8 +465,8 @@ func TestParseLoopFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			m := parseFixture(t, tt.file)
-			if m.AutoSubmitted != tt.autoSubmitted || m.LoopMailbox != tt.loop {
-				t.Errorf("AutoSubmitted = %q, LoopMailbox = %q; want %q, %q", m.AutoSubmitted, m.LoopMailbox, tt.autoSubmitted, tt.loop)
+			if m.AutoSubmitted != tt.autoSubmitted || m.Loop != tt.loop {
+				t.Errorf("AutoSubmitted = %q, Loop = %q; want %q, %q", m.AutoSubmitted, m.Loop, tt.autoSubmitted, tt.loop)
 			}
 		})
 	}
@@ -477,8 +477,8 @@ func TestParseLoopFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.AutoSubmitted != "auto-generated" || m.LoopMailbox != "help@alpha.example\ufffd x" {
-		t.Errorf("AutoSubmitted = %q, LoopMailbox = %q", m.AutoSubmitted, m.LoopMailbox)
+	if m.AutoSubmitted != "auto-generated" || m.Loop != "help@alpha.example\ufffd x" {
+		t.Errorf("AutoSubmitted = %q, Loop = %q", m.AutoSubmitted, m.Loop)
 	}
 	checkInvariants(t, m)
 }

@@ -103,7 +103,9 @@ func TestNoAckLoopBetweenHelpdesks(t *testing.T) {
 			}
 			var desks []*desk
 			for _, email := range []string{"help@alpha.example", "help@beta.example"} {
-				d := &desk{s: teststore.Open(t, "sqlite"), email: email}
+				// Each with its own secret key, as two installs have.
+				signer := helpdesk.NewMailSigner("secret key of " + email)
+				d := &desk{s: teststore.OpenURL(t, teststore.URL(t, "sqlite"), store.Options{Signer: signer}), email: email}
 				d.mb = addMailbox(t, d.s, email, true)
 				cfg := testConfig(&env{sink: sink}, email)
 				start(t, d.s, cfg)

@@ -74,7 +74,7 @@ func enqueueFetchAlert(ctx context.Context, t *tx, mailboxID int64, failing bool
 		MailboxID: mailboxID,
 		From:      mb.Email,
 		To:        to,
-		Headers:   helpdesk.AutomaticHeaders("auto-generated", mb.Email),
+		Headers:   t.store.signer.AutomaticHeaders("auto-generated", mb.Email),
 	}
 	if failing {
 		episode++

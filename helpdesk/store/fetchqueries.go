@@ -59,7 +59,6 @@ type fetchQueries struct {
 
 	NotifiedUsers                 *sqlx.Stmt `query:"notified-users"`
 	CountMailboxesByEmail         *sqlx.Stmt `query:"count-mailboxes-by-email"`
-	CountOutboxByMessageID        *sqlx.Stmt `query:"count-outbox-by-message-id"`
 	CountNotificationsByMessageID *sqlx.Stmt `query:"count-notifications-by-message-id"`
 	RecentAutoAcks                *sqlx.Stmt `query:"recent-auto-acks"`
 	RecordAutoAck                 *sqlx.Stmt `query:"record-auto-ack"`

@@ -60,7 +60,7 @@ func enqueueCustomerMailNotifications(ctx context.Context, t *tx, conv threadedC
 				headline, conv.ID, helpdesk.OneLine(mb.Name, 200), helpdesk.FormatSender(sender), helpdesk.OneLine(msg.Subject, 900),
 				t.store.pageLink(fmt.Sprintf("/conversations/%d", conv.ID)),
 				helpdesk.Truncate(strings.TrimSpace(msg.Text), notificationExcerpt)),
-			Headers: helpdesk.AutomaticHeaders("auto-generated", mb.Email),
+			Headers: t.store.signer.AutomaticHeaders("auto-generated", mb.Email),
 		})
 		if err != nil {
 			return err
@@ -94,9 +94,10 @@ func notifiedUsers(ctx context.Context, t *tx, mailboxID int64, pref string, onl
 
 // automaticMail tells why nothing may answer or notify on msg: an
 // auto-reply or bounce, our own mail coming back (its Message-ID or
-// X-Helpdesk-Loop is ours), or an answer to a notification we sent to
-// staff. "" means a person wrote it. An answer to an agent's reply or to an
-// auto-acknowledgement is a customer writing, and counts.
+// X-Helpdesk-Loop is ours, which only our key can make), or an answer to a
+// notification we sent to staff. "" means a person wrote it. An answer to
+// an agent's reply or to an auto-acknowledgement is a customer writing,
+// and counts.
 func automaticMail(ctx context.Context, t *tx, msg *helpdesk.IncomingMessage) (string, error) {
 	if msg.AutoReply {
 		return "auto-reply: " + msg.AutoReason, nil
@@ -104,28 +105,14 @@ func automaticMail(ctx context.Context, t *tx, msg *helpdesk.IncomingMessage) (s
 	if v := msg.AutoSubmitted; v != "" && v != "no" {
 		return "auto-submitted: " + v, nil
 	}
-	if msg.LoopMailbox != "" {
-		var n int
-		if err := t.get(ctx, &n, t.q().CountMailboxesByEmail, msg.LoopMailbox); err != nil {
-			return "", fmt.Errorf("check loop header: %w", err)
-		}
-		if n > 0 {
-			return "our own mail (" + helpdesk.LoopHeader + ")", nil
-		}
+	signer := t.store.signer
+	if signer.OurLoop(msg.Loop) {
+		return "our own mail (" + helpdesk.LoopHeader + ")", nil
 	}
-	if helpdesk.MayBeOurs(msg.MessageID) {
-		if err := t.flushFor(ctx, messageIDLookups(msg.MessageID)...); err != nil {
-			return "", err
-		}
-		var n int
-		if err := t.get(ctx, &n, t.q().CountOutboxByMessageID, msg.MessageID); err != nil {
-			return "", fmt.Errorf("check own message id: %w", err)
-		}
-		if n > 0 {
-			return "our own mail (Message-ID)", nil
-		}
+	if signer.OurMessageID(msg.MessageID) {
+		return "our own mail (Message-ID)", nil
 	}
-	if helpdesk.MayBeOurs(msg.InReplyTo) {
+	if signer.OurMessageID(msg.InReplyTo) {
 		if err := t.flushFor(ctx, messageIDLookups(msg.InReplyTo)...); err != nil {
 			return "", err
 		}
@@ -165,7 +152,7 @@ func enqueueAutoAck(ctx context.Context, t *tx, mb mailboxInfo, convID, threadID
 	if recent > 0 {
 		return nil
 	}
-	headers := helpdesk.AutomaticHeaders("auto-replied", mb.Email)
+	headers := t.store.signer.AutomaticHeaders("auto-replied", mb.Email)
 	if msg.MessageID != "" && !strings.ContainsAny(msg.MessageID, "<>\r\n \t") {
 		headers["In-Reply-To"] = "<" + msg.MessageID + ">"
 		headers["References"] = "<" + msg.MessageID + ">"
@@ -257,7 +244,7 @@ func notifyAssignedTx(ctx context.Context, t *tx, convID, assigneeID, byUserID i
 		BodyText: fmt.Sprintf("%s assigned conversation #%d in %s to you.\nSubject: %s\n%s",
 			by, convID, helpdesk.OneLine(conv.MailboxName, 200), helpdesk.OneLine(conv.Subject, 900),
 			t.store.pageLink(fmt.Sprintf("/conversations/%d", convID))),
-		Headers: helpdesk.AutomaticHeaders("auto-generated", conv.MailboxEmail),
+		Headers: t.store.signer.AutomaticHeaders("auto-generated", conv.MailboxEmail),
 	})
 }
 

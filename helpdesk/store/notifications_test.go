@@ -35,7 +35,7 @@ func TestCustomerMailNotifications(t *testing.T) {
 			}
 			rows, _ := o.s.OutboxByKind(ctx, "notification", 10)
 			if n := rows[0]; n.From != "help@alpha.example" || n.Headers["Auto-Submitted"] != "auto-generated" ||
-				n.Headers[helpdesk.LoopHeader] != "help@alpha.example" || n.ThreadID != first.ThreadID {
+				n.Headers[helpdesk.LoopHeader] != helpdesk.NewMailSigner(teststore.SecretKey).LoopValue("help@alpha.example") || n.ThreadID != first.ThreadID {
 				t.Fatalf("notification %+v", n)
 			}
 
@@ -61,7 +61,7 @@ func TestCustomerMailNotifications(t *testing.T) {
 			for name, m := range map[string]customerMail{
 				"auto-reply flag":        {from: "ooo@customer.example", autoReply: true},
 				"auto-submitted header":  {from: "ooo2@customer.example", rawHeaders: "Auto-Submitted: auto-replied\r\n"},
-				"our loop header":        {from: "fwd@customer.example", rawHeaders: helpdesk.LoopHeader + ": help@alpha.example\r\n"},
+				"our loop header":        {from: "fwd@customer.example", rawHeaders: helpdesk.LoopHeader + ": " + rows[0].Headers[helpdesk.LoopHeader] + "\r\n"},
 				"our message id":         {from: "fwd2@customer.example", messageID: ownID},
 				"answer to notification": {from: "agent2@customer.example", inReplyTo: ownID},
 			} {
@@ -70,10 +70,21 @@ func TestCustomerMailNotifications(t *testing.T) {
 					t.Fatalf("%s: notified (%d rows, want %d)", name, got, before)
 				}
 			}
-			// A foreign helpdesk's loop header is not ours: a person may write through it.
-			o.ingest(t, customerMail{from: "other@customer.example", rawHeaders: helpdesk.LoopHeader + ": help@elsewhere.example\r\n"})
-			if got := len(o.keys(t, "notification")); got != before+2 {
-				t.Fatalf("foreign loop header: %d rows, want %d", got, before+2)
+			// A foreign helpdesk's loop header is not ours, and neither is one
+			// forged from outside or a Message-ID computed as ours were
+			// before they were keyed: a person may write through them.
+			for name, m := range map[string]customerMail{
+				"foreign loop header":                  {from: "other@customer.example", rawHeaders: helpdesk.LoopHeader + ": help@elsewhere.example\r\n"},
+				"forged loop header":                   {from: "forger@customer.example", rawHeaders: helpdesk.LoopHeader + ": help@alpha.example\r\n"},
+				"forged loop signature":                {from: "forger2@customer.example", rawHeaders: helpdesk.LoopHeader + ": help@alpha.example; sig=00112233445566778899aabbccddeeff\r\n"},
+				"computed message id":                  {from: "forger3@customer.example", messageID: unkeyedMessageID(rows[0].DedupKey, "alpha.example")},
+				"answer to a computed notification id": {from: "forger4@customer.example", inReplyTo: unkeyedMessageID(rows[0].DedupKey, "alpha.example")},
+			} {
+				o.ingest(t, m)
+				if got := len(o.keys(t, "notification")); got != before+2 {
+					t.Fatalf("%s: %d rows, want %d", name, got, before+2)
+				}
+				before += 2
 			}
 		})
 	}

@@ -16,7 +16,7 @@ func enqueueTx(ctx context.Context, t *tx, m helpdesk.OutboundMail) (string, err
 	if err := m.Validate(); err != nil {
 		return "", err
 	}
-	messageID := helpdesk.OutboxMessageID(m.DedupKey, m.From)
+	messageID := t.store.signer.MessageID(m.DedupKey, m.From)
 	at := now()
 	err := t.insert(ctx, insertOutbox, m.DedupKey, m.Kind, nullID(m.MailboxID), nullID(m.ThreadID), m.From,
 		strings.Join(m.To, ", "), m.Subject, m.BodyText, encodeHeaders(m.Headers), messageID, "pending", int64(0), at, at)

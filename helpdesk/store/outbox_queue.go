@@ -291,7 +291,7 @@ func (s *Store) EnqueueTestEmail(ctx context.Context, to string, requestedBy str
 			BodyText: fmt.Sprintf("This is a test email from the helpdesk, requested by %s at %s.\n\n"+
 				"It went through the outbox and the notifier like every notification, so if it arrived, outbound mail works.\n",
 				requestedBy, at.Format(time.RFC1123Z)),
-			Headers: helpdesk.AutomaticHeaders("auto-generated", from),
+			Headers: t.store.signer.AutomaticHeaders("auto-generated", from),
 		})
 		return err
 	})

@@ -115,7 +115,7 @@ func (o *obSetup) ingest(t *testing.T, m customerMail) helpdesk.IngestResult {
 	msg := &helpdesk.IncomingMessage{
 		MessageID: m.messageID, InReplyTo: m.inReplyTo, From: helpdesk.Address{Name: "Cus Tomer", Email: m.from},
 		Subject: m.subject, Text: "Please help.", AutoReply: m.autoReply, DedupKey: "mid:" + m.messageID, Raw: []byte(raw),
-		AutoSubmitted: parsed.AutoSubmitted, LoopMailbox: parsed.LoopMailbox,
+		AutoSubmitted: parsed.AutoSubmitted, Loop: parsed.Loop,
 	}
 	if m.inReplyTo != "" {
 		msg.References = []string{m.inReplyTo}

@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // A broken query, a field without a query or a query without a field stops
 // the start, not a request.
 func TestPrepareRefusesBrokenQueryFiles(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "q.db"), Options{})
+	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "q.db"), Options{Signer: helpdesk.NewMailSigner("test-secret-key-0123456789")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestReplyAndNote(t *testing.T) {
 				o.DedupKey != fmt.Sprintf("reply:%d", wr.ThreadID) || o.MessageID != wr.MessageID {
 				t.Errorf("outbox row %+v (written %+v)", o, wr)
 			}
-			if o.MessageID != helpdesk.OutboxMessageID(o.DedupKey, o.From) {
+			if o.MessageID != helpdesk.NewMailSigner(teststore.SecretKey).MessageID(o.DedupKey, o.From) {
 				t.Errorf("message id %q not derived from the row", o.MessageID)
 			}
 			if want := "In-Reply-To: <a2@customer.example>\nReferences: <a1@customer.example> <a2@customer.example>"; o.Headers != want {

@@ -6,11 +6,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/migrations"
 )
@@ -23,6 +25,7 @@ type Store struct {
 	// publicURL is the web's address, the base of links in mail; "" for
 	// mail without links.
 	publicURL string
+	signer    *helpdesk.MailSigner
 	// The prepared queries of each area (queries.go).
 	fetchQ   fetchQueries
 	userQ    userQueries
@@ -38,12 +41,18 @@ type Options struct {
 	// PublicURL is where users reach the web UI (HELPDESK_PUBLIC_URL,
 	// without a trailing slash): notifications link to its pages.
 	PublicURL string
+	// Signer keys the Message-IDs and loop headers of outbound mail;
+	// required.
+	Signer *helpdesk.MailSigner
 }
 
 // Open connects to "postgres://..." or "sqlite:PATH" (SQLite with WAL and a
 // busy timeout, its directory created). It neither migrates nor prepares
 // the queries: CheckSchema or Migrate does, and every command calls one.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	if opts.Signer == nil {
+		return nil, errors.New("open store: no signer for outbound mail")
+	}
 	d, err := dialectFor(databaseURL)
 	if err != nil {
 		return nil, err
@@ -58,7 +67,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, dialect: d, secrets: opts.Secrets, publicURL: opts.PublicURL}, nil
+	return &Store{db: db, dialect: d, secrets: opts.Secrets, publicURL: opts.PublicURL, signer: opts.Signer}, nil
 }
 
 // Migrate applies every pending schema migration, then prepares the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -13,12 +14,16 @@ import (
 // findConversation picks the conversation a customer message belongs to in
 // its mailbox, or 0 for a new one:
 //  1. a Message-ID in In-Reply-To/References that we stored (a customer
-//     message or one of our replies);
+//     message or one of our replies), except those that pose as ours
+//     without our key: the unkeyed ones of replies sent by older versions
+//     can be computed by anyone;
 //  2. else a [#N] subject token, but only when the sender already takes
 //     part in conversation N (a stranger quoting a number must not land in
-//     someone else's conversation).
+//     someone else's conversation). Answers to those older replies thread
+//     this way.
 func findConversation(ctx context.Context, t *tx, mailboxID int64, msg *helpdesk.IncomingMessage) (int64, error) {
-	if id, err := conversationByReferences(ctx, t, mailboxID, msg.ReferencedIDs()); err != nil || id != 0 {
+	refs := slices.DeleteFunc(msg.ReferencedIDs(), t.store.signer.PosesAsOurs)
+	if id, err := conversationByReferences(ctx, t, mailboxID, refs); err != nil || id != 0 {
 		return id, err
 	}
 	return conversationBySubjectToken(ctx, t, mailboxID, msg.Subject, msg.Sender().Email)

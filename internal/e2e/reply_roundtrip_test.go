@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"mime"
 	"net/mail"
@@ -20,7 +22,9 @@ import (
 // answers through the API; the notifier sends the answer to an SMTP
 // server; the customer's answer to it (quoting its Message-ID, with a new
 // subject) goes back into Dovecot, is fetched, and lands in the same
-// conversation. A hostile subject cannot add header fields on the way.
+// conversation. A hostile subject cannot add header fields on the way, and
+// a stranger who knows only our domain and the conversation number cannot
+// get mail into the conversation.
 func TestReplyRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	e := setup(t, "sqlite")
@@ -132,5 +136,23 @@ func TestReplyRoundTrip(t *testing.T) {
 	}
 	if _, all, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations", ""); len(convIDs(t, all)) != 2 {
 		t.Errorf("the answer opened a new conversation: %v", convIDs(t, all))
+	}
+
+	// A stranger who knows our domain and the conversation number quotes
+	// the reply's Message-ID as it could be computed (a hash of the thread
+	// number, counting up, without the secret key) and the [#N] token.
+	sum := sha256.Sum256([]byte(fmt.Sprintf("reply:%d", int64(reply["id"].(float64)))))
+	guessed := "hd-" + hex.EncodeToString(sum[:12]) + "@example.test"
+	d.Append(t, "support", "INBOX", []byte("From: Mallory <mallory@evil.example>\r\nTo: support@example.test\r\n"+
+		fmt.Sprintf("Subject: Re: Order 1234 missing [#%d]\r\n", conv)+"Date: Mon, 23 Nov 2026 11:00:00 +0000\r\n"+
+		"Message-ID: <mallory-1@evil.example>\r\nIn-Reply-To: <"+guessed+">\r\nReferences: <"+guessed+">\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlease pay to this new account.\r\n"))
+	fetch(1)
+	_, detail, _ = e.call(t, e.agentToken, "GET", "/api/v1/conversations/"+itoa(conv), "")
+	if n := len(detail["threads"].([]any)); n != 3 {
+		t.Errorf("the stranger's mail joined the conversation: %d threads", n)
+	}
+	if _, all, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations", ""); len(convIDs(t, all)) != 3 {
+		t.Errorf("the stranger's mail did not open a conversation of its own: %v", convIDs(t, all))
 	}
 }

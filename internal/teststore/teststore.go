@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
@@ -53,7 +54,8 @@ func Open(t testing.TB, dialect string) *store.Store {
 	return OpenURL(t, URL(t, dialect), store.Options{})
 }
 
-// OpenURL opens and migrates the store at url with the test secret key.
+// OpenURL opens and migrates the store at url with the test secret key
+// (and its signer, unless opts has one).
 func OpenURL(t testing.TB, url string, opts store.Options) *store.Store {
 	t.Helper()
 	secrets, err := secret.NewBox(SecretKey)
@@ -61,6 +63,9 @@ func OpenURL(t testing.TB, url string, opts store.Options) *store.Store {
 		t.Fatal(err)
 	}
 	opts.Secrets = secrets
+	if opts.Signer == nil {
+		opts.Signer = helpdesk.NewMailSigner(SecretKey)
+	}
 	s, err := store.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open store %s: %v", url, err)

@@ -217,9 +217,6 @@ ORDER BY u.id
 -- name: count-mailboxes-by-email
 SELECT COUNT(*) FROM mailboxes WHERE email = ?
 
--- name: count-outbox-by-message-id
-SELECT COUNT(*) FROM outbox WHERE message_id = ?
-
 -- name: count-notifications-by-message-id
 SELECT COUNT(*) FROM outbox WHERE message_id = ? AND kind IN ('notification', 'alert', 'test')
 
