@@ -70,7 +70,7 @@ func (s *Server) login(c echo.Context) error {
 	if errors.Is(err, helpdesk.ErrBadCredentials) {
 		s.limiter.fail(time.Now(), "ip:"+ip, "email:"+email)
 		s.metrics.logins.WithLabelValues("failed").Inc()
-		s.log.Info("web: login failed", "ip", ip, "email", email)
+		s.log.Info("web: login failed", "ip", ip) // not the address: it may be a password typed in the wrong field
 		d.Error = "Wrong e-mail address or password."
 		return s.renderLogin(c, http.StatusUnauthorized, d)
 	}

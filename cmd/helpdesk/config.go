@@ -26,9 +26,12 @@ type config struct {
 	Listen      string
 	SecretKey   string
 	SMTPURL     string
-	DataDir     string // where the SQLite file, the secret key and the fetch lock live
-	LockTTL     time.Duration
-	Fetch       fetchLimits
+	// MetricsToken is HELPDESK_METRICS_TOKEN: the bearer token /metrics
+	// requires; empty serves /metrics to anyone who reaches the listener.
+	MetricsToken string
+	DataDir      string // where the SQLite file, the secret key and the fetch lock live
+	LockTTL      time.Duration
+	Fetch        fetchLimits
 }
 
 // fetchLimits bound a fetch instance; zero values leave the fetcher's
@@ -41,12 +44,13 @@ type fetchLimits struct {
 
 func loadConfig() (config, error) {
 	c := config{
-		DatabaseURL: envOr("HELPDESK_DATABASE_URL", "sqlite:./data/helpdesk.db"),
-		RedisURL:    os.Getenv("HELPDESK_REDIS_URL"),
-		Listen:      envOr("HELPDESK_LISTEN", "127.0.0.1:8080"),
-		SecretKey:   os.Getenv("HELPDESK_SECRET_KEY"),
-		SMTPURL:     os.Getenv("HELPDESK_SMTP_URL"),
-		DataDir:     os.Getenv("HELPDESK_DATA_DIR"),
+		DatabaseURL:  envOr("HELPDESK_DATABASE_URL", "sqlite:./data/helpdesk.db"),
+		RedisURL:     os.Getenv("HELPDESK_REDIS_URL"),
+		Listen:       envOr("HELPDESK_LISTEN", "127.0.0.1:8080"),
+		SecretKey:    os.Getenv("HELPDESK_SECRET_KEY"),
+		SMTPURL:      os.Getenv("HELPDESK_SMTP_URL"),
+		MetricsToken: os.Getenv("HELPDESK_METRICS_TOKEN"),
+		DataDir:      os.Getenv("HELPDESK_DATA_DIR"),
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
