@@ -117,8 +117,10 @@ func (in *MailboxInput) Validate(creating bool) error {
 	if in.MaxMessageBytes < 1024 || in.MaxMessageBytes > 1<<30 {
 		bad["max_message_bytes"] = "must be between 1 KiB and 1 GiB"
 	}
-	if in.SMTPURL != "" && !strings.HasPrefix(in.SMTPURL, "smtp://") && !strings.HasPrefix(in.SMTPURL, "smtps://") {
-		bad["smtp_url"] = "must start with smtp:// or smtps://"
+	if in.SMTPURL != "" {
+		if _, err := ParseSMTPURL(in.SMTPURL); err != nil {
+			bad["smtp_url"] = err.Error()
+		}
 	}
 	if len(bad) > 0 {
 		return &ValidationError{Fields: bad}

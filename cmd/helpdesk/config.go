@@ -15,6 +15,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
@@ -69,11 +70,14 @@ func loadConfig() (config, error) {
 	if c.Fetch, err = loadFetchLimits(); err != nil {
 		return c, err
 	}
+	// Neither URL is quoted in the errors: both may hold a password.
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		return c, fmt.Errorf("HELPDESK_REDIS_URL %q: want redis://host:port/db", c.RedisURL)
+		return c, errors.New("HELPDESK_REDIS_URL: want redis://host:port/db")
 	}
-	if c.SMTPURL != "" && !strings.HasPrefix(c.SMTPURL, "smtp://") && !strings.HasPrefix(c.SMTPURL, "smtps://") {
-		return c, fmt.Errorf("HELPDESK_SMTP_URL: want smtp://user:pass@host:port or smtps://...")
+	if c.SMTPURL != "" {
+		if _, err := helpdesk.ParseSMTPURL(c.SMTPURL); err != nil {
+			return c, fmt.Errorf("HELPDESK_SMTP_URL: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // Exit codes.
@@ -57,7 +59,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Every log line and error message passes through helpdesk.Redact:
+	// an error may quote a URL with its password.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: helpdesk.RedactLogAttr}))
 	err := dispatch(ctx, args, stdout, stderr, logger)
 	var ue usageError
 	var be busyError
@@ -65,13 +69,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "helpdesk: %s\n\n%s", ue.msg, usage)
+		fmt.Fprintf(stderr, "helpdesk: %s\n\n%s", helpdesk.Redact(ue.msg), usage)
 		return exitUsage
 	case errors.As(err, &be):
-		fmt.Fprintf(stderr, "helpdesk: %v\n", err)
+		fmt.Fprintf(stderr, "helpdesk: %s\n", helpdesk.Redact(err.Error()))
 		return exitBusy
 	default:
-		fmt.Fprintf(stderr, "helpdesk: %v\n", err)
+		fmt.Fprintf(stderr, "helpdesk: %s\n", helpdesk.Redact(err.Error()))
 		return exitError
 	}
 }
