@@ -57,10 +57,10 @@ func TestParseSMTPURLErrorsHoldNoPassword(t *testing.T) {
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		`HELPDESK_SMTP_URL: SMTP URL: parse "smtp://alice:S3cr%zzPW@mail.example.com": invalid URL escape "%zz"`: `HELPDESK_SMTP_URL: SMTP URL: parse "smtp://alice:xxxxx@mail.example.com": invalid URL escape`,
-		`parse "smtp://user:pa/ss@h": invalid port ":pa" after host`:                                            `parse "smtp://user:xxxxx@h": invalid port after host`,
-		"dial redis://:S3crPW@10.0.0.1:6379/0 failed":                                                           "dial redis://:xxxxx@10.0.0.1:6379/0 failed",
-		"smtp://user@host and https://example.com/a@b":                                                          "smtp://user@host and https://example.com/a@b",
-		"RCPT TO <a@b.example>: 550 no such user":                                                               "RCPT TO <a@b.example>: 550 no such user",
+		`parse "smtp://user:pa/ss@h": invalid port ":pa" after host`:                                             `parse "smtp://user:xxxxx@h": invalid port after host`,
+		"dial redis://:S3crPW@10.0.0.1:6379/0 failed":                                                            "dial redis://:xxxxx@10.0.0.1:6379/0 failed",
+		"smtp://user@host and https://example.com/a@b":                                                           "smtp://user@host and https://example.com/a@b",
+		"RCPT TO <a@b.example>: 550 no such user":                                                                "RCPT TO <a@b.example>: 550 no such user",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q)\n = %q\nwant %q", in, got, want)
