@@ -43,7 +43,7 @@ commands:
                                run the services (all roles by default)
   fetch --mailbox ID [--json]  fetch one mailbox once (exit 3 if another process is fetching it)
   mailbox add --name N --email E --imap-host H --imap-port P --imap-security none|starttls|tls
-              --imap-user U --imap-password-env VAR [--folder NAME]...
+              --imap-user U --imap-password-env VAR [--folder NAME]... [--imap-allow-insecure]
   user add --email E --name N --role admin|agent --password-env VAR
   token create --email E       print a new API token for a user
   demo                         run everything on SQLite with a demo mailbox

@@ -25,7 +25,7 @@ func TestSMTPPasswordShowsNowhere(t *testing.T) {
 	w := newWorld(t, teststore.URL(t, "sqlite"))
 	for _, bad := range []string{
 		"smtp://mailer:" + password + "%zz@127.0.0.1:2525", // a bad escape
-		"smtp://mailer:4711/" + password + "@127.0.0.1",     // an unencoded /: the digits looked like a port
+		"smtp://mailer:4711/" + password + "@127.0.0.1",    // an unencoded /: the digits looked like a port
 	} {
 		_, stderr, code := w.runEnv([]string{"HELPDESK_SMTP_URL=" + bad}, "serve")
 		if code != exitError || !strings.Contains(stderr, "HELPDESK_SMTP_URL") {
