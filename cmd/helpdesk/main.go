@@ -49,7 +49,7 @@ commands:
   demo                         run everything on SQLite with a demo mailbox
 
 configuration (environment): HELPDESK_DATABASE_URL, HELPDESK_REDIS_URL, HELPDESK_LISTEN,
-HELPDESK_SECRET_KEY, HELPDESK_SMTP_URL (see README.md)
+HELPDESK_SECRET_KEY, HELPDESK_SMTP_URL, HELPDESK_METRICS_TOKEN (see README.md)
 `
 
 func main() {
