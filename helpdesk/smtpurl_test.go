@@ -1,6 +1,8 @@
 package helpdesk
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -65,5 +67,15 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q)\n = %q\nwant %q", in, got, want)
 		}
+	}
+}
+
+// The binary's log handler passes string and error values through Redact.
+func TestRedactLogAttr(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: RedactLogAttr}))
+	log.Error("start failed", "err", errors.New(`dial "redis://:S3crPW@10.0.0.1:6379"`), "url", "smtps://u:S3crPW@h.example", "n", 3)
+	if strings.Contains(buf.String(), "S3crPW") || !strings.Contains(buf.String(), "redis://:xxxxx@10.0.0.1") || !strings.Contains(buf.String(), "n=3") {
+		t.Errorf("log line %q", buf.String())
 	}
 }
