@@ -280,7 +280,8 @@ func (c *claim) write(ctx context.Context) (wrote bool, err error) {
 }
 
 // writeOne writes one outcome other than sent; each is fenced by the
-// lease owner, so a row another claim took is left alone. The text is stored redacted: admins read it on the status page.
+// lease owner, so a row another claim took is left alone. The text is
+// stored redacted: admins read it on the status page.
 func (c *claim) writeOne(ctx context.Context, o outcome) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
