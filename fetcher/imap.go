@@ -37,9 +37,14 @@ type Session struct {
 	selects map[string]Folder
 }
 
-// Dial connects with the mailbox's security setting and logs in.
-// tlsConfig may be nil (system roots, server name from the host).
+// Dial connects with the mailbox's security setting and logs in; it does
+// not connect at all when the login would send the password unencrypted
+// where the mailbox does not allow it. tlsConfig may be nil (system
+// roots, server name from the host).
 func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *tls.Config) (*Session, error) {
+	if err := m.CheckPlaintextLogin(); err != nil {
+		return nil, err
+	}
 	s := &Session{newMail: make(chan struct{}, 1), selects: make(map[string]Folder)}
 	opts := &imapclient.Options{
 		TLSConfig:   tlsFor(m, tlsConfig),

@@ -198,6 +198,11 @@ func (ch ConversationChange) Validate() error {
 	return nil
 }
 
+// NoSuchAssignee is the one answer for an assignee who is not a user and
+// for a user without access to the mailbox, so that it does not tell
+// which addresses are users.
+const NoSuchAssignee = "no such user with access to this mailbox"
+
 // Assignee is a user a conversation can be assigned to.
 type Assignee struct {
 	ID    int64  `db:"id" json:"id"`

@@ -1,6 +1,7 @@
 package helpdesk
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -24,14 +25,18 @@ type Mailbox struct {
 	MaxMessageBytes int64      `db:"max_message_bytes" json:"max_message_bytes"`
 	SMTPURLEnc      string     `db:"smtp_url_enc" json:"-"`
 	AutoAck         bool       `db:"auto_ack" json:"auto_ack"`
-	FetchAlertSent  bool       `db:"fetch_alert_sent" json:"-"`
-	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
-	UpdatedAt       time.Time  `db:"updated_at" json:"updated_at"`
-	Folders         []string   `db:"-" json:"folders"`
+	// IMAPAllowInsecure lets security "none" send the password to a host
+	// other than this machine (see CheckPlaintextLogin).
+	IMAPAllowInsecure bool      `db:"imap_allow_insecure" json:"imap_allow_insecure"`
+	FetchAlertSent    bool      `db:"fetch_alert_sent" json:"-"`
+	CreatedAt         time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt         time.Time `db:"updated_at" json:"updated_at"`
+	Folders           []string  `db:"-" json:"folders"`
 }
 
 // MailboxInput is what an admin sets on a mailbox. An empty IMAPPassword on
-// update keeps the stored one (the form never shows it).
+// update keeps the stored one (the form never shows it), as long as it
+// would go where it went before (CheckKeepsPassword).
 type MailboxInput struct {
 	Name            string
 	Email           string
@@ -49,6 +54,9 @@ type MailboxInput struct {
 	MaxMessageBytes int64
 	SMTPURL         string
 	AutoAck         bool
+	// IMAPAllowInsecure: security "none" may send the password
+	// unencrypted to a host other than this machine.
+	IMAPAllowInsecure bool
 }
 
 // Validate checks every field and reports all problems at once.
@@ -71,7 +79,11 @@ func (in *MailboxInput) Validate(creating bool) error {
 		bad["imap_port"] = "must be between 1 and 65535"
 	}
 	switch in.IMAPSecurity {
-	case "none", "starttls", "tls":
+	case "none":
+		if !in.IMAPAllowInsecure && !IsLoopbackHost(in.IMAPHost) {
+			bad["imap_security"] = errPlaintextLogin
+		}
+	case "starttls", "tls":
 	default:
 		bad["imap_security"] = "must be none, starttls or tls"
 	}
@@ -117,11 +129,46 @@ func (in *MailboxInput) Validate(creating bool) error {
 	if in.MaxMessageBytes < 1024 || in.MaxMessageBytes > 1<<30 {
 		bad["max_message_bytes"] = "must be between 1 KiB and 1 GiB"
 	}
-	if in.SMTPURL != "" && !strings.HasPrefix(in.SMTPURL, "smtp://") && !strings.HasPrefix(in.SMTPURL, "smtps://") {
-		bad["smtp_url"] = "must start with smtp:// or smtps://"
+	if in.SMTPURL != "" {
+		if _, err := ParseSMTPURL(in.SMTPURL); err != nil {
+			bad["smtp_url"] = err.Error()
+		}
 	}
 	if len(bad) > 0 {
 		return &ValidationError{Fields: bad}
+	}
+	return nil
+}
+
+const errPlaintextLogin = "none sends the password unencrypted: only to this machine (localhost), " +
+	"unless unencrypted login is allowed for this mailbox"
+
+// CheckPlaintextLogin refuses to log in without encryption to a host other
+// than this machine unless the mailbox allows it. The fetcher calls it
+// before every connection, "Test connection" included, so a mailbox saved
+// before the rule existed cannot send its password in clear either.
+func (m *Mailbox) CheckPlaintextLogin() error {
+	if m.IMAPSecurity == "none" && !m.IMAPAllowInsecure && !IsLoopbackHost(m.IMAPHost) {
+		return fmt.Errorf("mailbox %d: refusing to send the IMAP password unencrypted to %s: "+
+			"use security tls or starttls, or allow unencrypted login for this mailbox", m.ID, m.IMAPHost)
+	}
+	return nil
+}
+
+// CheckKeepsPassword allows an update without a password only when the
+// stored one would go where it went before: the same host, port, user and
+// security, and unencrypted login not newly allowed. Otherwise whoever
+// may edit the mailbox could send the stored password to a server of
+// their own.
+func (in *MailboxInput) CheckKeepsPassword(current *Mailbox) error {
+	if in.IMAPPassword != "" {
+		return nil
+	}
+	if !strings.EqualFold(in.IMAPHost, current.IMAPHost) || in.IMAPPort != current.IMAPPort ||
+		in.IMAPUser != current.IMAPUser || in.IMAPSecurity != current.IMAPSecurity ||
+		(in.IMAPAllowInsecure && !current.IMAPAllowInsecure) {
+		return &ValidationError{Fields: map[string]string{"imap_password": "enter the password again: " +
+			"the stored one is only sent to the host, port, user and security it was entered for"}}
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ func (s *Server) adminMailboxEdit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := mailboxForm{ID: m.ID, Enabled: m.Enabled, AutoAck: m.AutoAck, HasPassword: m.IMAPPasswordEnc != "",
+	f := mailboxForm{ID: m.ID, Enabled: m.Enabled, AutoAck: m.AutoAck, AllowInsecure: m.IMAPAllowInsecure, HasPassword: m.IMAPPasswordEnc != "",
 		HasSMTPURL: m.SMTPURLEnc != "", V: map[string]string{
 			"name": m.Name, "email": m.Email, "imap_host": m.IMAPHost, "imap_port": strconv.Itoa(m.IMAPPort),
 			"imap_security": m.IMAPSecurity, "imap_user": m.IMAPUser, "folders": strings.Join(m.Folders, "\n"),

@@ -40,10 +40,12 @@ func (s *Server) readOutbox(ctx context.Context) (outboxStatus, error) {
 	if err != nil {
 		return outboxStatus{}, err
 	}
+	// Errors stored before the SMTP URL check may quote a URL's password.
+	stats.LastError = helpdesk.Redact(stats.LastError)
 	v := outboxStatus{OutboxStats: stats, FailedMails: make([]failedMail, len(failed))}
 	for i, m := range failed {
 		v.FailedMails[i] = failedMail{ID: m.ID, Kind: m.Kind, To: m.To, Subject: m.Subject,
-			Attempts: m.Attempts, LastError: m.LastError, CreatedAt: m.CreatedAt.UTC()}
+			Attempts: m.Attempts, LastError: helpdesk.Redact(m.LastError), CreatedAt: m.CreatedAt.UTC()}
 		if m.FailedAt != nil {
 			at := m.FailedAt.UTC()
 			v.FailedMails[i].FailedAt = &at

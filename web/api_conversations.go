@@ -78,11 +78,15 @@ func (s *Server) apiConversation(c echo.Context) error {
 }
 
 // decodeJSON reads a JSON object body strictly: malformed JSON is 400, a
-// wrong type or an unknown field 422, naming the field.
+// wrong type, an unknown field or a string that is not UTF-8 text without
+// NUL bytes (textcheck.go) 422, naming the field.
 func decodeJSON(c echo.Context, dst any) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return err
+	}
+	if field, bad := badJSONText(body); bad {
+		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: badTextMessage}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -187,8 +191,9 @@ func (s *Server) apiPatchConversation(c echo.Context) error {
 	if raw == nil {
 		raw, field = in.AssigneeID, "assignee_id"
 	}
+	v := viewer(c)
 	if raw != nil {
-		a, err := s.parseAssignee(c, raw, field)
+		a, err := s.parseAssignee(c, v, id, raw, field)
 		if err != nil {
 			return err
 		}
@@ -197,7 +202,6 @@ func (s *Server) apiPatchConversation(c echo.Context) error {
 	if in.Status == nil && raw == nil {
 		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "give status and/or assignee"}}
 	}
-	v := viewer(c)
 	if err := s.cfg.Store.UpdateConversation(ctx, v, id, ch); err != nil {
 		return err
 	}
@@ -209,8 +213,11 @@ func (s *Server) apiPatchConversation(c echo.Context) error {
 }
 
 // parseAssignee reads a JSON user id, null, or e-mail address; 0 means
-// unassign.
-func (s *Server) parseAssignee(c echo.Context, raw json.RawMessage, field string) (int64, error) {
+// unassign. An address is looked up only once the viewer may see the
+// conversation, and an unknown one is refused in the words the store
+// uses for a user without access: neither the status nor the message
+// tells whether an address belongs to a user.
+func (s *Server) parseAssignee(c echo.Context, v helpdesk.Viewer, convID int64, raw json.RawMessage, field string) (int64, error) {
 	bad := func(msg string) error {
 		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: msg}}
 	}
@@ -235,9 +242,13 @@ func (s *Server) parseAssignee(c echo.Context, raw json.RawMessage, field string
 			n = json.Number(x)
 			break
 		}
-		u, err := s.cfg.Store.UserByEmail(c.Request().Context(), x)
+		ctx := c.Request().Context()
+		if _, err := s.cfg.Store.Conversation(ctx, v, convID); err != nil {
+			return 0, err
+		}
+		u, err := s.cfg.Store.UserByEmail(ctx, x)
 		if errors.Is(err, helpdesk.ErrNotFound) {
-			return 0, bad("no such user")
+			return 0, bad(helpdesk.NoSuchAssignee)
 		}
 		if err != nil {
 			return 0, err

@@ -67,14 +67,14 @@ func (s *Server) login(c echo.Context) error {
 			"Signing in is unavailable for a moment. Please try again.")
 	}
 	if wait > 0 {
-		s.log.Warn("web: login rate limited", "ip", ip, "email", email)
+		s.log.Warn("web: login rate limited", "ip", ip) // not the address, as for a failed login
 		return s.loginLater(c, d, "limited", http.StatusTooManyRequests, wait,
 			"Too many sign-in attempts. Wait a little and try again.")
 	}
 	u, err := s.checkPassword(ctx, email, password)
 	if errors.Is(err, helpdesk.ErrBadCredentials) {
 		s.metrics.logins.WithLabelValues("failed").Inc()
-		s.log.Info("web: login failed", "ip", ip, "email", email)
+		s.log.Info("web: login failed", "ip", ip) // not the address: it may be a password typed in the wrong field
 		d.Error = "Wrong e-mail address or password."
 		return s.renderLogin(c, http.StatusUnauthorized, d)
 	}

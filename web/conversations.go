@@ -111,7 +111,7 @@ func (s *Server) conversationsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tags, err := s.cfg.Store.Tags(ctx)
+	tags, err := s.cfg.Store.Tags(ctx, v)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,8 @@ import (
 
 // CSRF protection for page forms. A signed-in session has its own random
 // token (stored with the session); every state-changing page route checks
-// that the form field _csrf (or the X-CSRF-Token header) equals it. The
+// that the form field _csrf (or the X-CSRF-Token header) equals it; a token
+// in the query string is not taken (URLs end up in logs and Referer). The
 // login form, before there is a session, uses a double-submit cookie.
 // Cross-site requests are also refused by their Origin header.
 
@@ -37,7 +38,7 @@ func (s *Server) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 		sess := currentSession(c)
 		got := c.Request().Header.Get(csrfHeader)
 		if got == "" {
-			got = c.FormValue(csrfField)
+			got = c.Request().PostFormValue(csrfField)
 		}
 		if sess == nil || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRFToken)) != 1 {
 			return echo.NewHTTPError(http.StatusForbidden, "the form's CSRF token is missing or wrong: reload the page and try again")
@@ -78,7 +79,7 @@ func (s *Server) checkLoginCSRF(c echo.Context) bool {
 		return false
 	}
 	ck, err := c.Cookie(loginCSRFCookie)
-	got := c.FormValue(csrfField)
+	got := c.Request().PostFormValue(csrfField)
 	return err == nil && ck.Value != "" && subtle.ConstantTimeCompare([]byte(got), []byte(ck.Value)) == 1
 }
 

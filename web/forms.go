@@ -38,13 +38,15 @@ const maxFieldLen = 2000
 // them again beside their errors) and the errors by field. Stored
 // passwords are never put in it; HasPassword only says one is stored.
 type mailboxForm struct {
-	ID          int64 // 0 when creating
-	V           map[string]string
-	Enabled     bool
-	AutoAck     bool
-	HasPassword bool
-	HasSMTPURL  bool
-	Fields      map[string]string
+	ID      int64 // 0 when creating
+	V       map[string]string
+	Enabled bool
+	AutoAck bool
+	// AllowInsecure: security "none" may send the password to another host.
+	AllowInsecure bool
+	HasPassword   bool
+	HasSMTPURL    bool
+	Fields        map[string]string
 }
 
 func parseMailboxForm(c echo.Context, creating bool) (helpdesk.MailboxInput, mailboxForm) {
@@ -125,7 +127,10 @@ func parseMailboxForm(c echo.Context, creating bool) (helpdesk.MailboxInput, mai
 	if in.AutoAck, ok = parseBool(c.FormValue("auto_ack")); !ok {
 		f.Fields["auto_ack"] = "must be on or off"
 	}
-	f.Enabled, f.AutoAck = in.Enabled, in.AutoAck
+	if in.IMAPAllowInsecure, ok = parseBool(c.FormValue("imap_allow_insecure")); !ok {
+		f.Fields["imap_allow_insecure"] = "must be on or off"
+	}
+	f.Enabled, f.AutoAck, f.AllowInsecure = in.Enabled, in.AutoAck, in.IMAPAllowInsecure
 
 	// The domain's own checks, so every problem shows at once.
 	if err := in.Validate(creating); err != nil {

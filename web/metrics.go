@@ -1,9 +1,12 @@
 package web
 
 import (
+	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,7 +64,16 @@ func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
 	return c
 }
 
+// metricsHandler serves the registry; with Config.MetricsToken set, only
+// to "Authorization: Bearer <token>".
 func (s *Server) metricsHandler(c echo.Context) error {
+	if want := s.cfg.MetricsToken; want != "" {
+		scheme, got, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) != 1 {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "metrics need Authorization: Bearer HELPDESK_METRICS_TOKEN")
+		}
+	}
 	promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
 		Registry: s.cfg.Registry,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),

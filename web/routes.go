@@ -51,8 +51,11 @@ type route struct {
 func (s *Server) routes() []route {
 	return []route{
 		// Operations.
+		// HEAD too: load balancers probe with it.
 		{http.MethodGet, "/healthz", s.healthz, rolePublic, kindOps},
+		{http.MethodHead, "/healthz", s.healthz, rolePublic, kindOps},
 		{http.MethodGet, "/readyz", s.readyz, rolePublic, kindOps},
+		{http.MethodHead, "/readyz", s.readyz, rolePublic, kindOps},
 		{http.MethodGet, "/metrics", s.metricsHandler, rolePublic, kindOps},
 		{http.MethodGet, "/static/*", s.static, rolePublic, kindOps},
 
@@ -145,7 +148,7 @@ func (s *Server) buildEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientAddress(s.cfg.TrustedProxies)
 	e.Pre(s.recoverPanics)
-	e.Use(s.securityHeaders, s.limitBody)
+	e.Use(s.securityHeaders, s.limitBody, s.rejectBadText)
 	s.routeTable = s.routes()
 	for _, r := range s.routeTable {
 		mw := []echo.MiddlewareFunc{s.observe(r)}

@@ -39,7 +39,10 @@ type Config struct {
 	// Registry receives the web's metrics and is served at /metrics. The
 	// other services' collectors go into the same registry. A new one is
 	// made when nil.
-	Registry       *prometheus.Registry
+	Registry *prometheus.Registry
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (HELPDESK_METRICS_TOKEN); empty serves /metrics to anyone.
+	MetricsToken   string
 	Listen         string // host:port for Start; default 127.0.0.1:8080
 	Logger         *slog.Logger
 	TestConnection ConnectionTester // nil: "Test connection" answers 503

@@ -22,7 +22,7 @@ type Store interface {
 	AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error)
 	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error
 	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error
-	Tags(ctx context.Context) ([]string, error)
+	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)
 	Assignees(ctx context.Context, mailboxID int64) ([]helpdesk.Assignee, error)
 	VisibleMailboxes(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxRef, error)
 	Attachment(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.StoredAttachment, error)

@@ -58,6 +58,7 @@ func cmdMailboxAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&in.IMAPHost, "imap-host", "", "IMAP host")
 	fs.IntVar(&in.IMAPPort, "imap-port", 993, "IMAP port")
 	fs.StringVar(&in.IMAPSecurity, "imap-security", "tls", "none, starttls or tls")
+	fs.BoolVar(&in.IMAPAllowInsecure, "imap-allow-insecure", false, "let security none send the password unencrypted to a host other than this machine")
 	fs.StringVar(&in.IMAPUser, "imap-user", "", "IMAP user name")
 	fs.StringVar(&passwordEnv, "imap-password-env", "", "environment variable holding the IMAP password")
 	fs.Var(&folders, "folder", "folder to fetch (repeatable; default INBOX)")

@@ -106,6 +106,7 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			TrustedProxies: cfg.TrustedProxies,
 			LoginAttempts:  loginAttempts(deps, logger),
 			CaughtMail:     caught,
+			MetricsToken:   cfg.MetricsToken,
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
 			},

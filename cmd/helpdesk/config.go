@@ -31,9 +31,12 @@ type config struct {
 	Listen      string
 	SecretKey   string
 	SMTPURL     string
-	DataDir     string // where the SQLite file, the secret key and the fetch lock live
-	LockTTL     time.Duration
-	Fetch       fetchLimits
+	// MetricsToken is HELPDESK_METRICS_TOKEN: the bearer token /metrics
+	// requires; empty serves /metrics to anyone who reaches the listener.
+	MetricsToken string
+	DataDir      string // where the SQLite file, the secret key and the fetch lock live
+	LockTTL      time.Duration
+	Fetch        fetchLimits
 	// PublicURL is where users reach the helpdesk (HELPDESK_PUBLIC_URL),
 	// without a trailing slash: the base of links in mail; https turns on
 	// Secure cookies.
@@ -53,12 +56,13 @@ type fetchLimits struct {
 
 func loadConfig() (config, error) {
 	c := config{
-		DatabaseURL: envOr("HELPDESK_DATABASE_URL", "sqlite:./data/helpdesk.db"),
-		RedisURL:    os.Getenv("HELPDESK_REDIS_URL"),
-		Listen:      envOr("HELPDESK_LISTEN", "127.0.0.1:8080"),
-		SecretKey:   os.Getenv("HELPDESK_SECRET_KEY"),
-		SMTPURL:     os.Getenv("HELPDESK_SMTP_URL"),
-		DataDir:     os.Getenv("HELPDESK_DATA_DIR"),
+		DatabaseURL:  envOr("HELPDESK_DATABASE_URL", "sqlite:./data/helpdesk.db"),
+		RedisURL:     os.Getenv("HELPDESK_REDIS_URL"),
+		Listen:       envOr("HELPDESK_LISTEN", "127.0.0.1:8080"),
+		SecretKey:    os.Getenv("HELPDESK_SECRET_KEY"),
+		SMTPURL:      os.Getenv("HELPDESK_SMTP_URL"),
+		MetricsToken: os.Getenv("HELPDESK_METRICS_TOKEN"),
+		DataDir:      os.Getenv("HELPDESK_DATA_DIR"),
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
@@ -83,11 +87,14 @@ func loadConfig() (config, error) {
 	if c.TrustedProxies, err = parseTrustedProxies(os.Getenv("HELPDESK_TRUSTED_PROXIES")); err != nil {
 		return c, err
 	}
+	// Neither URL is quoted in the errors: both may hold a password.
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		return c, fmt.Errorf("HELPDESK_REDIS_URL %q: want redis://host:port/db", c.RedisURL)
+		return c, errors.New("HELPDESK_REDIS_URL: want redis://host:port/db")
 	}
-	if c.SMTPURL != "" && !strings.HasPrefix(c.SMTPURL, "smtp://") && !strings.HasPrefix(c.SMTPURL, "smtps://") {
-		return c, fmt.Errorf("HELPDESK_SMTP_URL: want smtp://user:pass@host:port or smtps://...")
+	if c.SMTPURL != "" {
+		if _, err := helpdesk.ParseSMTPURL(c.SMTPURL); err != nil {
+			return c, fmt.Errorf("HELPDESK_SMTP_URL: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // Exit codes.
@@ -41,7 +43,7 @@ commands:
                                run the services (all roles by default)
   fetch --mailbox ID [--json]  fetch one mailbox once (exit 3 if another process is fetching it)
   mailbox add --name N --email E --imap-host H --imap-port P --imap-security none|starttls|tls
-              --imap-user U --imap-password-env VAR [--folder NAME]...
+              --imap-user U --imap-password-env VAR [--folder NAME]... [--imap-allow-insecure]
   user add --email E --name N --role admin|agent --password-env VAR
   user list                    list users with role and status
   user disable|enable --email E
@@ -58,7 +60,7 @@ commands:
   demo                         run everything on SQLite with a demo mailbox
 
 configuration (environment): HELPDESK_DATABASE_URL, HELPDESK_REDIS_URL, HELPDESK_LISTEN,
-HELPDESK_SECRET_KEY, HELPDESK_SMTP_URL (see README.md)
+HELPDESK_SECRET_KEY, HELPDESK_SMTP_URL, HELPDESK_METRICS_TOKEN (see README.md)
 `
 
 func main() {
@@ -68,7 +70,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Every log line and error message passes through helpdesk.Redact:
+	// an error may quote a URL with its password.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: helpdesk.RedactLogAttr}))
 	err := dispatch(ctx, args, stdout, stderr, logger)
 	var ue usageError
 	var be busyError
@@ -76,13 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "helpdesk: %s\n\n%s", ue.msg, usage)
+		fmt.Fprintf(stderr, "helpdesk: %s\n\n%s", helpdesk.Redact(ue.msg), usage)
 		return exitUsage
 	case errors.As(err, &be):
-		fmt.Fprintf(stderr, "helpdesk: %v\n", err)
+		fmt.Fprintf(stderr, "helpdesk: %s\n", helpdesk.Redact(err.Error()))
 		return exitBusy
 	default:
-		fmt.Fprintf(stderr, "helpdesk: %v\n", err)
+		fmt.Fprintf(stderr, "helpdesk: %s\n", helpdesk.Redact(err.Error()))
 		return exitError
 	}
 }

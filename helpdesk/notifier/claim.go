@@ -281,17 +281,19 @@ func (c *claim) write(ctx context.Context) (wrote bool, err error) {
 }
 
 // writeOne writes one outcome other than sent; each is fenced by the
-// lease owner, so a row another claim took is left alone.
+// lease owner, so a row another claim took is left alone. The text is
+// stored redacted: admins read it on the status page.
 func (c *claim) writeOne(ctx context.Context, o outcome) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	text := helpdesk.Redact(o.text)
 	switch o.kind {
 	case rescheduled:
-		return c.q.RescheduleOutbox(ctx, o.m, o.next, o.text)
+		return c.q.RescheduleOutbox(ctx, o.m, o.next, text)
 	case released:
-		return c.q.ReleaseOutbox(ctx, o.m, o.next, o.text)
+		return c.q.ReleaseOutbox(ctx, o.m, o.next, text)
 	default:
-		return c.q.FailOutbox(ctx, o.m, o.text)
+		return c.q.FailOutbox(ctx, o.m, text)
 	}
 }
 

@@ -114,7 +114,7 @@ func New(store Queue, cfg Config) *Service {
 // ctx ends or Stop is called.
 func (s *Service) Start(ctx context.Context) error {
 	if s.cfg.SMTPURL != "" {
-		if _, err := ParseSMTPURL(s.cfg.SMTPURL); err != nil {
+		if _, err := helpdesk.ParseSMTPURL(s.cfg.SMTPURL); err != nil {
 			return fmt.Errorf("HELPDESK_SMTP_URL: %w", err)
 		}
 	}

@@ -163,24 +163,6 @@ func checkDelivered(t *testing.T, e *env) (total, distinct int) {
 	return total, distinct
 }
 
-func TestParseSMTPURL(t *testing.T) {
-	for raw, want := range map[string]Server{
-		"smtp://mail.example.com":                 {Addr: "mail.example.com:25", Host: "mail.example.com"},
-		"smtp://u%40x:p%3Aw@mail.example.com:587": {Addr: "mail.example.com:587", Host: "mail.example.com", User: "u@x", Password: "p:w"},
-		"smtps://u:p@[::1]":                       {Addr: "[::1]:465", Host: "::1", ImplicitTLS: true, User: "u", Password: "p"},
-	} {
-		got, err := ParseSMTPURL(raw)
-		if err != nil || got != want {
-			t.Errorf("ParseSMTPURL(%q) = %+v, %v; want %+v", raw, got, err, want)
-		}
-	}
-	for _, bad := range []string{"http://x", "smtp://", "mail.example.com:25"} {
-		if _, err := ParseSMTPURL(bad); err == nil {
-			t.Errorf("ParseSMTPURL(%q): no error", bad)
-		}
-	}
-}
-
 func TestBackoff(t *testing.T) {
 	base, maxDelay := time.Second, time.Minute
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 10: time.Minute, 100: time.Minute} {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -19,47 +18,6 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
-
-// Server is a parsed SMTP URL: smtp://[user:pass@]host[:port] (STARTTLS
-// when the server offers it, default port 25) or smtps://... (TLS from the
-// first byte, default port 465).
-type Server struct {
-	Addr        string // host:port
-	Host        string
-	ImplicitTLS bool
-	User        string
-	Password    string
-}
-
-// ParseSMTPURL parses HELPDESK_SMTP_URL or a mailbox's SMTP URL.
-func ParseSMTPURL(raw string) (Server, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return Server{}, fmt.Errorf("SMTP URL: %w", err)
-	}
-	var srv Server
-	port := "25"
-	switch u.Scheme {
-	case "smtp":
-	case "smtps":
-		srv.ImplicitTLS, port = true, "465"
-	default:
-		return Server{}, fmt.Errorf("SMTP URL %q: want smtp://user:pass@host:port or smtps://...", u.Redacted())
-	}
-	srv.Host = u.Hostname()
-	if srv.Host == "" {
-		return Server{}, fmt.Errorf("SMTP URL %q: no host", u.Redacted())
-	}
-	if p := u.Port(); p != "" {
-		port = p
-	}
-	srv.Addr = net.JoinHostPort(srv.Host, port)
-	if u.User != nil {
-		srv.User = u.User.Username()
-		srv.Password, _ = u.User.Password()
-	}
-	return srv, nil
-}
 
 // permanentError is a 5xx answer to MAIL, RCPT or DATA: the server will
 // not take this mail, so retrying cannot help.
@@ -196,7 +154,7 @@ func transaction(c *smtp.Client, from string, to []string, data []byte) error {
 // authenticates when the URL has a user. It never sends a password over an
 // unencrypted connection except to a loopback address.
 func (s *sender) dial(ctx context.Context, smtpURL string) (*smtp.Client, error) {
-	srv, err := ParseSMTPURL(smtpURL)
+	srv, err := helpdesk.ParseSMTPURL(smtpURL)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +170,7 @@ func (s *sender) dial(ctx context.Context, smtpURL string) (*smtp.Client, error)
 		return nil, fmt.Errorf("connect to SMTP server %s: %w", srv.Addr, err)
 	}
 	if srv.User != "" {
-		if !secure && !isLoopback(srv.Host) {
+		if !secure && !helpdesk.IsLoopbackHost(srv.Host) {
 			c.Close()
 			return nil, fmt.Errorf("SMTP server %s offers no TLS: refusing to send the password in clear", srv.Addr)
 		}
@@ -229,7 +187,7 @@ func (s *sender) dial(ctx context.Context, smtpURL string) (*smtp.Client, error)
 
 const errNoStartTLS = "smtp: server doesn't support STARTTLS"
 
-func (s *sender) connect(ctx context.Context, srv Server, tlsConfig *tls.Config) (*smtp.Client, bool, error) {
+func (s *sender) connect(ctx context.Context, srv helpdesk.SMTPServer, tlsConfig *tls.Config) (*smtp.Client, bool, error) {
 	dialer := &net.Dialer{Timeout: s.timeout}
 	open := func(startTLS bool) (*smtp.Client, error) {
 		conn, err := dialer.DialContext(ctx, "tcp", srv.Addr)
@@ -291,12 +249,4 @@ func (s *sender) quit() {
 		s.client.Quit()
 		s.close()
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

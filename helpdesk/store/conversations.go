@@ -139,7 +139,7 @@ func assignTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID, mailboxID, 
 			return err
 		}
 		if !ok {
-			return &helpdesk.ValidationError{Fields: map[string]string{"assignee": "no such user with access to this mailbox"}}
+			return &helpdesk.ValidationError{Fields: map[string]string{"assignee": helpdesk.NoSuchAssignee}}
 		}
 		assignee = assigneeID
 	}

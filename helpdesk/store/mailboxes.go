@@ -23,7 +23,8 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 		at := now()
 		err := t.get(ctx, &id, s.mailboxQ.CreateMailbox,
 			in.Name, in.Email, in.IMAPHost, in.IMAPPort, in.IMAPSecurity, in.IMAPUser, passEnc, in.AfterFetch,
-			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck, at, at)
+			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck,
+			in.IMAPAllowInsecure, at, at)
 		if isUniqueViolation(err) {
 			return &helpdesk.ValidationError{Fields: map[string]string{"email": "another mailbox already uses this address"}}
 		}
@@ -41,13 +42,17 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 	return id, err
 }
 
-// UpdateMailbox validates and saves an admin's changes.
+// UpdateMailbox validates and saves an admin's changes. The stored IMAP
+// password is kept only while it would go where it went before.
 func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.MailboxInput) error {
 	if err := in.Validate(false); err != nil {
 		return err
 	}
 	current, err := s.Mailbox(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := in.CheckKeepsPassword(current); err != nil {
 		return err
 	}
 	passEnc, smtpEnc, err := s.encryptMailboxSecrets(in)
@@ -63,7 +68,8 @@ func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.Mailbox
 	return s.inTx(ctx, func(t *tx) error {
 		_, err := t.exec(ctx, s.mailboxQ.UpdateMailbox,
 			in.Name, in.Email, in.IMAPHost, in.IMAPPort, in.IMAPSecurity, in.IMAPUser, passEnc, in.AfterFetch,
-			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck, now(), id)
+			in.MoveToFolder, in.Enabled, in.PollIntervalS, in.ImportSince, in.MaxMessageBytes, smtpEnc, in.AutoAck,
+			in.IMAPAllowInsecure, now(), id)
 		if isUniqueViolation(err) {
 			return &helpdesk.ValidationError{Fields: map[string]string{"email": "another mailbox already uses this address"}}
 		}

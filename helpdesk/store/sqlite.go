@@ -55,6 +55,9 @@ func (s sqlite) open(ctx context.Context) (*sqlx.DB, error) {
 	if err := s.create(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.restrictModes(); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for _, p := range sqlitePragmas {
 		q.Add("_pragma", p)
@@ -76,10 +79,18 @@ func (s sqlite) open(ctx context.Context) (*sqlx.DB, error) {
 // create creates the database file with sqlitePageSize pages if it does not
 // exist yet. The page size must be set before anything is written, WAL mode
 // included, and the driver sets the DSN's pragmas in alphabetical order
-// (journal_mode before page_size).
+// (journal_mode before page_size). The file is made readable by its owner
+// only; SQLite gives the -wal and -shm files the database file's mode.
 func (s sqlite) create(ctx context.Context) error {
 	if _, err := os.Stat(s.path); !errors.Is(err, os.ErrNotExist) {
 		return nil // there, or not ours to create (the open reports why)
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create database: %w", err)
+	}
+	if err == nil {
+		f.Close()
 	}
 	db, err := sql.Open("sqlite", "file:"+s.path)
 	if err != nil {
@@ -89,6 +100,27 @@ func (s sqlite) create(ctx context.Context) error {
 	for _, pragma := range []string{fmt.Sprintf("PRAGMA page_size = %d", sqlitePageSize), "PRAGMA journal_mode = WAL"} {
 		if _, err := db.ExecContext(ctx, pragma); err != nil {
 			return fmt.Errorf("create database: %s: %w", pragma, err)
+		}
+	}
+	return nil
+}
+
+// restrictModes makes a database that earlier versions created readable
+// by others (0644) its owner's only, with its -wal and -shm files: they
+// hold the stored mail, password hashes and encrypted mailbox passwords.
+func (s sqlite) restrictModes() error {
+	for _, p := range []string{s.path, s.path + "-wal", s.path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("database file mode: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("database file mode: %w", err)
+			}
 		}
 	}
 	return nil

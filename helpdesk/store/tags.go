@@ -62,10 +62,11 @@ func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, 
 	})
 }
 
-// Tags lists every tag name in use, sorted.
-func (s *Store) Tags(ctx context.Context) ([]string, error) {
+// Tags lists the tag names the viewer may see, sorted: an agent only
+// those on conversations of the mailboxes they work on.
+func (s *Store) Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error) {
 	var names []string
-	if err := s.convQ.Tags.SelectContext(ctx, &names); err != nil {
+	if err := s.convQ.Tags.SelectContext(ctx, &names, viewerArgs(v)...); err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}
 	return names, nil

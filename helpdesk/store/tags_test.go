@@ -68,9 +68,17 @@ func TestTags(t *testing.T) {
 			if len(d.Tags) != 5 {
 				t.Errorf("after remove: %v", d.Tags)
 			}
-			names, err := w.s.Tags(ctx)
+			names, err := w.s.Tags(ctx, w.adminV())
 			if err != nil || len(names) != 6 {
 				t.Errorf("tags %v %v", names, err)
+			}
+			// Agents see the tags on conversations of their mailboxes
+			// only: not the unused "billing", nothing for mailbox 2's agent.
+			if names, err := w.s.Tags(ctx, w.agentV()); err != nil || fmt.Sprint(names) != "[race-0 race-1 race-2 race-3 race-4]" {
+				t.Errorf("tags of mailbox 1's agent: %v %v", names, err)
+			}
+			if names, err := w.s.Tags(ctx, w.otherV()); err != nil || len(names) != 0 {
+				t.Errorf("tags of mailbox 2's agent: %v %v", names, err)
 			}
 
 			for _, tc := range []struct {
@@ -93,7 +101,7 @@ func TestTags(t *testing.T) {
 					t.Errorf("remove %s: %v, want %v", tc.name, err, tc.want)
 				}
 			}
-			if names, _ := w.s.Tags(ctx); len(names) != 6 {
+			if names, _ := w.s.Tags(ctx, w.adminV()); len(names) != 6 {
 				t.Errorf("bad input created tags: %v", names)
 			}
 		})

@@ -111,7 +111,12 @@ INSERT INTO conversation_tags (conversation_id, tag_id) VALUES (?, ?) ON CONFLIC
 DELETE FROM conversation_tags WHERE conversation_id = ? AND tag_id IN (SELECT id FROM tags WHERE name = ?)
 
 -- name: tags
-SELECT name FROM tags ORDER BY name
+-- The tags the viewer (admin, user id) may see: admins all, agents those
+-- on conversations of their mailboxes.
+SELECT tg.name FROM tags tg
+WHERE ? OR EXISTS (SELECT 1 FROM conversation_tags ct JOIN conversations c ON c.id = ct.conversation_id
+	WHERE ct.tag_id = tg.id AND c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+ORDER BY tg.name
 
 -- name: attachment
 -- An attachment of a conversation the viewer (admin, user id) may see.

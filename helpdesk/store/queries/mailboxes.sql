@@ -4,8 +4,8 @@
 -- name: create-mailbox
 INSERT INTO mailboxes (name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
 	move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes, smtp_url_enc, auto_ack,
-	created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+	imap_allow_insecure, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
 
 -- name: create-mailbox-fence
 INSERT INTO mailbox_fences (mailbox_id, fence) VALUES (?, 0)
@@ -13,7 +13,7 @@ INSERT INTO mailbox_fences (mailbox_id, fence) VALUES (?, 0)
 -- name: update-mailbox
 UPDATE mailboxes SET name = ?, email = ?, imap_host = ?, imap_port = ?, imap_security = ?, imap_user = ?,
 	imap_password_enc = ?, after_fetch = ?, move_to_folder = ?, enabled = ?, poll_interval_s = ?,
-	import_since = ?, max_message_bytes = ?, smtp_url_enc = ?, auto_ack = ?, updated_at = ?
+	import_since = ?, max_message_bytes = ?, smtp_url_enc = ?, auto_ack = ?, imap_allow_insecure = ?, updated_at = ?
 WHERE id = ?
 
 -- name: bump-mailboxes-version
@@ -31,7 +31,7 @@ INSERT INTO mailbox_folders (mailbox_id, name) VALUES (?, ?) ON CONFLICT DO NOTH
 -- name: mailbox
 SELECT id, name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
 	move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes, smtp_url_enc, auto_ack,
-	fetch_alert_sent, created_at, updated_at
+	imap_allow_insecure, fetch_alert_sent, created_at, updated_at
 FROM mailboxes WHERE id = ?
 
 -- name: mailbox-folders
@@ -40,7 +40,7 @@ SELECT name FROM mailbox_folders WHERE mailbox_id = ? ORDER BY name
 -- name: mailboxes
 SELECT id, name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
 	move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes, smtp_url_enc, auto_ack,
-	fetch_alert_sent, created_at, updated_at
+	imap_allow_insecure, fetch_alert_sent, created_at, updated_at
 FROM mailboxes ORDER BY id
 
 -- name: all-mailbox-folders
