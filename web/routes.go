@@ -70,6 +70,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/conversations/:id/tags/delete", s.conversationTagRemove, roleAnyUser, kindPage},
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
+		{http.MethodGet, "/threads/:id/html", s.threadHTMLDownload, roleAnyUser, kindPage},
 
 		// Admin pages.
 		{http.MethodGet, "/admin/status", s.adminStatus, roleAdmin, kindPage},

@@ -61,6 +61,10 @@ type Config struct {
 	// all admins (default 1s; the page says when it was read). Negative:
 	// every request reads.
 	StatusCacheTTL time.Duration
+	// MailHTMLMaxBytes is the largest HTML body shown formatted (default
+	// 2 MiB); a larger one shows its text part and a link to download
+	// the HTML.
+	MailHTMLMaxBytes int64
 }
 
 // Server is the web server. Build it with New.
@@ -109,6 +113,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 15 * time.Minute
+	}
+	if cfg.MailHTMLMaxBytes <= 0 {
+		cfg.MailHTMLMaxBytes = 2 << 20
 	}
 	s := &Server{
 		cfg:     cfg,

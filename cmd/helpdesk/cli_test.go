@@ -125,6 +125,8 @@ func TestBadCommandLinesAndConfig(t *testing.T) {
 		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=-5MiB"}, 1, "HELPDESK_FETCH_MAX_BYTES"},
 		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_BYTES=100"}, 1, "at least 1MiB"},
 		{[]string{"serve", "--roles", "fetcher"}, []string{"HELPDESK_FETCH_MAX_MAILBOXES=-1"}, 1, "HELPDESK_FETCH_MAX_MAILBOXES"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_MAIL_HTML_MAX_BYTES=huge"}, 1, "HELPDESK_MAIL_HTML_MAX_BYTES"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_MAIL_HTML_MAX_BYTES=100"}, 1, "at least 64KiB"},
 	} {
 		_, stderr, code := w.runEnv(tc.env, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

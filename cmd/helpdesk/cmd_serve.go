@@ -95,11 +95,12 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 
 	if roles["web"] {
 		srv := web.New(web.Config{
-			Store:     store,
-			Inspector: deps.inspector,
-			Registry:  registry,
-			Listen:    cfg.Listen,
-			Logger:    logger,
+			Store:            store,
+			Inspector:        deps.inspector,
+			Registry:         registry,
+			Listen:           cfg.Listen,
+			Logger:           logger,
+			MailHTMLMaxBytes: cfg.MailHTMLMaxBytes,
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
 			},

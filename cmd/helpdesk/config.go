@@ -29,6 +29,9 @@ type config struct {
 	DataDir     string // where the SQLite file, the secret key and the fetch lock live
 	LockTTL     time.Duration
 	Fetch       fetchLimits
+	// MailHTMLMaxBytes (HELPDESK_MAIL_HTML_MAX_BYTES): larger HTML mail
+	// shows its text; 0 leaves the web's default.
+	MailHTMLMaxBytes int64
 }
 
 // fetchLimits bound a fetch instance; zero values leave the fetcher's
@@ -64,6 +67,13 @@ func loadConfig() (config, error) {
 	var err error
 	if c.Fetch, err = loadFetchLimits(); err != nil {
 		return c, err
+	}
+	if v := os.Getenv("HELPDESK_MAIL_HTML_MAX_BYTES"); v != "" {
+		n, err := humanize.ParseBytes(v)
+		if err != nil || n < 64<<10 || n > math.MaxInt64 {
+			return c, fmt.Errorf("HELPDESK_MAIL_HTML_MAX_BYTES %q: want a size of at least 64KiB, e.g. 2MiB or a number of bytes", v)
+		}
+		c.MailHTMLMaxBytes = int64(n)
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return c, fmt.Errorf("HELPDESK_REDIS_URL %q: want redis://host:port/db", c.RedisURL)

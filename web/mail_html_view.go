@@ -1,0 +1,84 @@
+package web
+
+import (
+	"context"
+	"html/template"
+
+	"github.com/dustin/go-humanize"
+	"github.com/labstack/echo/v4"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// A thread's HTML is sanitised once per view kind (remote images or not)
+// and kept (store: sanitized_html); later views read what was kept. HTML
+// larger than Config.MailHTMLMaxBytes is not sanitised at all: the page
+// shows the thread's text and a link to download the HTML.
+
+// threadView is one thread as the conversation page shows it.
+type threadView struct {
+	helpdesk.Thread
+	HTML         template.HTML // sanitised; empty when the thread's text is shown
+	Blocked      bool          // remote images were blocked
+	HTMLTooLarge string        // the size of an HTML body too large to show ("17 MB"); its text is shown
+}
+
+// threadViews returns the conversation's threads for the page, with their
+// sanitised HTML unless the page shows plain text.
+func (s *Server) threadViews(ctx context.Context, v helpdesk.Viewer, d *helpdesk.ConversationDetail, plainText, remoteImages bool) ([]threadView, error) {
+	var kept map[int64]helpdesk.SanitizedHTML
+	if !plainText {
+		var err error
+		if kept, err = s.cfg.Store.SanitizedHTML(ctx, v, d.ID, remoteImages, mailHTMLPolicy); err != nil {
+			return nil, err
+		}
+	}
+	views := make([]threadView, 0, len(d.Threads))
+	for _, t := range d.Threads {
+		tv := threadView{Thread: t}
+		switch {
+		case plainText || !t.HasHTML():
+		case t.HTMLSize > s.cfg.MailHTMLMaxBytes:
+			tv.HTMLTooLarge = humanize.Bytes(uint64(t.HTMLSize))
+		default:
+			h, ok := kept[t.ID]
+			if !ok {
+				var err error
+				if h, err = s.sanitizeOnce(ctx, v, t.ID, remoteImages); err != nil {
+					return nil, err
+				}
+			}
+			tv.HTML, tv.Blocked = template.HTML(h.HTML), h.Blocked
+		}
+		views = append(views, tv)
+	}
+	return views, nil
+}
+
+// sanitizeOnce sanitises a thread's HTML for a view and keeps the result.
+func (s *Server) sanitizeOnce(ctx context.Context, v helpdesk.Viewer, threadID int64, remoteImages bool) (helpdesk.SanitizedHTML, error) {
+	raw, err := s.cfg.Store.ThreadHTML(ctx, v, threadID)
+	if err != nil {
+		return helpdesk.SanitizedHTML{}, err
+	}
+	h := helpdesk.SanitizedHTML{ThreadID: threadID, RemoteImages: remoteImages, Policy: mailHTMLPolicy}
+	h.HTML, h.Blocked = sanitizeMailHTML(raw, mailHTMLOptions{ThreadID: threadID, RemoteImages: remoteImages})
+	return h, s.cfg.Store.SaveSanitizedHTML(ctx, h)
+}
+
+// threadHTMLDownload answers GET /threads/:id/html: the thread's HTML as
+// it arrived, as a download (served like an attachment: never a page of
+// our origin).
+func (s *Server) threadHTMLDownload(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	raw, err := s.cfg.Store.ThreadHTML(c.Request().Context(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	a := &helpdesk.StoredAttachment{Data: []byte(raw)}
+	a.Filename, a.ContentType, a.Size = "message-"+itoa(id)+".html", "text/html", int64(len(raw))
+	return serveAttachment(c, a, false)
+}
