@@ -1,0 +1,169 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
+)
+
+// TestSanitizeMailHTMLKeepsItInItsBox: what bluemonday lets through is
+// written out balanced, without id, name or class, with the allowed
+// inline styles and no others.
+func TestSanitizeMailHTMLKeepsItInItsBox(t *testing.T) {
+	for _, tc := range []struct {
+		name, in    string
+		want, avoid []string
+	}{
+		{"end tags of the page", `<p>a</p></td></tr></table></article><article><table><tr><th>Reply by Demo Admin</th></tr></table></article>`,
+			[]string{`<p>a</p><article><table><tbody><tr><th>Reply by Demo Admin</th></tr></tbody></table></article>`}, []string{"</td></tr></table></article><article>"}},
+		{"unclosed link", `<p><a href="https://x.example/">swallow`,
+			[]string{`<p><a href="https://x.example/" rel="nofollow noreferrer noopener" target="_blank">swallow</a></p>`}, nil},
+		{"naming attributes", `<p id="main" class="notice">x</p><a name="top" href="https://x.example/">y</a>`,
+			[]string{`<p>x</p>`}, []string{"id=", "class=", "name="}},
+		{"allowed styles", `<p style="color: #cc0000; font-weight: bold; text-align: center">x</p><table style="table-layout: fixed; border-collapse: collapse"><tr><td style="background-color: rgb(1, 2, 3); padding: 4px">y</td></tr></table>`,
+			[]string{`style="color: #cc0000; font-weight: bold; text-align: center"`, `style="table-layout: fixed; border-collapse: collapse"`, `style="background-color: rgb(1, 2, 3); padding: 4px"`}, nil},
+		{"other styles", `<div style="position: fixed; top: 0; margin-top: -900px; background: url(http://x.example/a.png); background-image: url(http://x.example/b.png); width: expression(alert(1)); color: red">x</div>`,
+			[]string{`<div style="color: red">x</div>`}, []string{"position", "margin", "url(", "expression"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := sanitizeMailHTML(tc.in, mailHTMLOptions{ThreadID: 7})
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("sanitised\n%s\nlacks\n%s", got, w)
+				}
+			}
+			for _, a := range tc.avoid {
+				if strings.Contains(got, a) {
+					t.Errorf("sanitised\n%s\nhas %q", got, a)
+				}
+			}
+		})
+	}
+}
+
+// TestMailHTMLSanitisedOnce: the first view of a thread's HTML keeps the
+// sanitised result, per view kind; later views show what was kept
+// instead of sanitising again, until the sanitiser's version changes.
+func TestMailHTMLSanitisedOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := setupWorkspace(t, dialect)
+		agent := w.session(t, w.agent)
+		page := "/conversations/" + itoa(w.c1)
+		mailBox := func(path string) string {
+			t.Helper()
+			resp, body := agent.get(path)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			}
+			_, rest, ok := strings.Cut(body, `<div class="mail-html">`)
+			if !ok {
+				t.Fatalf("GET %s shows no mail HTML:\n%s", path, body)
+			}
+			html, _, _ := strings.Cut(rest, "</div>\n")
+			return html
+		}
+		if got := mailBox(page); got != "<p>It <b>burns</b>.</p>" {
+			t.Fatalf("first view shows %q", got)
+		}
+		v := helpdesk.ViewerOf(w.agent)
+		d, err := w.store.Conversation(ctx, v, w.c1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := w.store.SanitizedHTML(ctx, v, w.c1, false, mailHTMLPolicy)
+		h, ok := kept[d.Threads[0].ID]
+		if err != nil || len(kept) != 1 || !ok {
+			t.Fatalf("kept after the first view: %v %+v", err, kept)
+		}
+		if h.HTML != "<p>It <b>burns</b>.</p>" || h.Blocked || h.RemoteImages {
+			t.Fatalf("kept %+v", h)
+		}
+
+		// The next view reads what was kept: change it and the page follows.
+		h.HTML = "<p>kept, not sanitised again</p>"
+		if err := w.store.SaveSanitizedHTML(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if got := mailBox(page); got != h.HTML {
+			t.Fatalf("second view shows %q, not the kept HTML", got)
+		}
+		// HTML kept by an older sanitiser is made again.
+		h.Policy = mailHTMLPolicy - 1
+		if err := w.store.SaveSanitizedHTML(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if got := mailBox(page); got != "<p>It <b>burns</b>.</p>" {
+			t.Fatalf("view after a sanitiser change shows %q", got)
+		}
+		// The view with remote images is kept apart.
+		mailBox(page + "?images=1")
+		if kept, err := w.store.SanitizedHTML(ctx, v, w.c1, true, mailHTMLPolicy); err != nil || len(kept) != 1 {
+			t.Fatalf("kept for the remote-images view: %v %+v", err, kept)
+		}
+		// Another mailbox's agent reads nothing kept of this conversation.
+		if kept, err := w.store.SanitizedHTML(ctx, helpdesk.Viewer{UserID: w.agent.ID + 1000}, w.c1, false, mailHTMLPolicy); err != nil || len(kept) != 0 {
+			t.Fatalf("a stranger reads kept HTML: %v %+v", err, kept)
+		}
+	})
+}
+
+// TestLargeMailHTMLShowsItsText: HTML above the size limit is not
+// sanitised or sent; the page shows the mail's text and a link that
+// downloads the HTML (as an attachment, never as a page of ours).
+func TestLargeMailHTMLShowsItsText(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		w := &workspace{env: setup(t, dialect, func(c *Config) { c.MailHTMLMaxBytes = 64 << 10 })}
+		w.mb1 = w.mailbox(t, 1)
+		if err := w.store.SetUserMailboxes(ctx, w.agent.ID, []int64{w.mb1}); err != nil {
+			t.Fatal(err)
+		}
+		big := "<html><body>" + strings.Repeat(`<p style="color: blue">A newsletter paragraph that goes on.</p>`, 2000) + "</body></html>"
+		conv := w.ingest(t, w.mb1, &helpdesk.IncomingMessage{
+			From: helpdesk.Address{Email: "news@customer.example"}, Subject: "Big newsletter",
+			Text: "The text part of the newsletter.", HTML: big,
+		}).ConversationID
+		d, err := w.store.Conversation(ctx, helpdesk.ViewerOf(w.admin), conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		thread := itoa(d.Threads[0].ID)
+
+		agent := w.session(t, w.agent)
+		resp, body := agent.get("/conversations/" + itoa(conv))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("page: %d", resp.StatusCode)
+		}
+		for _, want := range []string{"data-html-too-large", "The text part of the newsletter.", `href="/threads/` + thread + `/html"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("page lacks %q", want)
+			}
+		}
+		if strings.Contains(body, `class="mail-html"`) || len(body) > 32<<10 {
+			t.Errorf("page shows the large HTML (%d bytes)", len(body))
+		}
+		if kept, err := w.store.SanitizedHTML(ctx, helpdesk.ViewerOf(w.agent), conv, false, mailHTMLPolicy); err != nil || len(kept) != 0 {
+			t.Errorf("large HTML was sanitised: %v %d kept", err, len(kept))
+		}
+
+		resp, raw := agent.get("/threads/" + thread + "/html")
+		h := resp.Header
+		if resp.StatusCode != http.StatusOK || raw != big || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment;") ||
+			h.Get("Content-Type") != "application/octet-stream" || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") {
+			t.Errorf("download: %d, %d of %d bytes, headers %v", resp.StatusCode, len(raw), len(big), h)
+		}
+		if err := w.store.SetUserMailboxes(ctx, w.agent.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := agent.get("/threads/" + thread + "/html"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("download by an agent without the mailbox: %d, want 404", resp.StatusCode)
+		}
+		if resp, _ := agent.get("/threads/x/html"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("download of a bad id: %d, want 400", resp.StatusCode)
+		}
+	})
+}
