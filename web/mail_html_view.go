@@ -26,31 +26,32 @@ type threadView struct {
 // threadViews returns the conversation's threads for the page, with their
 // sanitised HTML unless the page shows plain text.
 func (s *Server) threadViews(ctx context.Context, v helpdesk.Viewer, d *helpdesk.ConversationDetail, plainText, remoteImages bool) ([]threadView, error) {
-	var kept map[int64]helpdesk.SanitizedHTML
-	if !plainText {
-		var err error
-		if kept, err = s.cfg.Store.SanitizedHTML(ctx, v, d.ID, remoteImages, mailHTMLPolicy); err != nil {
-			return nil, err
-		}
-	}
-	views := make([]threadView, 0, len(d.Threads))
-	for _, t := range d.Threads {
-		tv := threadView{Thread: t}
+	views := make([]threadView, len(d.Threads))
+	var formatted []int // indexes of the threads shown as HTML
+	var ids []int64     // and their ids
+	for i, t := range d.Threads {
+		views[i].Thread = t
 		switch {
 		case plainText || !t.HasHTML():
 		case t.HTMLSize > s.cfg.MailHTMLMaxBytes:
-			tv.HTMLTooLarge = humanize.Bytes(uint64(t.HTMLSize))
+			views[i].HTMLTooLarge = humanize.Bytes(uint64(t.HTMLSize))
 		default:
-			h, ok := kept[t.ID]
-			if !ok {
-				var err error
-				if h, err = s.sanitizeOnce(ctx, v, t.ID, remoteImages); err != nil {
-					return nil, err
-				}
-			}
-			tv.HTML, tv.Blocked = template.HTML(h.HTML), h.Blocked
+			formatted, ids = append(formatted, i), append(ids, t.ID)
 		}
-		views = append(views, tv)
+	}
+	kept, err := s.cfg.Store.SanitizedHTML(ctx, v, ids, remoteImages, mailHTMLPolicy)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range formatted {
+		tv := &views[i]
+		h, ok := kept[tv.ID]
+		if !ok {
+			if h, err = s.sanitizeOnce(ctx, v, tv.ID, remoteImages); err != nil {
+				return nil, err
+			}
+		}
+		tv.HTML, tv.Blocked = template.HTML(h.HTML), h.Blocked
 	}
 	return views, nil
 }

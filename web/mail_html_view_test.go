@@ -74,7 +74,7 @@ func TestMailHTMLSanitisedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		kept, err := w.store.SanitizedHTML(ctx, v, w.c1, false, mailHTMLPolicy)
+		kept, err := w.store.SanitizedHTML(ctx, v, []int64{d.Threads[0].ID}, false, mailHTMLPolicy)
 		h, ok := kept[d.Threads[0].ID]
 		if err != nil || len(kept) != 1 || !ok {
 			t.Fatalf("kept after the first view: %v %+v", err, kept)
@@ -101,11 +101,11 @@ func TestMailHTMLSanitisedOnce(t *testing.T) {
 		}
 		// The view with remote images is kept apart.
 		mailBox(page + "?images=1")
-		if kept, err := w.store.SanitizedHTML(ctx, v, w.c1, true, mailHTMLPolicy); err != nil || len(kept) != 1 {
+		if kept, err := w.store.SanitizedHTML(ctx, v, []int64{d.Threads[0].ID}, true, mailHTMLPolicy); err != nil || len(kept) != 1 {
 			t.Fatalf("kept for the remote-images view: %v %+v", err, kept)
 		}
 		// Another mailbox's agent reads nothing kept of this conversation.
-		if kept, err := w.store.SanitizedHTML(ctx, helpdesk.Viewer{UserID: w.agent.ID + 1000}, w.c1, false, mailHTMLPolicy); err != nil || len(kept) != 0 {
+		if kept, err := w.store.SanitizedHTML(ctx, helpdesk.Viewer{UserID: w.agent.ID + 1000}, []int64{d.Threads[0].ID}, false, mailHTMLPolicy); err != nil || len(kept) != 0 {
 			t.Fatalf("a stranger reads kept HTML: %v %+v", err, kept)
 		}
 	})
@@ -146,7 +146,7 @@ func TestLargeMailHTMLShowsItsText(t *testing.T) {
 		if strings.Contains(body, `class="mail-html"`) || len(body) > 32<<10 {
 			t.Errorf("page shows the large HTML (%d bytes)", len(body))
 		}
-		if kept, err := w.store.SanitizedHTML(ctx, helpdesk.ViewerOf(w.agent), conv, false, mailHTMLPolicy); err != nil || len(kept) != 0 {
+		if kept, err := w.store.SanitizedHTML(ctx, helpdesk.ViewerOf(w.agent), []int64{d.Threads[0].ID}, false, mailHTMLPolicy); err != nil || len(kept) != 0 {
 			t.Errorf("large HTML was sanitised: %v %d kept", err, len(kept))
 		}
 

@@ -12,7 +12,7 @@ type conversationQueries struct {
 	ConversationThreads     *sqlx.Stmt `query:"conversation-threads"`
 	ConversationAttachments *sqlx.Stmt `query:"conversation-attachments"`
 	ThreadHTML              *sqlx.Stmt `query:"thread-html"`
-	SanitizedHTML           *sqlx.Stmt `query:"conversation-sanitized-html"`
+	SanitizedHTML           *sqlx.Stmt `query:"sanitized-html"`
 	SaveSanitizedHTML       *sqlx.Stmt `query:"save-sanitized-html"`
 	ConversationMailbox     *sqlx.Stmt `query:"conversation-mailbox"`
 	CanSeeMailbox           *sqlx.Stmt `query:"can-see-mailbox"`

@@ -23,16 +23,22 @@ func (s *Store) ThreadHTML(ctx context.Context, v helpdesk.Viewer, threadID int6
 	return body, nil
 }
 
-// SanitizedHTML returns the kept sanitised HTML of one of the viewer's
-// conversations, by thread, for one view and sanitiser version. Threads
-// without it are missing from the map.
-func (s *Store) SanitizedHTML(ctx context.Context, v helpdesk.Viewer, conversationID int64, remoteImages bool, policy int) (map[int64]helpdesk.SanitizedHTML, error) {
-	var rows []helpdesk.SanitizedHTML
-	args := append([]any{conversationID, remoteImages, policy}, viewerArgs(v)...)
-	if err := s.convQ.SanitizedHTML.SelectContext(ctx, &rows, args...); err != nil {
-		return nil, fmt.Errorf("get sanitised HTML of conversation %d: %w", conversationID, err)
+// SanitizedHTML returns the kept sanitised HTML of some of the viewer's
+// threads, by thread, for one view and sanitiser version. Threads without
+// it are missing from the map.
+func (s *Store) SanitizedHTML(ctx context.Context, v helpdesk.Viewer, threadIDs []int64, remoteImages bool, policy int) (map[int64]helpdesk.SanitizedHTML, error) {
+	byThread := make(map[int64]helpdesk.SanitizedHTML, len(threadIDs))
+	if len(threadIDs) == 0 {
+		return byThread, nil
 	}
-	byThread := make(map[int64]helpdesk.SanitizedHTML, len(rows))
+	list, err := s.dialect.listArg(threadIDs)
+	if err != nil {
+		return nil, fmt.Errorf("get sanitised HTML: %w", err)
+	}
+	var rows []helpdesk.SanitizedHTML
+	if err := s.convQ.SanitizedHTML.SelectContext(ctx, &rows, append([]any{list, remoteImages, policy}, viewerArgs(v)...)...); err != nil {
+		return nil, fmt.Errorf("get sanitised HTML of threads %v: %w", threadIDs, err)
+	}
 	for _, r := range rows {
 		byThread[r.ThreadID] = r
 	}

@@ -28,7 +28,7 @@ SELECT email FROM mailboxes WHERE id = ?
 -- name: conversation-threads
 -- A thread is unreadable while it shows the raw text of a quarantined message.
 -- Only the size of the HTML: the page shows kept sanitised HTML
--- (conversation-sanitized-html) and reads a body (thread-html) only to
+-- (sanitized-html) and reads a body (thread-html) only to
 -- sanitise it once.
 SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
 	body_text, octet_length(body_html) AS html_size, auto_reply, user_id, created_at,
@@ -47,13 +47,13 @@ WHERE t.conversation_id = ? ORDER BY a.id
 SELECT t.body_html FROM threads t JOIN conversations c ON c.id = t.conversation_id
 WHERE t.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 
--- name: conversation-sanitized-html
--- The kept sanitised HTML of a conversation's threads for one view (remote
--- images or not) made by one version of the sanitiser, of a
--- conversation the viewer (admin, user id) may see.
+-- name: sanitized-html
+-- The kept sanitised HTML of some threads (one list parameter) for one
+-- view (remote images or not) made by one version of the sanitiser, of
+-- conversations the viewer (admin, user id) may see.
 SELECT s.thread_id, s.remote_images, s.policy, s.html, s.remote_blocked
 FROM sanitized_html s JOIN threads t ON t.id = s.thread_id JOIN conversations c ON c.id = t.conversation_id
-WHERE t.conversation_id = ? AND s.remote_images = ? AND s.policy = ?
+WHERE s.thread_id IN (SELECT value FROM json_each(?)) AND s.remote_images = ? AND s.policy = ?
 AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 
 -- name: save-sanitized-html
