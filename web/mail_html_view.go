@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"html/template"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/labstack/echo/v4"
@@ -51,7 +52,9 @@ func (s *Server) threadViews(ctx context.Context, v helpdesk.Viewer, d *helpdesk
 				return nil, err
 			}
 		}
-		tv.HTML, tv.Blocked = template.HTML(h.HTML), h.Blocked
+		if strings.TrimSpace(h.HTML) != "" { // else nothing was left to show: the text is shown
+			tv.HTML, tv.Blocked = template.HTML(h.HTML), h.Blocked
+		}
 	}
 	return views, nil
 }
