@@ -60,6 +60,8 @@ func (s *Server) threadViews(ctx context.Context, v helpdesk.Viewer, d *helpdesk
 }
 
 // sanitizeOnce sanitises a thread's HTML for a view and keeps the result.
+// Keeping it only saves later views work: when the database refuses the
+// write (SQLite busy with a long fetch commit), the page is still shown.
 func (s *Server) sanitizeOnce(ctx context.Context, v helpdesk.Viewer, threadID int64, remoteImages bool) (helpdesk.SanitizedHTML, error) {
 	raw, err := s.cfg.Store.ThreadHTML(ctx, v, threadID)
 	if err != nil {
@@ -67,7 +69,10 @@ func (s *Server) sanitizeOnce(ctx context.Context, v helpdesk.Viewer, threadID i
 	}
 	h := helpdesk.SanitizedHTML{ThreadID: threadID, RemoteImages: remoteImages, Policy: mailHTMLPolicy}
 	h.HTML, h.Blocked = sanitizeMailHTML(raw, mailHTMLOptions{ThreadID: threadID, RemoteImages: remoteImages})
-	return h, s.cfg.Store.SaveSanitizedHTML(ctx, h)
+	if err := s.cfg.Store.SaveSanitizedHTML(ctx, h); err != nil {
+		s.log.Warn("web: sanitised mail HTML not kept", "thread_id", threadID, "err", err)
+	}
+	return h, nil
 }
 
 // threadHTMLDownload answers GET /threads/:id/html: the thread's HTML as
