@@ -72,7 +72,11 @@ func BenchmarkLargeMailHTMLView(b *testing.B) {
 					}
 				})
 			})
-			b.Run("kept", func(b *testing.B) { view(b, unlimited, nil) })
+			b.Run("kept", func(b *testing.B) {
+				unlimited.get(page) // sanitises and keeps, when the reference did not run
+				b.ResetTimer()
+				view(b, unlimited, nil)
+			})
 			b.Run("limited", func(b *testing.B) { view(b, limited, nil) })
 		})
 	}
