@@ -11,7 +11,8 @@ import (
 )
 
 // formattedMail is a customer's HTML mail as mail programs write it:
-// inline styles, a layout table, a quote.
+// inline styles, a layout table, attributes of mail written before CSS,
+// a quote.
 const formattedMail = `<html><head><style>p { color: green }</style></head><body>
 <p style="color: #cc0000; font-weight: bold">Your order 4711 is confirmed</p>
 <p style="font-style: italic; text-align: center">Thank you for shopping with us.</p>
@@ -21,6 +22,7 @@ const formattedMail = `<html><head><style>p { color: green }</style></head><body
 <tr><td style="padding: 4px; border-top: 1px solid #dddddd">1 table, oak</td><td style="text-align: right; padding: 4px; border-top: 1px solid #dddddd">150 EUR</td></tr>
 <tr><td style="padding: 4px; font-weight: 700">Total</td><td style="text-align: right; padding: 4px; font-weight: 700">350 EUR</td></tr>
 </table>
+<table width="300" bgcolor="#ffffcc"><tr><td align="right"><font color="#006600">Paid by card</font></td></tr></table>
 <blockquote style="border-left: 3px solid #cccccc; padding-left: 8px; color: #555555">On Monday you wrote: where is my order?</blockquote>
 <p style="font-family: Georgia, serif; font-size: 13px">Kind regards, <u>Carol</u><br><a href="https://shop.example/orders/4711">shop.example/orders/4711</a></p>
 </body></html>`
@@ -67,6 +69,8 @@ func TestFormattedMailInChromium(t *testing.T) {
 			threads: document.querySelectorAll("article.thread").length,
 			red: getComputedStyle(document.querySelector(".mail-html p")).color,
 			layout: getComputedStyle(document.querySelector(".mail-html table")).tableLayout,
+			legacy: (t => [getComputedStyle(t).width, getComputedStyle(t).backgroundColor, getComputedStyle(t.querySelector("td")).textAlign,
+				getComputedStyle(t.querySelector("font")).color].join(" "))(document.querySelector(".mail-html table[bgcolor]")),
 			boxed: [...document.querySelectorAll(".mail-html *")].every(el => {
 				const b = el.closest(".mail-html").getBoundingClientRect(), r = el.getBoundingClientRect();
 				return r.left >= b.left - 1 && r.right <= b.right + 1 && r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
@@ -75,7 +79,8 @@ func TestFormattedMailInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := `{"overflow":0,"threads":3,"red":"rgb(204, 0, 0)","layout":"fixed","boxed":true}`
+		want := `{"overflow":0,"threads":3,"red":"rgb(204, 0, 0)","layout":"fixed",` +
+			`"legacy":"300px rgb(255, 255, 204) -webkit-right rgb(0, 102, 0)","boxed":true}`
 		if got != want {
 			t.Errorf("at %d px the page shows %s, want %s", width, got, want)
 		}

@@ -50,6 +50,9 @@ var mailStyles = []string{
 	"border-color", "border-style", "border-width", "border-collapse", "border-spacing", "table-layout",
 }
 
+// htmlColor is a colour attribute's value: #rgb, #rrggbb or a name.
+var htmlColor = regexp.MustCompile(`^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|[a-zA-Z]{3,20})$`)
+
 // mailHTMLOptions say how one thread's HTML is rewritten.
 type mailHTMLOptions struct {
 	ThreadID     int64
@@ -68,6 +71,9 @@ func sanitizeMailHTML(raw string, opt mailHTMLOptions) (safe string, blocked boo
 	p.AddTargetBlankToFullyQualifiedLinks(true)
 	p.AllowAttrs("align").Matching(regexp.MustCompile(`^(?i)(left|right|center|justify)$`)).OnElements("p", "div", "td", "th", "tr")
 	p.AllowStyles(mailStyles...).Globally() // each value checked by bluemonday's handler for the property
+	// The colours of mail written before CSS, as Outlook still writes it.
+	p.AllowAttrs("bgcolor").Matching(htmlColor).OnElements("table", "tr", "td", "th")
+	p.AllowAttrs("color").Matching(htmlColor).OnElements("font")
 	p.RewriteSrc(func(u *url.URL) {
 		if u == nil {
 			return

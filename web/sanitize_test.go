@@ -44,6 +44,8 @@ func TestSanitizeMailHTMLKeepsItInItsBox(t *testing.T) {
 			[]string{`<p>x</p>`}, []string{"id=", "class=", "name="}},
 		{"allowed styles", `<p style="color: #cc0000; font-weight: bold; text-align: center">x</p><table style="table-layout: fixed; border-collapse: collapse"><tr><td style="background-color: rgb(1, 2, 3); padding: 4px">y</td></tr></table>`,
 			[]string{`style="color: #cc0000; font-weight: bold; text-align: center"`, `style="table-layout: fixed; border-collapse: collapse"`, `style="background-color: rgb(1, 2, 3); padding: 4px"`}, nil},
+		{"colour attributes", `<table bgcolor="#eeeeee"><tr><td bgcolor="red"><font color="#c00">x</font></td><td bgcolor="url(x)">y</td></tr></table>`,
+			[]string{`<table bgcolor="#eeeeee">`, `<td bgcolor="red"><font color="#c00">x</font></td><td>y</td>`}, nil},
 		{"other styles", `<div style="position: fixed; top: 0; margin-top: -900px; background: url(http://x.example/a.png); background-image: url(http://x.example/b.png); width: expression(alert(1)); color: red">x</div>`,
 			[]string{`<div style="color: red">x</div>`}, []string{"position", "margin", "url(", "expression"}},
 	} {
