@@ -69,7 +69,7 @@ func TestFormattedMailInChromium(t *testing.T) {
 			threads: document.querySelectorAll("article.thread").length,
 			red: getComputedStyle(document.querySelector(".mail-html p")).color,
 			layout: getComputedStyle(document.querySelector(".mail-html table")).tableLayout,
-			legacy: (t => [getComputedStyle(t).width, getComputedStyle(t).backgroundColor, getComputedStyle(t.querySelector("td")).textAlign,
+			legacy: (t => [getComputedStyle(t).display, getComputedStyle(t).width, getComputedStyle(t).backgroundColor, getComputedStyle(t.querySelector("td")).textAlign,
 				getComputedStyle(t.querySelector("font")).color].join(" "))(document.querySelector(".mail-html table[bgcolor]")),
 			boxed: [...document.querySelectorAll(".mail-html *")].every(el => {
 				const b = el.closest(".mail-html").getBoundingClientRect(), r = el.getBoundingClientRect();
@@ -80,7 +80,7 @@ func TestFormattedMailInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := `{"overflow":0,"threads":3,"red":"rgb(204, 0, 0)","layout":"fixed",` +
-			`"legacy":"300px rgb(255, 255, 204) -webkit-right rgb(0, 102, 0)","boxed":true}`
+			`"legacy":"table 300px rgb(255, 255, 204) -webkit-right rgb(0, 102, 0)","boxed":true}`
 		if got != want {
 			t.Errorf("at %d px the page shows %s, want %s", width, got, want)
 		}
