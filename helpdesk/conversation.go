@@ -162,7 +162,7 @@ type Thread struct {
 	Cc          string           `db:"cc_addrs" json:"cc"`
 	Subject     string           `db:"subject" json:"subject"`
 	BodyText    string           `db:"body_text" json:"body_text"`
-	BodyHTML    string           `db:"body_html" json:"-"` // unsanitised: only ever shown through the web sanitiser
+	HTMLSize    int64            `db:"html_size" json:"-"` // bytes of the HTML body; the body itself is read only to sanitise it (Store.ThreadHTML)
 	AutoReply   bool             `db:"auto_reply" json:"auto_reply"`
 	UserID      *int64           `db:"user_id" json:"user_id"`
 	CreatedAt   time.Time        `db:"created_at" json:"created_at"`
@@ -171,7 +171,17 @@ type Thread struct {
 }
 
 // HasHTML reports whether the thread has an HTML body.
-func (t *Thread) HasHTML() bool { return strings.TrimSpace(t.BodyHTML) != "" }
+func (t *Thread) HasHTML() bool { return t.HTMLSize > 0 }
+
+// SanitizedHTML is a thread's HTML as the web's sanitiser made it safe for
+// one view, kept so that a mail is sanitised once and not on every view.
+type SanitizedHTML struct {
+	ThreadID     int64  `db:"thread_id"`
+	RemoteImages bool   `db:"remote_images"` // made for a view that loads remote images
+	Policy       int    `db:"policy"`        // the sanitiser's version
+	HTML         string `db:"html"`
+	Blocked      bool   `db:"remote_blocked"` // remote images were left out
+}
 
 // ConversationChange is a PATCH of a conversation: nil fields stay as
 // they are. AssigneeID 0 unassigns.

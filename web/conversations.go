@@ -1,7 +1,6 @@
 package web
 
 import (
-	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -154,12 +153,6 @@ func (d *conversationListPage) link(status string, page int) string {
 	return "/?" + q.Encode()
 }
 
-type threadView struct {
-	helpdesk.Thread
-	HTML    template.HTML // sanitised; empty when the thread has no HTML body
-	Blocked bool          // remote images were blocked
-}
-
 type conversationViewPage struct {
 	C            *helpdesk.ConversationDetail
 	Threads      []threadView
@@ -172,7 +165,8 @@ type conversationViewPage struct {
 }
 
 // conversationPage shows one conversation: threads oldest first, HTML
-// sanitised (remote images only with ?images=1), plain text with ?text=1.
+// sanitised (remote images only with ?images=1; mail_html_view.go), plain
+// text with ?text=1.
 func (s *Server) conversationPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, err := parseID(c, "id")
@@ -190,23 +184,25 @@ func (s *Server) conversationPage(c echo.Context) error {
 	if d.AssigneeID != nil {
 		p.AssigneeID = *d.AssigneeID
 	}
-	for _, t := range d.Threads {
-		tv := threadView{Thread: t}
-		if t.HasHTML() && !p.PlainText {
-			tv.HTML, tv.Blocked = sanitizeMailHTML(t.BodyHTML, mailHTMLOptions{ThreadID: t.ID, RemoteImages: p.RemoteImages})
-			p.AnyBlocked = p.AnyBlocked || tv.Blocked
-		}
-		p.Threads = append(p.Threads, tv)
+	if p.Threads, err = s.threadViews(ctx, viewer(c), d, p.PlainText, p.RemoteImages); err != nil {
+		return err
+	}
+	for _, tv := range p.Threads {
+		p.AnyBlocked = p.AnyBlocked || tv.Blocked
 	}
 	if p.Assignees, err = s.cfg.Store.Assignees(ctx, d.MailboxID); err != nil {
 		return err
 	}
+	// Mail keeps its inline styles (only allowed properties, sanitize.go):
+	// style attributes apply on this page, style elements stay 'self'.
+	imgSrc := "'self' data:"
 	if p.RemoteImages {
 		// The agent asked for this mail's remote images: this page only
 		// may load images from anywhere. Scripts stay same-origin.
-		c.Response().Header().Set("Content-Security-Policy",
-			"default-src 'self'; img-src 'self' data: http: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+		imgSrc += " http: https:"
 	}
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+imgSrc+
+		"; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
 	return s.render(c, http.StatusOK, "conversation.html", d.Subject, p)
 }
 

@@ -74,6 +74,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/conversations/:id/tags/delete", s.conversationTagRemove, roleAnyUser, kindPage},
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
+		{http.MethodGet, "/threads/:id/html", s.threadHTMLDownload, roleAnyUser, kindPage},
 
 		// One's own account and API tokens (web/account.go, web/account_tokens.go).
 		{http.MethodGet, "/account", s.accountPage, roleAnyUser, kindPage},

@@ -84,6 +84,10 @@ type Config struct {
 	// all admins (default 1s; the page says when it was read). Negative:
 	// every request reads.
 	StatusCacheTTL time.Duration
+	// MailHTMLMaxBytes is the largest HTML body shown formatted (default
+	// 2 MiB); a larger one shows its text part and a link to download
+	// the HTML.
+	MailHTMLMaxBytes int64
 }
 
 // Server is the web server. Build it with New.
@@ -129,6 +133,9 @@ func New(cfg Config) *Server {
 		cfg.StatusCacheTTL = time.Second
 	}
 	limiter, passwordChecks := loginDefenses(&cfg)
+	if cfg.MailHTMLMaxBytes <= 0 {
+		cfg.MailHTMLMaxBytes = 2 << 20
+	}
 	s := &Server{
 		cfg:            cfg,
 		log:            cfg.Logger.With("component", "web"),

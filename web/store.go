@@ -27,6 +27,9 @@ type Store interface {
 	VisibleMailboxes(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxRef, error)
 	Attachment(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.StoredAttachment, error)
 	InlineAttachment(ctx context.Context, v helpdesk.Viewer, threadID int64, contentID string) (*helpdesk.StoredAttachment, error)
+	ThreadHTML(ctx context.Context, v helpdesk.Viewer, threadID int64) (string, error)
+	SanitizedHTML(ctx context.Context, v helpdesk.Viewer, threadIDs []int64, remoteImages bool, policy int) (map[int64]helpdesk.SanitizedHTML, error)
+	SaveSanitizedHTML(ctx context.Context, h helpdesk.SanitizedHTML) error
 
 	// Mailboxes, their fetch state and "fetch now".
 	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)

@@ -130,6 +130,8 @@ func TestBadCommandLinesAndConfig(t *testing.T) {
 		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_PUBLIC_URL=https://help.example.com/?x=1"}, 1, "HELPDESK_PUBLIC_URL"},
 		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/8,proxy.local"}, 1, `"proxy.local" is not an address or CIDR`},
 		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/33"}, 1, "HELPDESK_TRUSTED_PROXIES"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_MAIL_HTML_MAX_BYTES=huge"}, 1, "HELPDESK_MAIL_HTML_MAX_BYTES"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_MAIL_HTML_MAX_BYTES=100"}, 1, "at least 64KiB"},
 	} {
 		_, stderr, code := w.runEnv(tc.env, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

@@ -97,16 +97,17 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 
 	if roles["web"] {
 		srv := web.New(web.Config{
-			Store:          store,
-			Inspector:      deps.inspector,
-			Registry:       registry,
-			Listen:         cfg.Listen,
-			Logger:         logger,
-			PublicURL:      cfg.PublicURL,
-			TrustedProxies: cfg.TrustedProxies,
-			LoginAttempts:  loginAttempts(deps, logger),
-			CaughtMail:     caught,
-			MetricsToken:   cfg.MetricsToken,
+			Store:            store,
+			Inspector:        deps.inspector,
+			Registry:         registry,
+			Listen:           cfg.Listen,
+			Logger:           logger,
+			PublicURL:        cfg.PublicURL,
+			TrustedProxies:   cfg.TrustedProxies,
+			LoginAttempts:    loginAttempts(deps, logger),
+			CaughtMail:       caught,
+			MetricsToken:     cfg.MetricsToken,
+			MailHTMLMaxBytes: cfg.MailHTMLMaxBytes,
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
 			},

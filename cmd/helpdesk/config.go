@@ -44,6 +44,9 @@ type config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
 	// (HELPDESK_TRUSTED_PROXIES).
 	TrustedProxies []*net.IPNet
+	// MailHTMLMaxBytes (HELPDESK_MAIL_HTML_MAX_BYTES): larger HTML mail
+	// shows its text; 0 leaves the web's default.
+	MailHTMLMaxBytes int64
 }
 
 // fetchLimits bound a fetch instance; zero values leave the fetcher's
@@ -80,6 +83,13 @@ func loadConfig() (config, error) {
 	var err error
 	if c.Fetch, err = loadFetchLimits(); err != nil {
 		return c, err
+	}
+	if v := os.Getenv("HELPDESK_MAIL_HTML_MAX_BYTES"); v != "" {
+		n, err := humanize.ParseBytes(v)
+		if err != nil || n < 64<<10 || n > math.MaxInt64 {
+			return c, fmt.Errorf("HELPDESK_MAIL_HTML_MAX_BYTES %q: want a size of at least 64KiB, e.g. 2MiB or a number of bytes", v)
+		}
+		c.MailHTMLMaxBytes = int64(n)
 	}
 	if c.PublicURL, err = parsePublicURL(envOr("HELPDESK_PUBLIC_URL", "http://"+c.Listen)); err != nil {
 		return c, err

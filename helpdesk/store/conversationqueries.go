@@ -11,6 +11,9 @@ type conversationQueries struct {
 	MailboxEmail            *sqlx.Stmt `query:"mailbox-email"`
 	ConversationThreads     *sqlx.Stmt `query:"conversation-threads"`
 	ConversationAttachments *sqlx.Stmt `query:"conversation-attachments"`
+	ThreadHTML              *sqlx.Stmt `query:"thread-html"`
+	SanitizedHTML           *sqlx.Stmt `query:"sanitized-html"`
+	SaveSanitizedHTML       *sqlx.Stmt `query:"save-sanitized-html"`
 	ConversationMailbox     *sqlx.Stmt `query:"conversation-mailbox"`
 	CanSeeMailbox           *sqlx.Stmt `query:"can-see-mailbox"`
 	AssignConversation      *sqlx.Stmt `query:"assign-conversation"`

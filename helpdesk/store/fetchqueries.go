@@ -49,6 +49,7 @@ type fetchQueries struct {
 	QuarantineThread              *sqlx.Stmt `query:"quarantine-thread"`
 	ShowQuarantined               *sqlx.Stmt `query:"show-quarantined"`
 	ReplaceUnreadable             *sqlx.Stmt `query:"replace-unreadable-thread"`
+	ForgetSanitizedHTML           *sqlx.Stmt `query:"forget-sanitized-html"`
 	ReplaceUnreadableConversation *sqlx.Stmt `query:"replace-unreadable-conversation"`
 	ResolveQuarantine             *sqlx.Stmt `query:"resolve-quarantine"`
 	Quarantined                   *sqlx.Stmt `query:"quarantined"`

@@ -89,6 +89,9 @@ func replaceUnreadable(ctx context.Context, t *tx, threadID int64, msg *helpdesk
 	if err != nil {
 		return conv, fmt.Errorf("replace unreadable thread %d: %w", threadID, err)
 	}
+	if _, err := t.exec(ctx, t.q().ForgetSanitizedHTML, threadID); err != nil {
+		return conv, fmt.Errorf("forget sanitised HTML of thread %d: %w", threadID, err)
+	}
 	err = t.get(ctx, &conv, t.q().ReplaceUnreadableConversation,
 		customerID, subjectOrDefault(msg.Subject), preview(msg.Text), now(), threadID)
 	if err != nil {

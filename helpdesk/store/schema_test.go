@@ -68,12 +68,14 @@ func TestPostgresCompressesMailTextWithLZ4(t *testing.T) {
 	}
 	defer db.Close()
 	var compression, storage string
-	if err := db.QueryRow(`SELECT attcompression, attstorage FROM pg_attribute
-		WHERE attrelid = 'threads'::regclass AND attname = 'body_text'`).Scan(&compression, &storage); err != nil {
-		t.Fatal(err)
-	}
-	if compression != "l" || storage != "x" {
-		t.Errorf("threads.body_text: compression %q storage %q, want lz4 (l) in extended storage (x)", compression, storage)
+	for _, col := range [][2]string{{"threads", "body_text"}, {"sanitized_html", "html"}} {
+		if err := db.QueryRow(`SELECT attcompression, attstorage FROM pg_attribute
+			WHERE attrelid = $1::regclass AND attname = $2`, col[0], col[1]).Scan(&compression, &storage); err != nil {
+			t.Fatal(err)
+		}
+		if compression != "l" || storage != "x" {
+			t.Errorf("%s.%s: compression %q storage %q, want lz4 (l) in extended storage (x)", col[0], col[1], compression, storage)
+		}
 	}
 	if err := db.QueryRow(`SELECT attstorage FROM pg_attribute
 		WHERE attrelid = 'raw_messages'::regclass AND attname = 'gzipped'`).Scan(&storage); err != nil {

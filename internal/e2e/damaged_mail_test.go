@@ -176,14 +176,19 @@ func testDamagedMailReachesAgents(t *testing.T, dialect string) {
 		t.Fatal(err)
 	}
 	convs = e.conversations(t, mb)
-	var oldID int64
+	var oldID, oldThread int64
 	for _, c := range convs {
 		if d := e.conversation(t, c.ID); d.Threads[0].Unreadable && c.Subject == "A stray line between headers" {
-			oldID = c.ID
+			oldID, oldThread = c.ID, d.Threads[0].ID
 		}
 	}
 	if oldID == 0 {
 		t.Fatal("the quarantined message is not shown to agents")
+	}
+	// What the web kept of the thread's HTML goes with the HTML it was made of.
+	kept := helpdesk.SanitizedHTML{ThreadID: oldThread, Policy: 1, HTML: "<p>made of the old body</p>"}
+	if err := e.store.SaveSanitizedHTML(ctx, kept); err != nil {
+		t.Fatal(err)
 	}
 	e.retry(t, mb, 999)
 	if sum := fetch(); sum.New != 1 {
@@ -196,6 +201,9 @@ func testDamagedMailReachesAgents(t *testing.T, dialect string) {
 	if got.Subject != "A stray line between headers" || len(got.Threads) != 1 || got.Threads[0].Unreadable ||
 		got.Threads[0].BodyText != "Plain part after a stray line." || got.CustomerEmail != "carol@example.com" {
 		t.Fatalf("after the retry the conversation is %q from %q: %+v", got.Subject, got.CustomerEmail, got.Threads)
+	}
+	if left, err := e.store.SanitizedHTML(ctx, helpdesk.Viewer{Admin: true}, []int64{oldThread}, false, 1); err != nil || len(left) != 0 {
+		t.Fatalf("sanitised HTML of the replaced body is still kept: %v %+v", err, left)
 	}
 	if left, _ := e.store.Quarantined(ctx, mb); len(left) != 2 {
 		t.Fatalf("quarantine after the retry: %+v", left)

@@ -163,6 +163,15 @@ func TestHostileMailInChromium(t *testing.T) {
 		Dangerous  int    `json:"dangerous"`
 		Text       string `json:"text"`
 		LogoLoaded bool   `json:"logoLoaded"`
+		Box        struct {
+			Articles     int      `json:"articles"`
+			Mains        int      `json:"mains"`
+			Named        int      `json:"named"`
+			ForeignLinks []string `json:"foreignLinks"`
+			StrayText    []string `json:"strayText"`
+			Outside      []string `json:"outside"`
+			BadStyles    []string `json:"badStyles"`
+		} `json:"box"`
 	}
 	// The probe provokes what a user would (hover, focus, toggle) and then
 	// looks: no payload ran, no handler or active element survived.
@@ -175,11 +184,49 @@ func TestHostileMailInChromium(t *testing.T) {
 			}
 		}
 		const handlers = [...main.querySelectorAll('*')].filter(el => [...el.attributes].some(a => a.name.toLowerCase().startsWith('on'))).length;
-		const dangerous = main.querySelectorAll('.mail-html script, .mail-html iframe, .mail-html object, .mail-html embed, .mail-html svg, .mail-html math, .mail-html style, .mail-html link, .mail-html meta, .mail-html base, .mail-html form, .mail-html input, .mail-html [style], .mail-html [srcset], .mail-html [background], .mail-html [href^="javascript" i], .mail-html [src^="javascript" i]').length;
+		const dangerous = main.querySelectorAll('.mail-html script, .mail-html iframe, .mail-html object, .mail-html embed, .mail-html svg, .mail-html math, .mail-html style, .mail-html link, .mail-html meta, .mail-html base, .mail-html form, .mail-html input, .mail-html [srcset], .mail-html [background], .mail-html [href^="javascript" i], .mail-html [src^="javascript" i]').length;
 		const logo = [...document.querySelectorAll('img')].find(i => i.alt === 'logo');
 		return {pwned: typeof window.__pwned, title: document.title, href: location.href, handlers, dangerous,
-			text: main.innerText, logoLoaded: !!(logo && logo.complete && logo.naturalWidth === 1)};
+			text: main.innerText, logoLoaded: !!(logo && logo.complete && logo.naturalWidth === 1), box: boxProbe()};
 	})()`
+
+	// boxProbe looks for mail outside its thread's box (.mail-html): in
+	// the DOM (elements, text, links, ids the page did not make) and on
+	// the screen (mail elements drawn beyond the box's edges), and for
+	// inline styles beyond the allowed properties.
+	const boxProbeJS = `function boxProbe() {
+		const main = document.querySelector('main');
+		const inMail = n => !!(n.nodeType === 1 ? n : n.parentElement).closest('.mail-html');
+		const box = {articles: 0, mains: document.querySelectorAll('[id="main"]').length,
+			named: document.querySelectorAll('.mail-html [id], .mail-html [name], .mail-html [class]').length,
+			foreignLinks: [], strayText: [], outside: [], badStyles: []};
+		box.articles = [...main.querySelectorAll('article')].filter(a => !inMail(a)).length;
+		for (const a of main.querySelectorAll('a[href]')) {
+			if (!inMail(a) && !a.getAttribute('href').startsWith('/')) box.foreignLinks.push(a.getAttribute('href') + ' around ' + a.textContent.trim());
+		}
+		const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+		for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+			if (!inMail(n) && /ESCAPE-|Demo Admin|Your order|Item|350 EUR/.test(n.textContent)) box.strayText.push(n.textContent.trim());
+		}
+		for (const m of main.querySelectorAll('.mail-html')) {
+			const r = m.getBoundingClientRect();
+			for (const el of m.querySelectorAll('*')) {
+				const e = el.getBoundingClientRect();
+				if (e.width === 0 && e.height === 0) continue;
+				if (e.top < r.top - 1 || e.left < r.left - 1 || e.bottom > r.bottom + 1) box.outside.push(el.tagName + ' ' + el.textContent.trim().slice(0, 40));
+			}
+		}
+		const allowed = new Set(` + "`" + `color background-color font-family font-size font-style font-weight line-height letter-spacing
+			text-align text-decoration text-indent vertical-align white-space width max-width height
+			padding padding-top padding-right padding-bottom padding-left border border-top border-right border-bottom border-left
+			border-color border-style border-width border-collapse border-spacing table-layout` + "`" + `.split(/\s+/));
+		for (const el of main.querySelectorAll('.mail-html [style]')) {
+			const value = el.getAttribute('style');
+			const props = value.split(';').map(d => d.split(':')[0].trim().toLowerCase()).filter(p => p);
+			if (/url\(|expression|image|@import|\\/i.test(value) || props.some(p => !allowed.has(p))) box.badStyles.push(value);
+		}
+		return box;
+	}`
 
 	visit := func(path string) probe {
 		t.Helper()
@@ -187,7 +234,7 @@ func TestHostileMailInChromium(t *testing.T) {
 			t.Fatalf("navigate %s: %v", path, err)
 		}
 		time.Sleep(700 * time.Millisecond) // meta refresh, delayed loads, timers
-		p, err := chromedp.Run(bctx, chromedp.Evaluate[probe](probeJS))
+		p, err := chromedp.Run(bctx, chromedp.Evaluate[probe](boxProbeJS+";"+probeJS))
 		if err != nil {
 			t.Fatalf("probe %s: %v", path, err)
 		}
@@ -204,6 +251,11 @@ func TestHostileMailInChromium(t *testing.T) {
 		}
 		if p.Handlers != 0 || p.Dangerous != 0 {
 			t.Errorf("%s: %d elements with event handlers, %d dangerous elements survived", path, p.Handlers, p.Dangerous)
+		}
+		if b := p.Box; strings.HasPrefix(path, "/conversations/") && (b.Articles != 1 || b.Mains != 1 || b.Named != 0 ||
+			len(b.ForeignLinks)+len(b.StrayText)+len(b.Outside)+len(b.BadStyles) > 0) {
+			t.Errorf("%s: mail outside its box: %d thread articles (want 1), %d elements with id main (want 1), %d mail elements with id, name or class; links around page content %q; mail text outside the box %q; mail drawn outside the box %q; inline styles beyond the allow-list %q",
+				path, b.Articles, b.Mains, b.Named, b.ForeignLinks, b.StrayText, b.Outside, b.BadStyles)
 		}
 		return p
 	}
@@ -225,6 +277,12 @@ func TestHostileMailInChromium(t *testing.T) {
 					t.Errorf("attachments list lacks %q:\n%s", a, p.Text)
 				}
 			}
+		}
+		if c.Subject == "Formatted order" {
+			checkFormattingKept(t, bctx)
+		}
+		if c.Subject == "Escaping the box" && (!strings.Contains(p.Text, "ESCAPE-2") || !strings.Contains(p.Text, "Attachments:")) {
+			t.Errorf("the escaping mail's text or the page's attachments label is missing:\n%s", p.Text)
 		}
 		if strings.HasPrefix(c.Subject, "Refund") && !strings.Contains(p.Text, "<script>window.__pwned='subject'</script>") {
 			t.Errorf("hostile subject not shown as text: %q\n%s", c.Subject, p.Text)
@@ -284,5 +342,32 @@ func TestHostileMailInChromium(t *testing.T) {
 				t.Errorf("with remote images allowed, a non-image request left: %s", h)
 			}
 		}
+	}
+}
+
+// checkFormattingKept: the customer's inline styles (colours, weight,
+// style, alignment, table layout) apply in the browser, under the page's
+// Content-Security-Policy, on the page that shows 09-formatted.eml.
+func checkFormattingKept(t *testing.T, bctx context.Context) {
+	t.Helper()
+	type styles struct {
+		Color, Weight, Style, Align, Layout, PriceAlign, HeadBackground string
+	}
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[styles](`(() => {
+		const el = text => [...document.querySelectorAll('.mail-html *')].find(e => e.textContent.trim() === text);
+		const cs = text => { const e = el(text); return e ? getComputedStyle(e) : {}; };
+		const table = document.querySelector('.mail-html table');
+		return {Color: cs('Your order is confirmed').color, Weight: cs('Your order is confirmed').fontWeight,
+			Style: cs('Thank you for shopping with us.').fontStyle, Align: cs('Thank you for shopping with us.').textAlign,
+			Layout: table ? getComputedStyle(table).tableLayout : '', PriceAlign: cs('200 EUR').textAlign,
+			HeadBackground: cs('Item').backgroundColor};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := styles{Color: "rgb(204, 0, 0)", Weight: "700", Style: "italic", Align: "center", Layout: "fixed",
+		PriceAlign: "right", HeadBackground: "rgb(238, 238, 238)"}
+	if got != want {
+		t.Errorf("the formatted mail lost its styles:\n got %+v\nwant %+v", got, want)
 	}
 }

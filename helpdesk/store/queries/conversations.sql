@@ -27,8 +27,11 @@ SELECT email FROM mailboxes WHERE id = ?
 
 -- name: conversation-threads
 -- A thread is unreadable while it shows the raw text of a quarantined message.
+-- Only the size of the HTML: the page shows kept sanitised HTML
+-- (sanitized-html) and reads a body (thread-html) only to
+-- sanitise it once.
 SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
-	body_text, body_html, auto_reply, user_id, created_at,
+	body_text, octet_length(body_html) AS html_size, auto_reply, user_id, created_at,
 	EXISTS (SELECT 1 FROM quarantine q WHERE q.thread_id = threads.id AND q.status <> 'resolved') AS unreadable
 FROM threads WHERE conversation_id = ? ORDER BY id
 
@@ -37,6 +40,27 @@ FROM threads WHERE conversation_id = ? ORDER BY id
 SELECT a.id, a.thread_id, a.filename, a.content_type, a.content_id, a.inline, a.size
 FROM attachments a JOIN threads t ON t.id = a.thread_id
 WHERE t.conversation_id = ? ORDER BY a.id
+
+-- name: thread-html
+-- The HTML body of a thread as it arrived, of a conversation the viewer
+-- (admin, user id) may see.
+SELECT t.body_html FROM threads t JOIN conversations c ON c.id = t.conversation_id
+WHERE t.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+
+-- name: sanitized-html
+-- The kept sanitised HTML of some threads (one list parameter) for one
+-- view (remote images or not) made by one version of the sanitiser, of
+-- conversations the viewer (admin, user id) may see.
+SELECT s.thread_id, s.remote_images, s.policy, s.html, s.remote_blocked
+FROM sanitized_html s JOIN threads t ON t.id = s.thread_id JOIN conversations c ON c.id = t.conversation_id
+WHERE s.thread_id IN (SELECT value FROM json_each(?)) AND s.remote_images = ? AND s.policy = ?
+AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+
+-- name: save-sanitized-html
+-- Two first views at once both write; the same HTML either way.
+INSERT INTO sanitized_html (thread_id, remote_images, policy, html, remote_blocked) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (thread_id, remote_images) DO UPDATE SET policy = excluded.policy, html = excluded.html,
+	remote_blocked = excluded.remote_blocked
 
 -- name: conversation-mailbox
 -- The mailbox of a conversation the viewer (admin, user id) may see.

@@ -176,6 +176,10 @@ UPDATE quarantine SET thread_id = ? WHERE id = ?
 UPDATE threads SET message_id = ?, in_reply_to = ?, from_email = ?, from_name = ?, to_addrs = ?, cc_addrs = ?,
 	subject = ?, body_text = ?, body_html = ?, auto_reply = ? WHERE id = ?
 
+-- name: forget-sanitized-html
+-- A thread's HTML changed: what was made of the old one goes.
+DELETE FROM sanitized_html WHERE thread_id = ?
+
 -- name: replace-unreadable-conversation
 UPDATE conversations SET customer_id = ?, subject = ?, preview = ?, updated_at = ?
 WHERE id = (SELECT conversation_id FROM threads WHERE id = ?) RETURNING id, subject, assignee_id
