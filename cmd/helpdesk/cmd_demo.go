@@ -71,11 +71,11 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 		defer catcher.Close()
 		cfg.SMTPURL, caught = catcher.URL(), catcher
 	}
-	fmt.Fprintf(stdout, "\nhelpdesk demo: open http://%s and log in as %s with password %s\n", cfg.Listen, demoAdmin, password)
+	banner := fmt.Sprintf("\nhelpdesk demo: open http://%s and log in as %s with password %s\n", cfg.Listen, demoAdmin, password)
 	if caught != nil {
-		fmt.Fprintf(stdout, "helpdesk demo: sent mail is caught, not delivered: see http://%s/admin/caught\n", cfg.Listen)
+		banner += fmt.Sprintf("helpdesk demo: sent mail is caught, not delivered: see http://%s/admin/caught\n", cfg.Listen)
 	}
-	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, banner) // one write: a reader never sees half of it
 	go dripDemoMail(ctx, addr, imapPass, logger)
 	return serve(ctx, cfg, store, map[string]bool{"web": true, "fetcher": true, "notifier": true}, logger, caught)
 }

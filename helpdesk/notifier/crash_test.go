@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
 // notifierProc is a notifier in a process of its own
@@ -36,7 +38,7 @@ func startNotifierProc(t *testing.T, bin string, e *env, instance string, lease 
 	}
 	defer logFile.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "HELPDESK_DATABASE_URL="+e.url, "HELPDESK_SMTP_URL="+e.sink.URL(),
+	cmd.Env = append(os.Environ(), "HELPDESK_DATABASE_URL="+e.url, "HELPDESK_SMTP_URL="+e.sink.URL(), "HELPDESK_SECRET_KEY="+teststore.SecretKey,
 		"NOTIFIER_INSTANCE="+instance, "NOTIFIER_LEASE="+lease.String())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The kernel kills it if the test binary dies first.

@@ -1,6 +1,6 @@
 // Command notifierproc runs one notifier service until SIGTERM, for the
 // crash tests of package notifier (a SIGKILL needs a process of its own).
-// Configuration: HELPDESK_DATABASE_URL, HELPDESK_SMTP_URL,
+// Configuration: HELPDESK_DATABASE_URL, HELPDESK_SMTP_URL, HELPDESK_SECRET_KEY,
 // NOTIFIER_INSTANCE, NOTIFIER_LEASE (a Go duration).
 package main
 
@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/notifier"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
@@ -20,7 +21,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := store.Open(ctx, os.Getenv("HELPDESK_DATABASE_URL"), store.Options{})
+	store, err := store.Open(ctx, os.Getenv("HELPDESK_DATABASE_URL"), store.Options{Signer: helpdesk.NewMailSigner(os.Getenv("HELPDESK_SECRET_KEY"))})
 	if err != nil {
 		logger.Error("open store", "err", err)
 		os.Exit(1)
