@@ -28,6 +28,10 @@ type Mailbox struct {
 	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt       time.Time  `db:"updated_at" json:"updated_at"`
 	Folders         []string   `db:"-" json:"folders"`
+	// IMAPAuth is how the mailbox signs in to IMAP (and to SMTP for its
+	// outbound mail): AuthPassword or AuthOAuth2, with OAuth set.
+	IMAPAuth string        `db:"-" json:"imap_auth"`
+	OAuth    *MailboxOAuth `db:"-" json:"oauth,omitempty"`
 }
 
 // MailboxInput is what an admin sets on a mailbox. An empty IMAPPassword on
@@ -39,7 +43,9 @@ type MailboxInput struct {
 	IMAPPort        int
 	IMAPSecurity    string
 	IMAPUser        string
+	IMAPAuth        string // AuthPassword (default) or AuthOAuth2
 	IMAPPassword    string
+	OAuth           OAuthInput // with AuthOAuth2
 	Folders         []string
 	AfterFetch      string
 	MoveToFolder    string
@@ -78,8 +84,16 @@ func (in *MailboxInput) Validate(creating bool) error {
 	if in.IMAPUser == "" || len(in.IMAPUser) > 320 || strings.ContainsAny(in.IMAPUser, "\r\n") {
 		bad["imap_user"] = "required"
 	}
-	if creating && in.IMAPPassword == "" {
-		bad["imap_password"] = "required"
+	switch in.IMAPAuth {
+	case "", AuthPassword:
+		in.IMAPAuth = AuthPassword
+		if creating && in.IMAPPassword == "" {
+			bad["imap_password"] = "required"
+		}
+	case AuthOAuth2:
+		in.OAuth.Validate(bad)
+	default:
+		bad["imap_auth"] = "must be password or oauth2"
 	}
 	if strings.ContainsAny(in.IMAPPassword, "\r\n") {
 		bad["imap_password"] = "must not contain line breaks"
