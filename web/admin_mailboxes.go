@@ -189,14 +189,10 @@ func (s *Server) adminMailboxTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	password, err := s.cfg.Store.IMAPPassword(m)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
 	defer cancel()
 	res := &testResult{OK: true}
-	if err := s.cfg.TestConnection(ctx, m, password); err != nil {
+	if err := s.cfg.TestConnection(ctx, m); err != nil {
 		res = &testResult{Message: err.Error()}
 	}
 	s.log.Info("web: connection tested", "mailbox_id", id, "ok", res.OK, "err", res.Message)

@@ -21,7 +21,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		mbox := e.mailbox(t, 1)
 		fence := e.fetched(t, mbox, nil)
 		qid := e.quarantined(t, mbox, fence, 7)
-		e.srv.cfg.TestConnection = func(context.Context, *helpdesk.Mailbox, string) error { return nil }
+		e.srv.cfg.TestConnection = func(context.Context, *helpdesk.Mailbox) error { return nil }
 
 		path := func(r route) string {
 			p := r.path

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
@@ -218,4 +219,25 @@ func (s *Store) ConnectMailboxOAuth(ctx context.Context, mailboxID int64, in hel
 		}
 		return s.bumpMailboxesVersion(ctx, t)
 	})
+}
+
+// ClaimTokenRefresh lets one instance at a time refresh a mailbox's
+// access token with its refresh token: true when this claim holds until
+// until (no other claim is running).
+func (s *Store) ClaimTokenRefresh(ctx context.Context, mailboxID int64, claim string, until time.Time) (bool, error) {
+	at := now()
+	res, err := s.oauthQ.ClaimTokenRefresh.ExecContext(ctx, claim, until.UTC(), mailboxID, at)
+	if err != nil {
+		return false, fmt.Errorf("claim token refresh of mailbox %d: %w", mailboxID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReleaseTokenRefresh gives a refresh claim back.
+func (s *Store) ReleaseTokenRefresh(ctx context.Context, mailboxID int64, claim string) error {
+	if _, err := s.oauthQ.ReleaseTokenRefresh.ExecContext(ctx, mailboxID, claim); err != nil {
+		return fmt.Errorf("release token refresh of mailbox %d: %w", mailboxID, err)
+	}
+	return nil
 }

@@ -11,4 +11,6 @@ type oauthQueries struct {
 	MarkNeedsReconnect  *sqlx.Stmt `query:"mark-needs-reconnect"`
 	ConnectMailboxOAuth *sqlx.Stmt `query:"connect-mailbox-oauth"`
 	NeedsReconnect      *sqlx.Stmt `query:"oauth-needs-reconnect"`
+	ClaimTokenRefresh   *sqlx.Stmt `query:"claim-token-refresh"`
+	ReleaseTokenRefresh *sqlx.Stmt `query:"release-token-refresh"`
 }

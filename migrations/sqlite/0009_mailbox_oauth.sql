@@ -7,7 +7,9 @@
 -- rotated token compare and set it, so two instances refreshing at once
 -- never overwrite a newer token with an older one. needs_reconnect is set
 -- when the provider refused the refresh token (invalid_grant): no token
--- requests are made until an admin connects the mailbox again.
+-- requests are made until an admin connects the mailbox again. A refresh
+-- is claimed (refresh_claim until refresh_claim_until) so that one instance
+-- at a time uses the refresh token.
 CREATE TABLE mailbox_oauth (
     mailbox_id         INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
     provider           TEXT NOT NULL CHECK (provider IN ('google', 'microsoft', 'generic')),
@@ -21,5 +23,7 @@ CREATE TABLE mailbox_oauth (
     account            TEXT NOT NULL DEFAULT '',
     needs_reconnect    INTEGER NOT NULL DEFAULT 0,
     reconnect_reason   TEXT NOT NULL DEFAULT '',
+    refresh_claim      TEXT NOT NULL DEFAULT '',
+    refresh_claim_until TIMESTAMP,
     updated_at         TIMESTAMP NOT NULL
 );

@@ -33,3 +33,10 @@ WHERE mailbox_id = ?
 
 -- name: oauth-needs-reconnect
 SELECT COUNT(*) FROM mailbox_oauth WHERE mailbox_id = ? AND needs_reconnect = ?
+
+-- name: claim-token-refresh
+UPDATE mailbox_oauth SET refresh_claim = ?, refresh_claim_until = ?
+WHERE mailbox_id = ? AND (refresh_claim_until IS NULL OR refresh_claim_until < ?)
+
+-- name: release-token-refresh
+UPDATE mailbox_oauth SET refresh_claim = '', refresh_claim_until = NULL WHERE mailbox_id = ? AND refresh_claim = ?
