@@ -21,6 +21,7 @@ type mailboxPage struct {
 	Quarantine []helpdesk.QuarantinedMessage
 	Test       *testResult
 	Refresh    int
+	Connect    []connectOption // "Connect with ..." buttons
 }
 
 type testResult struct {
@@ -153,7 +154,8 @@ func (s *Server) renderMailbox(c echo.Context, status int, test *testResult) err
 	if err != nil {
 		return err
 	}
-	p := mailboxPage{Mailbox: m, Status: st, DBFence: fence, Quarantine: q, Test: test, Refresh: 5}
+	p := mailboxPage{Mailbox: m, Status: st, DBFence: fence, Quarantine: q, Test: test, Refresh: 5,
+		Connect: s.connectOptions(ctx, m)}
 	if test != nil {
 		p.Refresh = 0 // keep the answer on screen
 	}

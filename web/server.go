@@ -62,6 +62,12 @@ type Config struct {
 	// all admins (default 1s; the page says when it was read). Negative:
 	// every request reads.
 	StatusCacheTTL time.Duration
+	// PublicURL is HELPDESK_PUBLIC_URL, the URL users reach; OAuth2
+	// providers send admins back to it + /admin/oauth/callback.
+	PublicURL string
+	// OAuthClients are the helpdesk's clients at the preset providers
+	// ("google", "microsoft"), for "Connect with ..." on mailbox pages.
+	OAuthClients map[string]OAuthClient
 }
 
 // Server is the web server. Build it with New.

@@ -193,8 +193,9 @@ func adminRecipients(ctx context.Context, t *tx) ([]string, error) {
 }
 
 // ConnectMailboxOAuth stores the sign-in an admin just connected (a new
-// refresh token under a new version), clears "needs reconnect" and tells
-// the fetch service, which fetches what waited on the server.
+// refresh token under a new version; a password mailbox switches to
+// OAuth2), clears "needs reconnect" and tells the fetch service, which
+// fetches what waited on the server.
 func (s *Store) ConnectMailboxOAuth(ctx context.Context, mailboxID int64, in helpdesk.OAuthInput) error {
 	bad := map[string]string{}
 	in.Validate(bad)
@@ -214,8 +215,13 @@ func (s *Store) ConnectMailboxOAuth(ctx context.Context, mailboxID int64, in hel
 		if err != nil {
 			return fmt.Errorf("connect mailbox %d: %w", mailboxID, err)
 		}
-		if err := expectOneRow(res); err != nil {
-			return fmt.Errorf("mailbox %d does not sign in with OAuth2: %w", mailboxID, err)
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			// A password mailbox switches to OAuth2.
+			if err := s.insertMailboxOAuth(ctx, t, mailboxID, in); err != nil {
+				return err
+			}
 		}
 		return s.bumpMailboxesVersion(ctx, t)
 	})
