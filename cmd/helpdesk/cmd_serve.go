@@ -102,6 +102,8 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			Inspector:      deps.inspector,
 			Registry:       registry,
 			Listen:         cfg.Listen,
+			PublicURL:      cfg.PublicURL,
+			OAuthClients:   cfg.OAuthClients, // for "Connect with Google / Microsoft"
 			Logger:         logger,
 			TestConnection: fetcher.New(store, fetcher.Config{Logger: logger, Tokens: tokens}).TestConnection,
 		})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
+	"github.com/helpdesk/helpdesk/web"
 )
 
 // config is the process configuration, from the environment.
@@ -26,9 +28,14 @@ type config struct {
 	Listen      string
 	SecretKey   string
 	SMTPURL     string
-	DataDir     string // where the SQLite file, the secret key and the fetch lock live
-	LockTTL     time.Duration
-	Fetch       fetchLimits
+	PublicURL   string // HELPDESK_PUBLIC_URL: where users reach the web; base of OAuth2 callbacks
+	// OAuthClients are the helpdesk's OAuth2 clients at Google and
+	// Microsoft (HELPDESK_OAUTH_GOOGLE_CLIENT_ID/_SECRET and the
+	// MICROSOFT pair), for "Connect with ..." on mailbox pages.
+	OAuthClients map[string]web.OAuthClient
+	DataDir      string // where the SQLite file, the secret key and the fetch lock live
+	LockTTL      time.Duration
+	Fetch        fetchLimits
 }
 
 // fetchLimits bound a fetch instance; zero values leave the fetcher's
@@ -46,6 +53,7 @@ func loadConfig() (config, error) {
 		Listen:      envOr("HELPDESK_LISTEN", "127.0.0.1:8080"),
 		SecretKey:   os.Getenv("HELPDESK_SECRET_KEY"),
 		SMTPURL:     os.Getenv("HELPDESK_SMTP_URL"),
+		PublicURL:   os.Getenv("HELPDESK_PUBLIC_URL"),
 		DataDir:     os.Getenv("HELPDESK_DATA_DIR"),
 	}
 	if c.DataDir == "" {
@@ -60,6 +68,19 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("HELPDESK_LOCK_TTL %q: want a duration of at least 500ms, e.g. 30s", v)
 		}
 		c.LockTTL = d
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("HELPDESK_PUBLIC_URL %q: want http(s)://host[:port]", c.PublicURL)
+	}
+	c.OAuthClients = map[string]web.OAuthClient{}
+	for _, p := range []string{"google", "microsoft"} {
+		prefix := "HELPDESK_OAUTH_" + strings.ToUpper(p) + "_CLIENT_"
+		if id := os.Getenv(prefix + "ID"); id != "" {
+			c.OAuthClients[p] = web.OAuthClient{ID: id, Secret: os.Getenv(prefix + "SECRET")}
+		}
 	}
 	var err error
 	if c.Fetch, err = loadFetchLimits(); err != nil {
