@@ -35,9 +35,6 @@ type OAuthProvider struct {
 	requests  map[string]int // grant type -> token requests
 	inFlight  int            // refresh requests being answered now
 	maxFlight int
-	hold      chan struct{} // closed to let held refresh requests answer
-	held      int
-	heldCh    chan struct{} // signalled when a refresh request is held
 }
 
 type accessGrant struct {
@@ -56,7 +53,7 @@ func StartOAuthProvider(t testing.TB) *OAuthProvider {
 	p := &OAuthProvider{
 		ClientID: "helpdesk-test-client", ClientSecret: "client-secret-" + secret.NewToken()[:8],
 		lifetime: time.Hour, refresh: map[string]string{}, access: map[string]accessGrant{},
-		codes: map[string]authCode{}, requests: map[string]int{}, heldCh: make(chan struct{}, 16),
+		codes: map[string]authCode{}, requests: map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", p.token)
@@ -130,6 +127,15 @@ func (p *OAuthProvider) Revoke(account string) {
 	}
 }
 
+// ValidAccessToken reports whether tok is a live access token of account
+// (what a mail server's introspection learns).
+func (p *OAuthProvider) ValidAccessToken(account, tok string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.access[tok]
+	return ok && g.account == account && time.Now().Before(g.expires)
+}
+
 // LiveRefreshToken reports whether tok is a refresh token the provider accepts.
 func (p *OAuthProvider) LiveRefreshToken(tok string) bool {
 	p.mu.Lock()
@@ -151,31 +157,6 @@ func (p *OAuthProvider) MaxConcurrentRefreshes() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.maxFlight
-}
-
-// HoldRefreshes makes refresh requests wait until the returned func is
-// called; WaitHeld waits until n are waiting.
-func (p *OAuthProvider) HoldRefreshes() (release func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ch := make(chan struct{})
-	p.hold = ch
-	return func() {
-		p.mu.Lock()
-		p.hold = nil
-		p.mu.Unlock()
-		close(ch)
-	}
-}
-
-// WaitHeld waits until a refresh request is held (HoldRefreshes).
-func (p *OAuthProvider) WaitHeld(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-p.heldCh:
-	case <-time.After(timeout):
-		t.Fatalf("testserver: no refresh request arrived within %v", timeout)
-	}
 }
 
 // ConsentAs makes the authorization endpoint consent as account.
@@ -208,17 +189,12 @@ func (p *OAuthProvider) refreshGrant(w http.ResponseWriter, used string) {
 	p.mu.Lock()
 	p.inFlight++
 	p.maxFlight = max(p.maxFlight, p.inFlight)
-	hold := p.hold
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
 		p.inFlight--
 		p.mu.Unlock()
 	}()
-	if hold != nil {
-		p.heldCh <- struct{}{}
-		<-hold
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	account, ok := p.refresh[used]
