@@ -28,9 +28,10 @@ type Mailbox struct {
 	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt       time.Time  `db:"updated_at" json:"updated_at"`
 	Folders         []string   `db:"-" json:"folders"`
-	// IMAPAuth is how the mailbox signs in to IMAP (and to SMTP for its
-	// outbound mail): AuthPassword or AuthOAuth2, with OAuth set.
-	IMAPAuth string        `db:"-" json:"imap_auth"`
+	// IMAPAuth is AuthOAuth2 for a mailbox that signs in to IMAP (and to
+	// SMTP for its outbound mail) with OAuth2, with OAuth set; empty for
+	// one that signs in with its password.
+	IMAPAuth string        `db:"-" json:"imap_auth,omitempty"`
 	OAuth    *MailboxOAuth `db:"-" json:"oauth,omitempty"`
 }
 

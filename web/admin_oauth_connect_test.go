@@ -166,3 +166,20 @@ func TestOAuthConnectWithoutPublicURL(t *testing.T) {
 		t.Fatalf("connect without a public URL: %d", resp.StatusCode)
 	}
 }
+
+// A mailbox that must be reconnected is a problem on the status page.
+func TestStatusPageShowsMailboxToReconnect(t *testing.T) {
+	t.Parallel()
+	p := testserver.StartOAuthProvider(t)
+	e := setup(t, "sqlite")
+	id := oauthMailbox(t, e, p)
+	ok := e.mailbox(t, 2)
+	_, body := e.session(t, e.admin).get("/admin/status")
+	row := between(t, body, fmt.Sprintf(`data-mailbox="%d"`, id), "</tr>")
+	if !strings.Contains(row, `data-problem="reconnect"`) || !strings.Contains(row, "must be reconnected") {
+		t.Fatalf("status row of a mailbox to reconnect:\n%s", row)
+	}
+	if row := between(t, body, fmt.Sprintf(`data-mailbox="%d"`, ok), "</tr>"); strings.Contains(row, `data-problem="reconnect"`) {
+		t.Fatalf("a password mailbox shown as needing reconnect:\n%s", row)
+	}
+}

@@ -105,8 +105,9 @@ type authView struct {
 }
 
 func newAuthView(m *helpdesk.Mailbox) authView {
-	v := authView{Method: m.IMAPAuth}
+	v := authView{Method: helpdesk.AuthPassword}
 	if o := m.OAuth; o != nil {
+		v.Method = helpdesk.AuthOAuth2
 		v.Provider, v.Account, v.NeedsReconnect, v.ReconnectReason = o.Provider, o.Account, o.NeedsReconnect, o.ReconnectReason
 	}
 	return v

@@ -62,7 +62,7 @@ func (s *Store) mailboxOAuth(ctx context.Context, mailboxID int64) (*helpdesk.Ma
 
 // setAuth fills IMAPAuth and OAuth of a mailbox read from the mailboxes table.
 func setAuth(m *helpdesk.Mailbox, o *helpdesk.MailboxOAuth) {
-	m.IMAPAuth, m.OAuth = helpdesk.AuthPassword, o
+	m.IMAPAuth, m.OAuth = "", o
 	if o != nil {
 		m.IMAPAuth = helpdesk.AuthOAuth2
 	}
