@@ -40,13 +40,14 @@ func (s *Server) adminMailboxes(c echo.Context) error {
 func (s *Server) adminMailboxNew(c echo.Context) error {
 	f := mailboxForm{Enabled: true, V: map[string]string{
 		"imap_port": "993", "imap_security": "tls", "folders": "INBOX", "after_fetch": "leave",
-		"poll_interval_s": "60", "max_message_bytes": strconv.Itoa(25 << 20),
+		"poll_interval_s": "60", "max_message_bytes": strconv.Itoa(25 << 20), "imap_auth": helpdesk.AuthPassword,
+		"oauth_provider": "google",
 	}}
 	return s.render(c, http.StatusOK, "admin_mailbox_form.html", "New mailbox", f)
 }
 
 func (s *Server) adminMailboxCreate(c echo.Context) error {
-	in, f := parseMailboxForm(c, true)
+	in, f := parseMailboxForm(c, true, s.cfg.OAuthClients)
 	if len(f.Fields) > 0 {
 		return s.render(c, http.StatusUnprocessableEntity, "admin_mailbox_form.html", "New mailbox", f)
 	}
@@ -94,7 +95,7 @@ func (s *Server) adminMailboxUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in, f := parseMailboxForm(c, false)
+	in, f := parseMailboxForm(c, false, nil)
 	f.ID, f.HasPassword, f.HasSMTPURL = id, m.IMAPPasswordEnc != "", m.SMTPURLEnc != ""
 	if len(f.Fields) > 0 {
 		return s.render(c, http.StatusUnprocessableEntity, "admin_mailbox_form.html", "Edit "+m.Name, f)

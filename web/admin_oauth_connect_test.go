@@ -183,3 +183,51 @@ func TestStatusPageShowsMailboxToReconnect(t *testing.T) {
 		t.Fatalf("a password mailbox shown as needing reconnect:\n%s", row)
 	}
 }
+
+// The new-mailbox form creates an OAuth2 mailbox: with Google's
+// configured client, or a generic provider's typed one (a bad token URL
+// is an inline error that keeps the typed text); it waits to be
+// connected and its page offers Connect.
+func TestMailboxFormCreatesOAuth2Mailbox(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "sqlite", func(c *Config) {
+		c.OAuthClients = map[string]OAuthClient{"google": {ID: "google-client", Secret: "google-secret"}}
+	})
+	e.srv.cfg.PublicURL = e.ts.URL
+	admin := e.session(t, e.admin)
+	form := validMailboxForm()
+	form.Del("imap_password")
+	form.Set("imap_auth", "oauth2")
+	form.Set("oauth_provider", "generic")
+	form.Set("oauth_token_url", "not a url")
+	form.Set("oauth_client_id", "typed-client")
+	resp, body := admin.submit("/admin/mailboxes", form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "the provider&#39;s token endpoint") ||
+		!strings.Contains(body, `value="typed-client"`) {
+		t.Fatalf("bad token URL: %d\n%s", resp.StatusCode, body)
+	}
+
+	form.Set("oauth_provider", "google")
+	form.Set("oauth_token_url", "")
+	form.Set("oauth_client_id", "")
+	resp, body = admin.submit("/admin/mailboxes", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", resp.StatusCode, body)
+	}
+	var id int64
+	if _, err := fmt.Sscanf(resp.Header.Get("Location"), "/admin/mailboxes/%d?notice=created", &id); err != nil {
+		t.Fatalf("location %q", resp.Header.Get("Location"))
+	}
+	m, err := e.store.Mailbox(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.OAuth == nil || m.OAuth.Provider != "google" || m.OAuth.ClientID != "google-client" || !m.OAuth.NeedsReconnect ||
+		m.OAuth.TokenURL != helpdesk.OAuthProviders["google"].TokenURL || m.IMAPPasswordEnc != "" {
+		t.Fatalf("stored: %+v %+v", m, m.OAuth)
+	}
+	_, body = admin.get(fmt.Sprintf("/admin/mailboxes/%d", id))
+	if !strings.Contains(body, `data-connect="google"`) || !strings.Contains(body, `data-field="needs-reconnect"`) {
+		t.Fatalf("mailbox page offers no Connect with Google:\n%s", body)
+	}
+}
