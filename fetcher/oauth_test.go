@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -304,4 +305,41 @@ func requireAlerts(t *testing.T, e *env, n int) {
 	if reconnect != n {
 		t.Fatalf("%d reconnect alerts, want %d", reconnect, n)
 	}
+}
+
+// A refused token leaves go-imap inside AUTHENTICATE; Dial closes the
+// connection instead of leaving it open: the server logs at once that
+// the client left in the middle of SASL (not after its auth timeout).
+func TestOAuth2RefusedTokenClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
+	e := setupOAuth(t, "sqlite")
+	m, err := e.store.Mailbox(context.Background(), e.mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := fetcher.Dial(context.Background(), m, fetcher.Login{AccessToken: "not-a-token"}, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("a made-up token was accepted")
+	}
+	if !strings.Contains(err.Error(), "rejected the access token") {
+		t.Fatalf("refused token: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readFile(t, e.dovecot.LogPath()), "client didn't finish SASL auth") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the connection stayed open after the refused token:\n%s", readFile(t, e.dovecot.LogPath()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
