@@ -138,8 +138,8 @@ func sessionBoundState(sess *helpdesk.Session, nonce string) string {
 
 // adminOAuthCallback finishes the flow: the state must be this session's
 // and the cookie's, the code is exchanged with the PKCE verifier, and the
-// refresh token is stored; the mailbox's page says which account was
-// connected.
+// refresh token is stored and a fetch requested; the mailbox's page says
+// which account was connected.
 func (s *Server) adminOAuthCallback(c echo.Context) error {
 	pending, err := s.takePending(c)
 	if err != nil {
@@ -169,6 +169,10 @@ func (s *Server) adminOAuthCallback(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadGateway, "the provider's answer cannot be used: "+err.Error())
 	}
 	if err != nil {
+		return err
+	}
+	// Fetch at once what waited on the server, not at the next retry.
+	if err := s.cfg.Store.RequestFetch(ctx, m.ID, currentUser(c).Email); err != nil {
 		return err
 	}
 	s.log.Info("web: oauth2 connected", "mailbox_id", m.ID, "provider", pending.Provider, "account", account,

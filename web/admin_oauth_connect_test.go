@@ -80,6 +80,9 @@ func TestOAuthConnectInChromium(t *testing.T) {
 		t.Fatalf("stored: needs reconnect %v, live %v, code exchanges %d", creds.NeedsReconnect,
 			p.LiveRefreshToken(creds.RefreshToken), p.TokenRequests("authorization_code"))
 	}
+	if _, requested, err := e.store.FetchChanges(context.Background()); err != nil || len(requested) != 1 || requested[0] != id {
+		t.Fatalf("fetch requests after connecting: %v %v, want one for mailbox %d", requested, err, id)
+	}
 	_, body = e.api(t, e.adminToken, http.MethodGet, fmt.Sprintf("/api/v1/mailboxes/%d/status", id))
 	if !strings.Contains(body, `"needs_reconnect":false`) || !strings.Contains(body, `"account":"support1@example.com"`) {
 		t.Fatalf("status after connecting: %s", body)
