@@ -115,7 +115,7 @@ func fetchParseRate(b *testing.B, e *env, want int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := fetcher.Dial(ctx, m, "secret-pass", nil)
+	s, err := fetcher.Dial(ctx, m, fetcher.Login{Password: "secret-pass"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

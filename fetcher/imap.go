@@ -22,6 +22,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/fetcher/mailparse"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/oauth"
 )
 
 // Session is one logged-in IMAP connection to a mailbox's account. A
@@ -37,11 +38,18 @@ type Session struct {
 	selects map[string]Folder
 }
 
+// Login is how Dial signs in: with a password, or with an OAuth2 access
+// token (SASL OAUTHBEARER where the server offers it, else XOAUTH2).
+type Login struct {
+	Password    string
+	AccessToken string
+}
+
 // Dial connects with the mailbox's security setting and logs in; it does
-// not connect at all when the login would send the password unencrypted
-// where the mailbox does not allow it. tlsConfig may be nil (system
-// roots, server name from the host).
-func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *tls.Config) (*Session, error) {
+// not connect at all when the login would send the password or token
+// unencrypted where the mailbox does not allow it. tlsConfig may be nil
+// (system roots, server name from the host).
+func Dial(ctx context.Context, m *helpdesk.Mailbox, login Login, tlsConfig *tls.Config) (*Session, error) {
 	if err := m.CheckPlaintextLogin(); err != nil {
 		return nil, err
 	}
@@ -64,11 +72,42 @@ func Dial(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *
 	}
 	s.c = c
 	s.stop = context.AfterFunc(ctx, func() { c.Close() })
-	if err := c.Login(m.IMAPUser, password).Wait(); err != nil {
+	if login.AccessToken != "" {
+		if err := authenticate(c, m.IMAPUser, login.AccessToken); err != nil {
+			// A refused token leaves go-imap inside AUTHENTICATE: the next
+			// command would be taken as the SASL answer. Only closing helps.
+			s.stop()
+			c.Close()
+			return nil, fmt.Errorf("IMAP login to %s as %s: %w", addr, m.IMAPUser, explainTokenLogin(serverAnswer(err)))
+		}
+		return s, nil
+	}
+	if err := c.Login(m.IMAPUser, login.Password).Wait(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("log in to %s as %s: %w", addr, m.IMAPUser, serverAnswer(err))
 	}
 	return s, nil
+}
+
+// authenticate presents an OAuth2 access token with OAUTHBEARER (RFC
+// 7628) where the server offers it, else with XOAUTH2.
+func authenticate(c *imapclient.Client, user, token string) error {
+	caps := c.Caps()
+	mech := oauth.XOAuth2
+	switch {
+	case caps.Has(imap.AuthCap(oauth.OAuthBearer)):
+		mech = oauth.OAuthBearer
+	case !caps.Has(imap.AuthCap(oauth.XOAuth2)):
+		return errors.New("the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2")
+	}
+	return c.Authenticate(oauth.NewSASLClient(mech, user, token))
+}
+
+// tokenRejected tells a refused access token (worth one refresh and one
+// more login) from other failures.
+func tokenRejected(err error) bool {
+	var imapErr *imap.Error
+	return oauth.IsRejected(err) || errors.As(err, &imapErr) && imapErr.Code == imap.ResponseCodeAuthenticationFailed
 }
 
 // connectTimeout bounds the TCP connect and, with TLS, the handshake.
@@ -432,13 +471,14 @@ func uidSet(uids []uint32) imap.UIDSet {
 	return set
 }
 
-// TestConnection runs the fetcher's own dial, login and select of every
-// folder: what "Test connection" on the admin page shows, with the server's
-// exact answer on failure.
-func TestConnection(ctx context.Context, m *helpdesk.Mailbox, password string, tlsConfig *tls.Config) error {
+// TestConnection runs the fetcher's own sign-in (token refresh included),
+// dial, login and select of every folder: what "Test connection" on the
+// admin page shows, saying which step failed, with the server's or the
+// provider's exact answer.
+func (f *Fetcher) TestConnection(ctx context.Context, m *helpdesk.Mailbox) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	s, err := Dial(ctx, m, password, tlsConfig)
+	s, err := f.dial(ctx, m)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/oauth"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 )
 
@@ -19,13 +20,17 @@ type Config struct {
 	Holder    string      // who runs, for fetch_runs ("host/pid/instance")
 	Logger    *slog.Logger
 	Metrics   *Metrics // optional
+	// Tokens hands out the access tokens of OAuth2 mailboxes; share one
+	// with the notifier in a process. nil: the fetcher makes its own.
+	Tokens *oauth.Tokens
 }
 
 // Fetcher runs fetches of mailboxes into the store.
 type Fetcher struct {
-	store *store.Store
-	cfg   Config
-	log   *slog.Logger
+	store  *store.Store
+	cfg    Config
+	log    *slog.Logger
+	tokens *oauth.Tokens
 }
 
 // New returns a Fetcher; cfg's zero values get defaults.
@@ -36,7 +41,10 @@ func New(store *store.Store, cfg Config) *Fetcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Fetcher{store: store, cfg: cfg, log: cfg.Logger}
+	if cfg.Tokens == nil {
+		cfg.Tokens = oauth.NewTokens(store, nil, cfg.Logger)
+	}
+	return &Fetcher{store: store, cfg: cfg, log: cfg.Logger, tokens: cfg.Tokens}
 }
 
 // Job is one run over one mailbox under a claimed fence.
@@ -71,11 +79,7 @@ func (f *Fetcher) Run(ctx context.Context, stop <-chan struct{}, job Job) (Summa
 	if err != nil {
 		return Summary{MailboxID: job.MailboxID}, err
 	}
-	password, err := f.store.IMAPPassword(m)
-	if err != nil {
-		return Summary{MailboxID: job.MailboxID}, err
-	}
-	s, err := Dial(ctx, m, password, f.cfg.TLSConfig)
+	s, err := f.dial(ctx, m)
 	if err != nil {
 		f.newRun(stop, nil, m, job).recordFailure(ctx, err)
 		return Summary{MailboxID: job.MailboxID}, err

@@ -39,7 +39,7 @@ func TestSessionClosedMidFetch(t *testing.T) {
 		failed := 0
 		for i := range 20 {
 			ctx, lose := context.WithCancel(context.Background())
-			s, err := fetcher.Dial(ctx, m, "secret-pass", nil)
+			s, err := fetcher.Dial(ctx, m, fetcher.Login{Password: "secret-pass"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

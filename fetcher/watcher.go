@@ -191,15 +191,11 @@ func (w *watcher) session(ctx, leaseCtx context.Context, fence int64) error {
 // dial opens the session, as one of the logins the limiter lets through at
 // once. A failure is recorded as a failed run, so the status page shows it.
 func (w *watcher) dial(ctx, leaseCtx context.Context, m *helpdesk.Mailbox, fence int64) (*Session, error) {
-	password, err := w.s.store.IMAPPassword(m)
-	if err != nil {
-		return nil, err
-	}
 	release, err := w.s.limits.login(w.quit)
 	if err != nil {
 		return nil, err // told to stop while waiting
 	}
-	sess, err := Dial(leaseCtx, m, password, w.s.f.cfg.TLSConfig)
+	sess, err := w.s.f.dial(leaseCtx, m)
 	release()
 	if err != nil {
 		job := Job{MailboxID: w.id, Fence: fence, Trigger: "schedule"}

@@ -32,6 +32,11 @@ type Mailbox struct {
 	CreatedAt         time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt         time.Time `db:"updated_at" json:"updated_at"`
 	Folders           []string  `db:"-" json:"folders"`
+	// IMAPAuth is AuthOAuth2 for a mailbox that signs in to IMAP (and to
+	// SMTP for its outbound mail) with OAuth2, with OAuth set; empty for
+	// one that signs in with its password.
+	IMAPAuth string        `db:"-" json:"imap_auth,omitempty"`
+	OAuth    *MailboxOAuth `db:"-" json:"oauth,omitempty"`
 }
 
 // MailboxInput is what an admin sets on a mailbox. An empty IMAPPassword on
@@ -44,7 +49,9 @@ type MailboxInput struct {
 	IMAPPort        int
 	IMAPSecurity    string
 	IMAPUser        string
+	IMAPAuth        string // AuthPassword (default) or AuthOAuth2
 	IMAPPassword    string
+	OAuth           OAuthInput // with AuthOAuth2
 	Folders         []string
 	AfterFetch      string
 	MoveToFolder    string
@@ -90,8 +97,16 @@ func (in *MailboxInput) Validate(creating bool) error {
 	if in.IMAPUser == "" || len(in.IMAPUser) > 320 || strings.ContainsAny(in.IMAPUser, "\r\n") {
 		bad["imap_user"] = "required"
 	}
-	if creating && in.IMAPPassword == "" {
-		bad["imap_password"] = "required"
+	switch in.IMAPAuth {
+	case "", AuthPassword:
+		in.IMAPAuth = AuthPassword
+		if creating && in.IMAPPassword == "" {
+			bad["imap_password"] = "required"
+		}
+	case AuthOAuth2:
+		in.OAuth.Validate(bad)
+	default:
+		bad["imap_auth"] = "must be password or oauth2"
 	}
 	if strings.ContainsAny(in.IMAPPassword, "\r\n") {
 		bad["imap_password"] = "must not contain line breaks"

@@ -21,6 +21,7 @@ type mailboxPage struct {
 	Quarantine []helpdesk.QuarantinedMessage
 	Test       *testResult
 	Refresh    int
+	Connect    []connectOption // "Connect with ..." buttons
 }
 
 type testResult struct {
@@ -39,13 +40,14 @@ func (s *Server) adminMailboxes(c echo.Context) error {
 func (s *Server) adminMailboxNew(c echo.Context) error {
 	f := mailboxForm{Enabled: true, V: map[string]string{
 		"imap_port": "993", "imap_security": "tls", "folders": "INBOX", "after_fetch": "leave",
-		"poll_interval_s": "60", "max_message_bytes": strconv.Itoa(25 << 20),
+		"poll_interval_s": "60", "max_message_bytes": strconv.Itoa(25 << 20), "imap_auth": helpdesk.AuthPassword,
+		"oauth_provider": "google",
 	}}
 	return s.render(c, http.StatusOK, "admin_mailbox_form.html", "New mailbox", f)
 }
 
 func (s *Server) adminMailboxCreate(c echo.Context) error {
-	in, f := parseMailboxForm(c, true)
+	in, f := parseMailboxForm(c, true, s.cfg.OAuthClients)
 	if len(f.Fields) > 0 {
 		return s.render(c, http.StatusUnprocessableEntity, "admin_mailbox_form.html", "New mailbox", f)
 	}
@@ -93,7 +95,7 @@ func (s *Server) adminMailboxUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in, f := parseMailboxForm(c, false)
+	in, f := parseMailboxForm(c, false, nil)
 	f.ID, f.HasPassword, f.HasSMTPURL = id, m.IMAPPasswordEnc != "", m.SMTPURLEnc != ""
 	if len(f.Fields) > 0 {
 		return s.render(c, http.StatusUnprocessableEntity, "admin_mailbox_form.html", "Edit "+m.Name, f)
@@ -153,7 +155,8 @@ func (s *Server) renderMailbox(c echo.Context, status int, test *testResult) err
 	if err != nil {
 		return err
 	}
-	p := mailboxPage{Mailbox: m, Status: st, DBFence: fence, Quarantine: q, Test: test, Refresh: 5}
+	p := mailboxPage{Mailbox: m, Status: st, DBFence: fence, Quarantine: q, Test: test, Refresh: 5,
+		Connect: s.connectOptions(ctx, m)}
 	if test != nil {
 		p.Refresh = 0 // keep the answer on screen
 	}
@@ -189,14 +192,10 @@ func (s *Server) adminMailboxTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	password, err := s.cfg.Store.IMAPPassword(m)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
 	defer cancel()
 	res := &testResult{OK: true}
-	if err := s.cfg.TestConnection(ctx, m, password); err != nil {
+	if err := s.cfg.TestConnection(ctx, m); err != nil {
 		res = &testResult{Message: err.Error()}
 	}
 	s.log.Info("web: connection tested", "mailbox_id", id, "ok", res.OK, "err", res.Message)

@@ -178,6 +178,7 @@ func (s *Server) readStatus(ctx context.Context) (*statusReading, error) {
 		r.Names[m.ID] = m.Name
 		r.Mailboxes[i] = newStatusRow(mailboxStatus{
 			MailboxID: m.ID, Name: m.Name, Email: m.Email, Enabled: m.Enabled,
+			Auth:     newAuthView(m),
 			Lock:     leases.locks[i],
 			Fetch:    newFetchView(m, statesBy[m.ID]),
 			Progress: newProgressView(progressBy[m.ID]),

@@ -18,12 +18,15 @@ import (
 
 // problem is something wrong with a mailbox that an admin should look at.
 type problem struct {
-	Kind  string // lock-unknown, failing, unheld, quarantine
+	Kind  string // reconnect, lock-unknown, failing, unheld, quarantine
 	Label string
 }
 
 func newStatusRow(ms mailboxStatus, quarantined int) statusRow {
 	r := statusRow{mailboxStatus: ms, Quarantined: quarantined}
+	if ms.Auth.NeedsReconnect {
+		r.Problems = append(r.Problems, problem{"reconnect", "must be reconnected"})
+	}
 	switch {
 	case ms.Lock.Error != "":
 		r.Problems = append(r.Problems, problem{"lock-unknown", "lock state unknown"})

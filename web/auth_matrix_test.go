@@ -21,7 +21,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		mbox := e.mailbox(t, 1)
 		fence := e.fetched(t, mbox, nil)
 		qid := e.quarantined(t, mbox, fence, 7)
-		e.srv.cfg.TestConnection = func(context.Context, *helpdesk.Mailbox, string) error { return nil }
+		e.srv.cfg.TestConnection = func(context.Context, *helpdesk.Mailbox) error { return nil }
 		// The token the revoke routes aim at: the admin's, so that the
 		// agent's calls are refused and the admin's own API token stays.
 		_, spare, err := e.store.CreateAPIToken(ctx, e.admin.ID, helpdesk.APITokenInput{Name: "spare"})

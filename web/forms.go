@@ -49,7 +49,9 @@ type mailboxForm struct {
 	Fields        map[string]string
 }
 
-func parseMailboxForm(c echo.Context, creating bool) (helpdesk.MailboxInput, mailboxForm) {
+// parseMailboxForm reads the mailbox form; a new mailbox may sign in with
+// OAuth2, with the configured client of a preset provider (clients).
+func parseMailboxForm(c echo.Context, creating bool, clients map[string]OAuthClient) (helpdesk.MailboxInput, mailboxForm) {
 	f := mailboxForm{V: map[string]string{}, Fields: map[string]string{}}
 	val := func(name string) string {
 		v := c.FormValue(name)
@@ -119,6 +121,9 @@ func parseMailboxForm(c echo.Context, creating bool) (helpdesk.MailboxInput, mai
 		} else {
 			in.ImportSince = &t
 		}
+	}
+	if creating {
+		parseSignIn(c, &in, f, val, text, clients)
 	}
 	var ok bool
 	if in.Enabled, ok = parseBool(c.FormValue("enabled")); !ok {
@@ -200,4 +205,33 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
+}
+
+// parseSignIn reads how a new mailbox signs in: its password, or OAuth2
+// with a provider (connected afterwards on the mailbox's page).
+func parseSignIn(c echo.Context, in *helpdesk.MailboxInput, f mailboxForm, val, text func(string) string,
+	clients map[string]OAuthClient) {
+	in.IMAPAuth = val("imap_auth")
+	if in.IMAPAuth != helpdesk.AuthOAuth2 {
+		if len(in.IMAPAuth) > 20 {
+			f.V["imap_auth"] = ""
+		}
+		return
+	}
+	in.IMAPPassword = ""
+	in.OAuth = helpdesk.OAuthInput{Provider: val("oauth_provider"), AuthURL: text("oauth_auth_url"),
+		TokenURL: text("oauth_token_url"), ClientID: text("oauth_client_id"), ClientSecret: c.FormValue("oauth_client_secret")}
+	if len(in.OAuth.Provider) > 20 {
+		f.V["oauth_provider"] = ""
+	}
+	if len(in.OAuth.ClientSecret) > 1024 || !utf8.ValidString(in.OAuth.ClientSecret) {
+		f.Fields["oauth_client_secret"] = "at most 1024 characters of text"
+	}
+	if cl, ok := clients[in.OAuth.Provider]; ok && in.OAuth.ClientID == "" {
+		in.OAuth.ClientID, in.OAuth.ClientSecret = cl.ID, cl.Secret
+	}
+	if _, preset := clients[in.OAuth.Provider]; !preset && in.OAuth.Provider != "generic" && in.OAuth.ClientID == "" {
+		f.Fields["oauth_client_id"] = "no client is configured for this provider (HELPDESK_OAUTH_" +
+			strings.ToUpper(in.OAuth.Provider) + "_CLIENT_ID): enter one"
+	}
 }

@@ -94,12 +94,32 @@ func (v *progressView) ETA() string {
 	return humanDuration(eta)
 }
 
+// authView is how a mailbox signs in and whether that still works: an
+// OAuth2 mailbox whose consent was revoked needs an admin to reconnect it.
+type authView struct {
+	Method          string `json:"method"` // password or oauth2
+	Provider        string `json:"provider,omitempty"`
+	Account         string `json:"account,omitempty"`
+	NeedsReconnect  bool   `json:"needs_reconnect"`
+	ReconnectReason string `json:"reconnect_reason,omitempty"`
+}
+
+func newAuthView(m *helpdesk.Mailbox) authView {
+	v := authView{Method: helpdesk.AuthPassword}
+	if o := m.OAuth; o != nil {
+		v.Method = helpdesk.AuthOAuth2
+		v.Provider, v.Account, v.NeedsReconnect, v.ReconnectReason = o.Provider, o.Account, o.NeedsReconnect, o.ReconnectReason
+	}
+	return v
+}
+
 // mailboxStatus is one mailbox on the status page and in the API.
 type mailboxStatus struct {
 	MailboxID int64                 `json:"mailbox_id"`
 	Name      string                `json:"name"`
 	Email     string                `json:"email"`
 	Enabled   bool                  `json:"enabled"`
+	Auth      authView              `json:"auth"`
 	Lock      lockView              `json:"lock"`
 	Fetch     fetchView             `json:"fetch"`
 	Progress  *progressView         `json:"progress"`
@@ -265,7 +285,7 @@ func (s *Server) mailboxStatusOf(ctx context.Context, id int64, runs int) (*help
 		rs = []helpdesk.FetchRun{}
 	}
 	return m, mailboxStatus{
-		MailboxID: m.ID, Name: m.Name, Email: m.Email, Enabled: m.Enabled,
+		MailboxID: m.ID, Name: m.Name, Email: m.Email, Enabled: m.Enabled, Auth: newAuthView(m),
 		Lock: lv, Fetch: newFetchView(m, states), Progress: newProgressView(progress), Folders: states, Runs: rs,
 	}, nil
 }

@@ -94,6 +94,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/admin/mailboxes/:id/enabled", s.adminMailboxEnabled, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/mailboxes/:id/fetch", s.adminMailboxFetch, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/mailboxes/:id/test", s.adminMailboxTest, roleAdmin, kindPage},
+		{http.MethodPost, "/admin/mailboxes/:id/connect", s.adminOAuthConnect, roleAdmin, kindPage},
+		{http.MethodGet, oauthCallbackPath, s.adminOAuthCallback, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/quarantine/:id/retry", s.adminQuarantineRetry, roleAdmin, kindPage},
 		{http.MethodPost, "/admin/outbox/:id/retry", s.adminOutboxRetry, roleAdmin, kindPage},
 		{http.MethodGet, "/admin/caught", s.adminCaught, roleAdmin, kindPage},

@@ -27,10 +27,11 @@ import (
 	"github.com/helpdesk/helpdesk/locks/leaseview"
 )
 
-// ConnectionTester runs the fetcher's own dial, login and select of each
-// folder of a mailbox; its error carries the server's exact answer.
-// cmd passes fetcher.TestConnection.
-type ConnectionTester func(ctx context.Context, m *helpdesk.Mailbox, password string) error
+// ConnectionTester runs the fetcher's own sign-in (an OAuth2 token
+// refresh too), dial, login and select of each folder of a mailbox; its
+// error says which step failed with the server's exact answer. cmd
+// passes (*fetcher.Fetcher).TestConnection.
+type ConnectionTester func(ctx context.Context, m *helpdesk.Mailbox) error
 
 // Config is everything the web server needs; nothing else is global.
 type Config struct {
@@ -88,6 +89,9 @@ type Config struct {
 	// 2 MiB); a larger one shows its text part and a link to download
 	// the HTML.
 	MailHTMLMaxBytes int64
+	// OAuthClients are the helpdesk's clients at the preset providers
+	// ("google", "microsoft"), for "Connect with ..." on mailbox pages.
+	OAuthClients map[string]OAuthClient
 }
 
 // Server is the web server. Build it with New.

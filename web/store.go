@@ -38,6 +38,8 @@ type Store interface {
 	UpdateMailbox(ctx context.Context, id int64, in helpdesk.MailboxInput) error
 	SetMailboxEnabled(ctx context.Context, id int64, enabled bool) error
 	IMAPPassword(m *helpdesk.Mailbox) (string, error)
+	OAuthCredentials(ctx context.Context, mailboxID int64) (*helpdesk.OAuthCredentials, error)
+	ConnectMailboxOAuth(ctx context.Context, mailboxID int64, in helpdesk.OAuthInput) error
 	Fence(ctx context.Context, mailboxID int64) (int64, error)
 	FetchStates(ctx context.Context, mailboxID int64) ([]helpdesk.FetchState, error)
 	AllFetchStates(ctx context.Context) ([]helpdesk.FetchState, error)

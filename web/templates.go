@@ -44,6 +44,7 @@ const ctxNotice = "helpdesk.notice"
 var notices = map[string]string{
 	"created":          "Mailbox created.",
 	"saved":            "Changes saved.",
+	"connected":        "Mailbox connected: it signs in with the account below.",
 	"enabled":          "Fetching enabled.",
 	"disabled":         "Fetching disabled.",
 	"fetch-requested":  "Fetch requested: the fetch service runs it shortly.",

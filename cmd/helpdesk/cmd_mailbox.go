@@ -52,7 +52,7 @@ func cmdMailboxAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("mailbox add")
 	var in helpdesk.MailboxInput
 	var folders stringList
-	var passwordEnv, importSince string
+	var passwordEnv, importSince, secretEnv, refreshEnv string
 	fs.StringVar(&in.Name, "name", "", "display name")
 	fs.StringVar(&in.Email, "email", "", "support address")
 	fs.StringVar(&in.IMAPHost, "imap-host", "", "IMAP host")
@@ -61,6 +61,14 @@ func cmdMailboxAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&in.IMAPAllowInsecure, "imap-allow-insecure", false, "let security none send the password unencrypted to a host other than this machine")
 	fs.StringVar(&in.IMAPUser, "imap-user", "", "IMAP user name")
 	fs.StringVar(&passwordEnv, "imap-password-env", "", "environment variable holding the IMAP password")
+	fs.StringVar(&in.IMAPAuth, "imap-auth", helpdesk.AuthPassword, "password or oauth2")
+	fs.StringVar(&in.OAuth.Provider, "oauth-provider", "", "google, microsoft, or empty for a generic provider (--oauth-token-url)")
+	fs.StringVar(&in.OAuth.TokenURL, "oauth-token-url", "", "token endpoint of a generic OAuth2 provider")
+	fs.StringVar(&in.OAuth.AuthURL, "oauth-auth-url", "", "authorization endpoint of a generic OAuth2 provider (for Connect)")
+	fs.StringVar(&in.OAuth.Scopes, "oauth-scopes", "", "space-separated scopes (default: the provider's for IMAP and SMTP)")
+	fs.StringVar(&in.OAuth.ClientID, "oauth-client-id", "", "OAuth2 client ID")
+	fs.StringVar(&secretEnv, "oauth-client-secret-env", "", "environment variable holding the OAuth2 client secret")
+	fs.StringVar(&refreshEnv, "oauth-refresh-token-env", "", "environment variable holding the OAuth2 refresh token")
 	fs.Var(&folders, "folder", "folder to fetch (repeatable; default INBOX)")
 	fs.StringVar(&in.AfterFetch, "after-fetch", "leave", "leave, seen or move")
 	fs.StringVar(&in.MoveToFolder, "move-to", "", "folder to move fetched mail to (with --after-fetch move)")
@@ -70,11 +78,9 @@ func cmdMailboxAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	password, err := secretFromEnv("imap-password-env", passwordEnv)
-	if err != nil {
+	if err := readSignIn(&in, passwordEnv, secretEnv, refreshEnv); err != nil {
 		return err
 	}
-	in.IMAPPassword = password
 	in.Folders = folders
 	in.Enabled = true
 	if importSince != "" {
@@ -103,4 +109,30 @@ func cmdMailboxAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "created mailbox %s <%s>\n%d\n", in.Name, in.Email, id)
 	return nil
+}
+
+// readSignIn reads the password, or the OAuth2 client secret and refresh
+// token, from the environment variables named on the command line.
+func readSignIn(in *helpdesk.MailboxInput, passwordEnv, secretEnv, refreshEnv string) error {
+	var err error
+	if in.IMAPAuth != helpdesk.AuthOAuth2 {
+		in.IMAPPassword, err = secretFromEnv("imap-password-env", passwordEnv)
+		return err
+	}
+	if passwordEnv != "" {
+		return usageError{"--imap-password-env: an OAuth2 mailbox signs in with tokens, not a password"}
+	}
+	if in.OAuth.Provider == "" && in.OAuth.TokenURL == "" {
+		return usageError{"--imap-auth oauth2 needs --oauth-provider google|microsoft or --oauth-token-url URL"}
+	}
+	if p, ok := helpdesk.OAuthProviders[in.OAuth.Provider]; ok && in.IMAPHost == "" {
+		in.IMAPHost = p.IMAPHost
+	}
+	if secretEnv != "" {
+		if in.OAuth.ClientSecret, err = secretFromEnv("oauth-client-secret-env", secretEnv); err != nil {
+			return err
+		}
+	}
+	in.OAuth.RefreshToken, err = secretFromEnv("oauth-refresh-token-env", refreshEnv)
+	return err
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/helpdesk/helpdesk/fetcher"
-	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/oauth"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/web"
 )
@@ -79,6 +79,9 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registry.MustRegister(deps.metrics.Collectors()...)
+	// One token cache for the process: fetches, connection tests and
+	// outbound mail of an OAuth2 mailbox share its access token.
+	tokens := oauth.NewTokens(store, nil, logger)
 
 	var started []service
 	startService := func(name string, s service) error {
@@ -108,9 +111,8 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			CaughtMail:       caught,
 			MetricsToken:     cfg.MetricsToken,
 			MailHTMLMaxBytes: cfg.MailHTMLMaxBytes,
-			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
-				return fetcher.TestConnection(ctx, m, password, nil)
-			},
+			OAuthClients:     cfg.OAuthClients, // for "Connect with Google / Microsoft"
+			TestConnection:   fetcher.New(store, fetcher.Config{Logger: logger, Tokens: tokens}).TestConnection,
 		})
 		if err := startService("web on "+cfg.Listen, srv); err != nil {
 			return err
@@ -119,7 +121,7 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 	if roles["fetcher"] {
 		metrics := fetcher.NewMetrics()
 		registry.MustRegister(metrics.Collectors()...)
-		f := fetcher.New(store, fetcher.Config{Holder: deps.holder, Logger: logger, Metrics: metrics})
+		f := fetcher.New(store, fetcher.Config{Holder: deps.holder, Logger: logger, Metrics: metrics, Tokens: tokens})
 		svc := fetcher.NewService(f, deps.locker, deps.inspector, fetcher.ServiceConfig{
 			Fleet:        deps.fleet,
 			Concurrency:  cfg.Fetch.Concurrency,
@@ -134,7 +136,7 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 		}
 	}
 	if roles["notifier"] {
-		if err := startService("notifier", newNotifier(store, cfg, logger, registry)); err != nil {
+		if err := startService("notifier", newNotifier(store, cfg, logger, registry, tokens)); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/secret"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
+	"github.com/helpdesk/helpdesk/web"
 )
 
 // config is the process configuration, from the environment.
@@ -47,6 +48,10 @@ type config struct {
 	// MailHTMLMaxBytes (HELPDESK_MAIL_HTML_MAX_BYTES): larger HTML mail
 	// shows its text; 0 leaves the web's default.
 	MailHTMLMaxBytes int64
+	// OAuthClients are the helpdesk's OAuth2 clients at Google and
+	// Microsoft (HELPDESK_OAUTH_GOOGLE_CLIENT_ID/_SECRET and the
+	// MICROSOFT pair), for "Connect with ..." on mailbox pages.
+	OAuthClients map[string]web.OAuthClient
 }
 
 // fetchLimits bound a fetch instance; zero values leave the fetcher's
@@ -79,6 +84,13 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("HELPDESK_LOCK_TTL %q: want a duration of at least 500ms, e.g. 30s", v)
 		}
 		c.LockTTL = d
+	}
+	c.OAuthClients = map[string]web.OAuthClient{}
+	for _, p := range []string{"google", "microsoft"} {
+		prefix := "HELPDESK_OAUTH_" + strings.ToUpper(p) + "_CLIENT_"
+		if id := os.Getenv(prefix + "ID"); id != "" {
+			c.OAuthClients[p] = web.OAuthClient{ID: id, Secret: os.Getenv(prefix + "SECRET")}
+		}
 	}
 	var err error
 	if c.Fetch, err = loadFetchLimits(); err != nil {

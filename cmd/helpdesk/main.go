@@ -22,6 +22,9 @@ const (
 	exitError = 1
 	exitUsage = 2
 	exitBusy  = 3 // another process holds the mailbox
+	// exitReconnect: the mailbox's OAuth2 sign-in was revoked; an admin
+	// must connect it again.
+	exitReconnect = 4
 )
 
 // usageError is a wrong command line: exit 2 with the usage.
@@ -41,9 +44,13 @@ commands:
   migrate                      apply database migrations
   serve [--roles web,fetcher,notifier]
                                run the services (all roles by default)
-  fetch --mailbox ID [--json]  fetch one mailbox once (exit 3 if another process is fetching it)
+  fetch --mailbox ID [--json]  fetch one mailbox once (exit 3 if another process is fetching it,
+                               exit 4 if the mailbox must be reconnected)
   mailbox add --name N --email E --imap-host H --imap-port P --imap-security none|starttls|tls
               --imap-user U --imap-password-env VAR [--folder NAME]... [--imap-allow-insecure]
+              or, instead of the password: --imap-auth oauth2
+              --oauth-provider google|microsoft (or --oauth-token-url URL)
+              --oauth-client-id ID --oauth-client-secret-env VAR --oauth-refresh-token-env VAR
   user add --email E --name N --role admin|agent --password-env VAR
   user list                    list users with role and status
   user disable|enable --email E
@@ -85,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &be):
 		fmt.Fprintf(stderr, "helpdesk: %s\n", helpdesk.Redact(err.Error()))
 		return exitBusy
+	case errors.Is(err, helpdesk.ErrNeedsReconnect):
+		fmt.Fprintf(stderr, "helpdesk: %v\n", err)
+		return exitReconnect
 	default:
 		fmt.Fprintf(stderr, "helpdesk: %s\n", helpdesk.Redact(err.Error()))
 		return exitError

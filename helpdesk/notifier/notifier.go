@@ -54,6 +54,16 @@ type Config struct {
 	TLSConfig   *tls.Config   // nil: system roots, server name from the URL
 	HeloName    string        // EHLO name; default the host name
 	SMTPTimeout time.Duration // per SMTP command (not the DATA, see dataTimeout); default 1m
+	// Tokens hands out the access tokens with which mail of OAuth2
+	// mailboxes is sent (SMTP AUTH XOAUTH2). nil: such mail waits.
+	Tokens TokenSource
+}
+
+// TokenSource hands out OAuth2 access tokens of mailboxes; *oauth.Tokens
+// is one.
+type TokenSource interface {
+	AccessToken(ctx context.Context, mailboxID int64) (string, error)
+	Refresh(ctx context.Context, mailboxID int64, rejected string) (string, error)
 }
 
 // Service is a running notifier.
@@ -180,9 +190,9 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- job) {
 // work sends the rows handed to it over its own SMTP session, which it
 // ends once no row came for PollEvery.
 func (s *Service) work(ctx context.Context, jobs <-chan job) {
-	snd := &sender{helo: s.cfg.HeloName, tlsConfig: s.cfg.TLSConfig, timeout: s.cfg.SMTPTimeout}
+	snd := &sender{helo: s.cfg.HeloName, tlsConfig: s.cfg.TLSConfig, timeout: s.cfg.SMTPTimeout, tokens: s.cfg.Tokens}
 	defer snd.close()
-	urls := map[int64]string{} // SMTP URL per mailbox, until the session ends
+	urls := map[int64]route{} // SMTP server per mailbox, until the session ends
 	idle := time.NewTimer(s.cfg.PollEvery)
 	defer idle.Stop()
 	for {
@@ -277,12 +287,12 @@ var errNoSMTP = errors.New("no SMTP server configured (HELPDESK_SMTP_URL or the 
 // deliver sends one claimed row and says what became of it. ctx is the
 // claim's: it ends when the service stops or the claim is lost, and then
 // the row is given back untouched.
-func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMessage, urls map[int64]string) outcome {
+func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMessage, urls map[int64]route) outcome {
 	if ctx.Err() != nil {
 		return releasedUnsent(m)
 	}
-	smtpURL, err := s.smtpURLFor(ctx, m, urls)
-	if err == nil && smtpURL == "" {
+	r, err := s.routeFor(ctx, m, urls)
+	if err == nil && r.URL == "" {
 		err = errNoSMTP
 	}
 	if err != nil {
@@ -302,7 +312,7 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 		envelopeFrom = "" // RFC 3834: a bounce of an automatic reply goes nowhere
 	}
 	start := time.Now()
-	err = snd.send(ctx, smtpURL, envelopeFrom, m.To, data)
+	err = snd.send(ctx, r, envelopeFrom, m.To, data)
 	s.cfg.Metrics.observe(time.Since(start))
 	switch {
 	case err == nil:
@@ -311,6 +321,13 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 		return outcome{m: m, kind: sent}
 	case ctx.Err() != nil:
 		return outcome{m: m, kind: released, next: time.Now(), text: err.Error()}
+	case errors.Is(err, helpdesk.ErrNeedsReconnect):
+		// Not the mail's fault: it waits, without using up attempts,
+		// until an admin connects the mailbox again.
+		if s.waiting.first(err.Error()) {
+			s.mailLog(m).Warn("outbound mail waits (logged once until a mail is sent)", "err", err)
+		}
+		return outcome{m: m, kind: released, next: time.Now().Add(s.cfg.RetryBase), text: err.Error()}
 	case IsPermanent(err) || m.Attempts >= s.cfg.MaxAttempts:
 		s.cfg.Metrics.failed()
 		s.mailLog(m).Error("outbound mail failed", "err", err, "permanent", IsPermanent(err))
@@ -328,31 +345,66 @@ func (s *Service) mailLog(m helpdesk.OutboxMessage) *slog.Logger {
 	return s.log.With("outbox_id", m.ID, "kind", m.Kind, "message_id", m.MessageID, "attempt", m.Attempts)
 }
 
-// smtpURLFor is the mailbox's own SMTP URL, else the global one.
-func (s *Service) smtpURLFor(ctx context.Context, m helpdesk.OutboxMessage, urls map[int64]string) (string, error) {
+// route is where and how mail of one mailbox is sent: an SMTP URL, and
+// for an OAuth2 mailbox, AUTH XOAUTH2 as User with its access token.
+type route struct {
+	URL          string
+	OAuthMailbox int64 // 0: the URL's password, if any
+	User         string
+}
+
+// routeFor is the mailbox's own SMTP URL, else the global one. An OAuth2
+// mailbox sends through its own SMTP URL, else its provider's server,
+// signed in with its access token.
+func (s *Service) routeFor(ctx context.Context, m helpdesk.OutboxMessage, urls map[int64]route) (route, error) {
 	if m.MailboxID == 0 {
-		return s.cfg.SMTPURL, nil
+		return route{URL: s.cfg.SMTPURL}, nil
 	}
-	if u, ok := urls[m.MailboxID]; ok {
-		return u, nil
+	if r, ok := urls[m.MailboxID]; ok {
+		return r, nil
 	}
-	u := s.cfg.SMTPURL
+	r := route{URL: s.cfg.SMTPURL}
 	mb, err := s.store.Mailbox(ctx, m.MailboxID)
 	switch {
 	case errors.Is(err, helpdesk.ErrNotFound):
 	case err != nil:
-		return "", err
+		return route{}, err
 	default:
 		own, err := s.store.SMTPURL(mb)
 		if err != nil {
-			return "", fmt.Errorf("SMTP URL of mailbox %d: %w", m.MailboxID, err)
+			return route{}, fmt.Errorf("SMTP URL of mailbox %d: %w", m.MailboxID, err)
 		}
 		if own != "" {
-			u = own
+			r.URL = own
+		}
+		if mb.IMAPAuth == helpdesk.AuthOAuth2 {
+			if r, err = oauthRoute(mb, own); err != nil {
+				return route{}, err
+			}
 		}
 	}
-	urls[m.MailboxID] = u
-	return u, nil
+	urls[m.MailboxID] = r
+	return r, nil
+}
+
+// oauthRoute sends as an OAuth2 mailbox: its own SMTP URL (smtp://user@host:port,
+// no password) or its provider's server, as the URL's user or the IMAP user.
+func oauthRoute(mb *helpdesk.Mailbox, own string) (route, error) {
+	r := route{URL: own, OAuthMailbox: mb.ID, User: mb.IMAPUser}
+	if own == "" {
+		r.URL = helpdesk.OAuthProviders[mb.OAuth.Provider].SMTPURL
+	}
+	if r.URL == "" {
+		return route{}, fmt.Errorf("mailbox %d signs in with OAuth2 but has no SMTP URL (smtp://user@host:port): mail waits in the outbox", mb.ID)
+	}
+	srv, err := helpdesk.ParseSMTPURL(r.URL)
+	if err != nil {
+		return route{}, err
+	}
+	if srv.User != "" {
+		r.User = srv.User
+	}
+	return r, nil
 }
 
 // conditions remembers which conditions were logged, so a condition that

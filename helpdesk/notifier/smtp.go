@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/oauth"
 )
 
 // permanentError is a 5xx answer to MAIL, RCPT or DATA: the server will
@@ -98,20 +99,22 @@ type sender struct {
 	tlsConfig *tls.Config
 	timeout   time.Duration // per command but the end of DATA (dataTimeout)
 
-	addr   string // URL of the open session
+	tokens TokenSource // access tokens of OAuth2 mailboxes
+
+	route  route // of the open session
 	client *smtp.Client
 }
 
-// send delivers one composed message over the session for smtpURL,
-// dialling when needed. ctx ending closes the connection at once.
-func (s *sender) send(ctx context.Context, smtpURL string, from string, to []string, data []byte) error {
-	if s.client == nil || s.addr != smtpURL {
+// send delivers one composed message over the session for r, dialling
+// when needed. ctx ending closes the connection at once.
+func (s *sender) send(ctx context.Context, r route, from string, to []string, data []byte) error {
+	if s.client == nil || s.route != r {
 		s.close()
-		c, err := s.dial(ctx, smtpURL)
+		c, err := s.dialRoute(ctx, r)
 		if err != nil {
 			return err
 		}
-		s.client, s.addr = c, smtpURL
+		s.client, s.route = c, r
 	}
 	c := s.client
 	stop := context.AfterFunc(ctx, func() { c.Close() })
@@ -150,13 +153,47 @@ func transaction(c *smtp.Client, from string, to []string, data []byte) error {
 	return nil
 }
 
+// dialRoute opens a session for r: with a password from the URL, or for
+// an OAuth2 mailbox with AUTH XOAUTH2 and its access token, refreshed and
+// tried once more when the server rejects a cached one.
+func (s *sender) dialRoute(ctx context.Context, r route) (*smtp.Client, error) {
+	if r.OAuthMailbox == 0 {
+		return s.dial(ctx, r.URL, nil)
+	}
+	if s.tokens == nil {
+		return nil, fmt.Errorf("mailbox %d signs in with OAuth2 but this notifier has no token source", r.OAuthMailbox)
+	}
+	token, err := s.tokens.AccessToken(ctx, r.OAuthMailbox)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.dial(ctx, r.URL, oauth.NewSASLClient(oauth.XOAuth2, r.User, token))
+	if err == nil || !smtpTokenRejected(err) {
+		return c, err
+	}
+	if token, err = s.tokens.Refresh(ctx, r.OAuthMailbox, token); err != nil {
+		return nil, err
+	}
+	return s.dial(ctx, r.URL, oauth.NewSASLClient(oauth.XOAuth2, r.User, token))
+}
+
+// smtpTokenRejected: the server refused the token, with a challenge or 535.
+func smtpTokenRejected(err error) bool {
+	var se *smtp.SMTPError
+	return oauth.IsRejected(err) || errors.As(err, &se) && se.Code == 535
+}
+
 // dial connects, upgrades with STARTTLS when offered (smtp://), and
-// authenticates when the URL has a user. It never sends a password over an
-// unencrypted connection except to a loopback address.
-func (s *sender) dial(ctx context.Context, smtpURL string) (*smtp.Client, error) {
+// authenticates with auth, else when the URL has a user with its
+// password. It never sends a password or token over an unencrypted
+// connection except to a loopback address.
+func (s *sender) dial(ctx context.Context, smtpURL string, auth sasl.Client) (*smtp.Client, error) {
 	srv, err := helpdesk.ParseSMTPURL(smtpURL)
 	if err != nil {
 		return nil, err
+	}
+	if auth == nil && srv.User != "" {
+		auth = sasl.NewPlainClient("", srv.User, srv.Password)
 	}
 	tlsConfig := &tls.Config{}
 	if s.tlsConfig != nil {
@@ -169,13 +206,13 @@ func (s *sender) dial(ctx context.Context, smtpURL string) (*smtp.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to SMTP server %s: %w", srv.Addr, err)
 	}
-	if srv.User != "" {
+	if auth != nil {
 		if !secure && !helpdesk.IsLoopbackHost(srv.Host) {
 			c.Close()
 			return nil, fmt.Errorf("SMTP server %s offers no TLS: refusing to send the password in clear", srv.Addr)
 		}
 		stop := context.AfterFunc(ctx, func() { c.Close() })
-		err := c.Auth(sasl.NewPlainClient("", srv.User, srv.Password))
+		err := c.Auth(auth)
 		stop()
 		if err != nil {
 			c.Close()
@@ -239,7 +276,7 @@ func (s *sender) connect(ctx context.Context, srv helpdesk.SMTPServer, tlsConfig
 func (s *sender) close() {
 	if s.client != nil {
 		s.client.Close()
-		s.client, s.addr = nil, ""
+		s.client, s.route = nil, route{}
 	}
 }
 

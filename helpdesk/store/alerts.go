@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
@@ -17,7 +16,8 @@ import (
 // "recovered" mail. mailboxes.fetch_alert_sent flips in the same
 // transaction as the enqueue and only one caller can flip it, so runs in
 // between, two fetchers reporting at once, or a report repeated after a
-// crash send nothing more. Each failing episode has its number in the
+// crash send nothing more. A mailbox that must be reconnected sends no
+// "failing" mail: MarkNeedsReconnect sent the one that says what to do. Each failing episode has its number in the
 // dedup keys: alert:failing:<mailbox>:<episode>, alert:recovered:<mailbox>:<episode>.
 func (s *Store) UpdateFetchAlert(ctx context.Context, mailboxID int64, failures int) error {
 	failing := failures >= helpdesk.FetchAlertAfter
@@ -25,6 +25,14 @@ func (s *Store) UpdateFetchAlert(ctx context.Context, mailboxID int64, failures 
 		return nil
 	}
 	err := s.inTx(ctx, func(t *tx) error {
+		if failing {
+			// A mailbox that must be reconnected had its own alert
+			// (MarkNeedsReconnect); its failing runs send no second one.
+			var waiting int
+			if err := t.get(ctx, &waiting, s.oauthQ.NeedsReconnect, mailboxID, true); err != nil || waiting > 0 {
+				return err
+			}
+		}
 		// The conditional UPDATE is the decision: the row lock (PostgreSQL)
 		// or the write lock (SQLite) lets one caller flip the flag.
 		res, err := t.exec(ctx, t.q().FlipFetchAlert,
@@ -55,18 +63,9 @@ func enqueueFetchAlert(ctx context.Context, t *tx, mailboxID int64, failing bool
 		fmt.Sprintf("alert:failing:%d:%%", mailboxID)); err != nil {
 		return fmt.Errorf("count fetch alert episodes: %w", err)
 	}
-	var admins []string
-	if err := t.sel(ctx, &admins, t.q().AdminEmails); err != nil {
-		return fmt.Errorf("list admins: %w", err)
-	}
-	var to []string
-	for _, a := range admins {
-		if !strings.ContainsAny(a, "\r\n,") && strings.Contains(a, "@") {
-			to = append(to, a)
-		}
-	}
-	if len(to) == 0 {
-		return nil
+	to, err := adminRecipients(ctx, t)
+	if err != nil || len(to) == 0 {
+		return err
 	}
 	name := helpdesk.OneLine(mb.Name, 200)
 	m := helpdesk.OutboundMail{
@@ -95,6 +94,6 @@ func enqueueFetchAlert(ctx context.Context, t *tx, mailboxID int64, failing bool
 		m.BodyText = fmt.Sprintf("Fetching mail for mailbox %q (%s) succeeded again.\n", name, mb.Email)
 	}
 	m.Subject = helpdesk.OneLine(m.Subject, 900)
-	_, err := enqueueTx(ctx, t, m)
+	_, err = enqueueTx(ctx, t, m)
 	return err
 }

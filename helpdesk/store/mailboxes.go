@@ -37,6 +37,11 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 		if err := s.replaceFolders(ctx, t, id, in.Folders); err != nil {
 			return err
 		}
+		if in.IMAPAuth == helpdesk.AuthOAuth2 {
+			if err := s.insertMailboxOAuth(ctx, t, id, in.OAuth); err != nil {
+				return err
+			}
+		}
 		return s.bumpMailboxesVersion(ctx, t)
 	})
 	return id, err
@@ -149,6 +154,11 @@ func (s *Store) Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error
 	if err := s.mailboxQ.MailboxFolders.SelectContext(ctx, &m.Folders, id); err != nil {
 		return nil, fmt.Errorf("get folders of mailbox %d: %w", id, err)
 	}
+	o, err := s.mailboxOAuth(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	setAuth(&m, o)
 	return &m, nil
 }
 
@@ -173,6 +183,9 @@ func (s *Store) Mailboxes(ctx context.Context) ([]helpdesk.Mailbox, error) {
 		if m := byID[f.MailboxID]; m != nil {
 			m.Folders = append(m.Folders, f.Name)
 		}
+	}
+	if err := s.fillAuthOfAll(ctx, ms); err != nil {
+		return nil, err
 	}
 	return ms, nil
 }

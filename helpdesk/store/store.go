@@ -32,6 +32,7 @@ type Store struct {
 	mailboxQ mailboxQueries
 	outboxQ  outboxQueries
 	convQ    conversationQueries
+	oauthQ   oauthQueries
 	list     listPieces // the conversation list's pieces (conversationlist.go)
 }
 

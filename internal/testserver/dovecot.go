@@ -69,6 +69,13 @@ func StartDovecotTLS(t testing.TB) *Dovecot {
 // startDovecot starts a server; extraConf is appended to its configuration.
 func startDovecot(t testing.TB, withTLS bool, extraConf string) *Dovecot {
 	t.Helper()
+	return startDovecotAuth(t, withTLS, "", extraConf)
+}
+
+// startDovecotAuth starts a server; authConf comes before its passwd-file
+// passdb (auth settings and passdbs tried first), extraConf after all.
+func startDovecotAuth(t testing.TB, withTLS bool, authConf, extraConf string) *Dovecot {
+	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
 		t.Fatal("testserver: dovecot not found; install it with: apt-get install -y dovecot-imapd")
@@ -139,7 +146,7 @@ func startDovecot(t testing.TB, withTLS bool, extraConf string) *Dovecot {
 				t.Fatalf("testserver: %v", err)
 			}
 		}
-		conf := dovecotConf(dir, sslConf, d.port, d.tlsPort, uid, gid) + extraConf
+		conf := dovecotConf(dir, sslConf, authConf, d.port, d.tlsPort, uid, gid) + extraConf
 		if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 			t.Fatalf("testserver: %v", err)
 		}
@@ -154,15 +161,17 @@ func startDovecot(t testing.TB, withTLS bool, extraConf string) *Dovecot {
 	}
 }
 
-func dovecotConf(dir, sslConf string, port, tlsPort, uid, gid int) string {
+func dovecotConf(dir, sslConf, authConf string, port, tlsPort, uid, gid int) string {
+	if authConf == "" {
+		authConf = "auth_mechanisms = plain login\n"
+	}
 	return fmt.Sprintf(`protocols = imap
 listen = 127.0.0.1
 base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
 %[2]sdisable_plaintext_auth = no
-auth_mechanisms = plain login
-auth_failure_delay = 0
+%[7]sauth_failure_delay = 0
 mail_location = sdbox:~/mail
 mail_fsync = never
 default_login_user = dovenull
@@ -202,7 +211,7 @@ service anvil {
     mode = 0
   }
 }
-`, dir, sslConf, port, tlsPort, uid, gid)
+`, dir, sslConf, port, tlsPort, uid, gid, authConf)
 }
 
 // start launches the master process and waits for its greeting.

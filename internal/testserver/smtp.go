@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,7 @@ type SMTPMessage struct {
 	Data      []byte    // the message as sent after DATA
 	MessageID string    // the Message-ID header as written, "<...>"; empty if none
 	AuthUser  string    // the user that authenticated; empty without AUTH
+	AuthMech  string    // the SASL mechanism it used (PLAIN, XOAUTH2)
 	Received  time.Time // when the sink accepted it
 }
 
@@ -48,6 +50,9 @@ type SMTPSink struct {
 	user     string
 	pass     string
 	authReqd bool
+	// checkToken, when set, makes XOAUTH2 the only way in: it says
+	// whether the bearer token is valid for the user.
+	checkToken func(user, token string) bool
 }
 
 // StartSMTP starts an SMTP sink on a free 127.0.0.1 port; cleanup closes it.
@@ -168,13 +173,39 @@ type smtpSession struct {
 	sink     *SMTPSink
 	conn     *smtp.Conn
 	authUser string
+	authMech string
 	from     string
 	to       []string
 }
 
-func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+// RequireXOAuth2 makes the sink accept only AUTH XOAUTH2 with a token
+// that check accepts for the user, as Gmail and Microsoft 365 do; a
+// refused token gets Gmail's JSON error challenge, then 535.
+func (s *SMTPSink) RequireXOAuth2(check func(user, token string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkToken, s.authReqd = check, true
+}
+
+func (ss *smtpSession) AuthMechanisms() []string {
+	ss.sink.mu.Lock()
+	defer ss.sink.mu.Unlock()
+	if ss.sink.checkToken != nil {
+		return []string{"XOAUTH2"}
+	}
+	return []string{sasl.Plain}
+}
 
 func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
+	ss.sink.mu.Lock()
+	check := ss.sink.checkToken
+	ss.sink.mu.Unlock()
+	if check != nil {
+		if mech != "XOAUTH2" {
+			return nil, smtp.ErrAuthUnknownMechanism
+		}
+		return &xoauth2Server{check: check, sess: ss}, nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
@@ -185,9 +216,38 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 		if reqd && (username != user || password != pass) {
 			return smtp.ErrAuthFailed
 		}
-		ss.authUser = username
+		ss.authUser, ss.authMech = username, sasl.Plain
 		return nil
 	}), nil
+}
+
+// xoauth2Server is the server side of XOAUTH2: one initial response
+// "user=U\x01auth=Bearer T\x01\x01".
+type xoauth2Server struct {
+	check   func(user, token string) bool
+	sess    *smtpSession
+	refused bool
+}
+
+func (x *xoauth2Server) Next(response []byte) ([]byte, bool, error) {
+	if x.refused { // the client's answer to the error challenge
+		return nil, false, &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Username and Password not accepted"}
+	}
+	var user, token string
+	for _, f := range strings.Split(string(response), "\x01") {
+		if v, ok := strings.CutPrefix(f, "user="); ok {
+			user = v
+		}
+		if v, ok := strings.CutPrefix(f, "auth=Bearer "); ok {
+			token = v
+		}
+	}
+	if user == "" || token == "" || !x.check(user, token) {
+		x.refused = true
+		return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
+	}
+	x.sess.authUser, x.sess.authMech = user, "XOAUTH2"
+	return nil, true, nil
 }
 
 func (ss *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
@@ -239,6 +299,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 		Data:      data,
 		MessageID: msgID,
 		AuthUser:  ss.authUser,
+		AuthMech:  ss.authMech,
 		Received:  time.Now(),
 	})
 	return nil
