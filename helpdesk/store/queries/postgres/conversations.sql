@@ -3,3 +3,16 @@
 -- name: conversation-tags
 SELECT ct.conversation_id, tg.name FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id
 WHERE ct.conversation_id = ANY(?) ORDER BY tg.name
+
+-- name: conversation-versions
+SELECT c.version, c.status, c.assignee_id,
+	c.status_v, c.status_by, su.name AS status_by_name,
+	c.assignee_v, c.assignee_by, au.name AS assignee_by_name,
+	c.thread_v, c.thread_by, tu.name AS thread_by_name,
+	c.tags_v, c.tags_by, gu.name AS tags_by_name
+FROM conversations c
+LEFT JOIN users su ON su.id = c.status_by
+LEFT JOIN users au ON au.id = c.assignee_by
+LEFT JOIN users tu ON tu.id = c.thread_by
+LEFT JOIN users gu ON gu.id = c.tags_by
+WHERE c.id = ? FOR UPDATE OF c
