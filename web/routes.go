@@ -68,6 +68,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/conversations/:id/update", s.conversationUpdate, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/tags", s.conversationTagAdd, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/tags/delete", s.conversationTagRemove, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/replies/:thread/retry", s.conversationReplyRetry, roleAnyUser, kindPage},
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
 
@@ -99,6 +100,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/conversations/:id", s.apiConversation, roleAnyUser, kindAPI},
 		{http.MethodPatch, "/api/v1/conversations/:id", s.apiPatchConversation, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/replies", s.apiReply, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/:id/replies/:thread/retry", s.apiReplyRetry, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/notes", s.apiNote, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/tags/:name", s.apiTagAdd, roleAnyUser, kindAPI},
 		{http.MethodDelete, "/api/v1/conversations/:id/tags/:name", s.apiTagRemove, roleAnyUser, kindAPI},
