@@ -104,7 +104,11 @@ func (a *agentTab) value(sel string) string {
 func (a *agentTab) screenshots(name string) {
 	a.t.Helper()
 	for _, width := range []int64{1280, 390} {
-		a.do(chromedp.EmulateViewport(width, 900))
+		if width < 760 {
+			a.do(chromedp.EmulateViewport(width, 900, chromedp.EmulateMobile)) // overlay scrollbars, as a phone
+		} else {
+			a.do(chromedp.EmulateViewport(width, 900))
+		}
 		if over := a.eval(`String(document.documentElement.scrollWidth - document.documentElement.clientWidth)`); over != "0" {
 			a.t.Errorf("%s at %d px: %s px wider than the screen", name, width, over)
 		}
