@@ -142,14 +142,14 @@ func TestConversationConflictsInChromium(t *testing.T) {
 	admin.do(chromedp.SetValue(`#status`, "closed"))
 	admin.press(`#conversation-form button:not([formaction]), button[form=conversation-form]:not([formaction])`)
 	agent.do(
-		chromedp.SendKeys(`textarea[name=reply]`, "Half-written answer"),
+		chromedp.SendKeys(`textarea[name=body]`, "Half-written answer"),
 		chromedp.SetValue(`#assignee`, itoa(w.agent.ID)),
 	)
 	agent.press(`button[form=conversation-form]:not([formaction])`)
 	if got := agent.text(`#conflict`); !strings.Contains(got, "Nothing was saved") || !strings.Contains(got, "Ada Admin set the status to closed.") {
 		t.Errorf("conflict shown: %q", got)
 	}
-	if got := agent.value(`textarea[name=reply]`); got != "Half-written answer" {
+	if got := agent.value(`textarea[name=body]`); got != "Half-written answer" {
 		t.Errorf("typed reply after the conflict: %q", got)
 	}
 	if d := conv(); d.Status != "closed" || d.AssigneeID != nil {
@@ -163,13 +163,13 @@ func TestConversationConflictsInChromium(t *testing.T) {
 	if d := conv(); d.Status != "closed" || d.AssigneeID == nil || *d.AssigneeID != w.agent.ID {
 		t.Errorf("after saving again: status %s assignee %v", d.Status, d.AssigneeID)
 	}
-	if got, notice := agent.value(`textarea[name=reply]`), agent.text(`p.notice`); got != "Half-written answer" || notice != "Changes saved." {
+	if got, notice := agent.value(`textarea[name=body]`), agent.text(`p.notice`); got != "Half-written answer" || notice != "Changes saved." {
 		t.Errorf("after saving: reply %q, notice %q", got, notice)
 	}
 
 	// Double answer: the admin answers first; the agent's reply on the
 	// older page is refused, and the admin's reply is on the page to read.
-	admin.do(chromedp.Reload(), chromedp.WaitVisible(`#conversation-form`), chromedp.SendKeys(`textarea[name=reply]`, "The admin's answer"))
+	admin.do(chromedp.Reload(), chromedp.WaitVisible(`#conversation-form`), chromedp.SendKeys(`textarea[name=body]`, "The admin's answer"))
 	admin.press(`button[name=then][value=pending]`)
 	if notice := admin.text(`p.notice`); !strings.HasPrefix(notice, "Reply queued") {
 		t.Errorf("admin's notice after sending: %q", notice)
@@ -178,7 +178,7 @@ func TestConversationConflictsInChromium(t *testing.T) {
 	if got := agent.text(`#conflict`); !strings.Contains(got, "Ada Admin replied") {
 		t.Errorf("double answer shown: %q", got)
 	}
-	if got := agent.value(`textarea[name=reply]`); got != "Half-written answer" {
+	if got := agent.value(`textarea[name=body]`); got != "Half-written answer" {
 		t.Errorf("typed reply after the refused send: %q", got)
 	}
 	if !strings.Contains(agent.text(`article.thread-reply:last-of-type`), "The admin's answer") {
@@ -193,7 +193,7 @@ func TestConversationConflictsInChromium(t *testing.T) {
 	if last := d.Threads[len(d.Threads)-1]; last.BodyText != "Half-written answer" || d.Status != "closed" {
 		t.Errorf("agent's reply: %q, status %s", last.BodyText, d.Status)
 	}
-	if got := agent.value(`textarea[name=reply]`); got != "" {
+	if got := agent.value(`textarea[name=body]`); got != "" {
 		t.Errorf("reply box after sending: %q", got)
 	}
 	if got := agent.text(`article.thread-reply:last-of-type [data-delivery]`); got != "queued, not sent yet" {
@@ -207,7 +207,7 @@ func TestConversationConflictsInChromium(t *testing.T) {
 	if got := agent.text(`#tag-error`); got == "" || agent.value(`input[name=tag]`) != "a,b" || agent.value(`textarea[name=note]`) != "Keep this note" {
 		t.Errorf("bad tag: error %q, tag %q, note %q", got, agent.value(`input[name=tag]`), agent.value(`textarea[name=note]`))
 	}
-	agent.do(chromedp.SendKeys(`textarea[name=reply]`, "   "))
+	agent.do(chromedp.SendKeys(`textarea[name=body]`, "   "))
 	agent.press(`button[name=then][value=pending]`)
 	if got := agent.text(`#reply-error`); got == "" || agent.value(`textarea[name=note]`) != "Keep this note" || agent.value(`input[name=tag]`) != "a,b" {
 		t.Errorf("blank reply: error %q, note %q", got, agent.value(`textarea[name=note]`))
@@ -257,7 +257,7 @@ func TestReplyDeliveryInChromium(t *testing.T) {
 	}
 	send := func(text string) int64 {
 		t.Helper()
-		agent.do(chromedp.SendKeys(`textarea[name=reply]`, text))
+		agent.do(chromedp.SendKeys(`textarea[name=body]`, text))
 		agent.press(`button[name=then][value=pending]`)
 		id := agent.eval(`document.querySelector("article.thread-reply:last-of-type").dataset.thread`)
 		var n int64

@@ -22,7 +22,7 @@ import (
 // conversationForm is the agent's input on the conversation page.
 type conversationForm struct {
 	Seen   int64             // the version of the conversation the page showed
-	Reply  string            // typed reply, kept until it is sent
+	Reply  string            // typed reply (the "body" box), kept until it is sent
 	Note   string            // typed note, kept until it is added
 	Tag    string            // typed tag, kept until it is added
 	Fields map[string]string // inline errors, by field
@@ -73,7 +73,7 @@ func parseConversationForm(c echo.Context) (*conversationForm, error) {
 	if _, err := c.FormParams(); err != nil {
 		return nil, err
 	}
-	f := &conversationForm{Reply: c.FormValue("reply"), Note: c.FormValue("note"), Tag: c.FormValue("tag"), Fields: map[string]string{}}
+	f := &conversationForm{Reply: c.FormValue("body"), Note: c.FormValue("note"), Tag: c.FormValue("tag"), Fields: map[string]string{}}
 	if raw := c.FormValue("version"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 1 {
@@ -102,8 +102,8 @@ func (f *conversationForm) refusedBy(err error) bool {
 	return true
 }
 
-// renameField names a domain's field as the page does (a reply's "body"
-// is the "reply" box).
+// renameField names a domain's field as the page does (a note's "body"
+// is the "note" box).
 func renameField(err error, from, to string) error {
 	var ve *helpdesk.ValidationError
 	if !errors.As(err, &ve) {

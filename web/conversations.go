@@ -227,7 +227,7 @@ func (s *Server) conversationReply(c echo.Context) error {
 	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
 		w, err := s.cfg.Store.AddReply(ctx, v, id, helpdesk.NewReply{Body: f.Reply, Seen: f.Seen, Status: c.FormValue("then")})
 		if err != nil {
-			return "", renameField(err, "body", "reply")
+			return "", err
 		}
 		f.Reply = ""
 		f.anchor = "#thread-" + itoa(w.ThreadID)

@@ -36,14 +36,14 @@ func TestConversationPages(t *testing.T) {
 		}
 
 		// Forms need the session's CSRF token.
-		if resp, _ := agent.post(path+"/replies", url.Values{"reply": {"no token"}}); resp.StatusCode != http.StatusForbidden {
+		if resp, _ := agent.post(path+"/replies", url.Values{"body": {"no token"}}); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("reply without CSRF: %d", resp.StatusCode)
 		}
 		for _, step := range []struct {
 			path string
 			form url.Values
 		}{
-			{path + "/replies", url.Values{"reply": {"Reply from the form"}}},
+			{path + "/replies", url.Values{"body": {"Reply from the form"}}},
 			{path + "/notes", url.Values{"note": {"Note from the form"}}},
 			{path + "/update", url.Values{"status": {"pending"}, "assignee": {itoa(w.agent.ID)}}},
 			{path + "/tags", url.Values{"tag": {"Hardware"}}},
@@ -65,7 +65,7 @@ func TestConversationPages(t *testing.T) {
 		if resp, _ := agent.submit(path+"/update", url.Values{"status": {"bogus"}}); resp.StatusCode != 422 {
 			t.Errorf("bad status form: %d", resp.StatusCode)
 		}
-		if resp, _ := agent.submit("/conversations/"+itoa(w.c3)+"/replies", url.Values{"reply": {"x"}}); resp.StatusCode != 404 {
+		if resp, _ := agent.submit("/conversations/"+itoa(w.c3)+"/replies", url.Values{"body": {"x"}}); resp.StatusCode != 404 {
 			t.Errorf("reply in other mailbox: %d", resp.StatusCode)
 		}
 		resp, body = agent.get(path)
