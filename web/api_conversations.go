@@ -111,21 +111,22 @@ func decodeJSON(c echo.Context, dst any) error {
 	return nil
 }
 
+// apiThreadInput is the JSON of a new reply or note.
+type apiThreadInput struct {
+	Body    *string `json:"body"`
+	Version *int64  `json:"version"`
+	Status  *string `json:"status"` // replies only: the status after sending
+}
+
 // apiReply is POST /api/v1/conversations/:id/replies {"body": "...",
-// "version": N, "status": "pending"}: 201 with the new thread and its
+// "version": N, "status": "closed"}: 201 with the new thread and its
 // delivery (queued: the mail waits in the outbox). The status after
 // sending is pending unless given.
 func (s *Server) apiReply(c echo.Context) error {
-	var in struct {
-		Body    *string `json:"body"`
-		Version *int64  `json:"version"`
-		Status  *string `json:"status"`
-	}
-	return s.apiWrite(c, &in, &in.Body, &in.Version, func(ctx context.Context, v helpdesk.Viewer, id int64, body string, seen int64) (*helpdesk.Written, error) {
-		r := helpdesk.NewReply{Body: body, Seen: seen}
+	return s.apiWrite(c, func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error) {
+		r := helpdesk.NewReply{Body: *in.Body, Seen: seen}
 		if in.Status != nil {
-			r.Status = *in.Status
-			if r.Status == "" {
+			if r.Status = *in.Status; r.Status == "" {
 				return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "must be one of " + strings.Join(helpdesk.Statuses, ", ")}}
 			}
 		}
@@ -135,34 +136,35 @@ func (s *Server) apiReply(c echo.Context) error {
 
 // apiNote is POST /api/v1/conversations/:id/notes {"body": "...", "version": N}.
 func (s *Server) apiNote(c echo.Context) error {
-	var in struct {
-		Body    *string `json:"body"`
-		Version *int64  `json:"version"`
-	}
-	return s.apiWrite(c, &in, &in.Body, &in.Version, s.cfg.Store.AddNote)
+	return s.apiWrite(c, func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error) {
+		if in.Status != nil {
+			return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "unknown field"}}
+		}
+		return s.cfg.Store.AddNote(ctx, v, id, *in.Body, seen)
+	})
 }
 
-// apiWrite decodes in (whose body and version fields are given), writes
-// the thread and answers 201 with it.
-func (s *Server) apiWrite(c echo.Context, in any, body **string, version **int64,
-	add func(ctx context.Context, v helpdesk.Viewer, id int64, body string, seen int64) (*helpdesk.Written, error)) error {
+// apiWrite reads a new reply or note, writes it with add and answers 201
+// with the thread.
+func (s *Server) apiWrite(c echo.Context, add func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error)) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
-	if err := decodeJSON(c, in); err != nil {
+	var in apiThreadInput
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if *body == nil {
+	if in.Body == nil {
 		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"body": "required"}}
 	}
-	seen, err := seenVersion(c, *version)
+	seen, err := seenVersion(c, in.Version)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	v := viewer(c)
-	w, err := add(ctx, v, id, **body, seen)
+	w, err := add(ctx, v, id, in, seen)
 	if err != nil {
 		return s.apiRefusal(c, id, err)
 	}

@@ -129,6 +129,7 @@ func TestAPIVersions(t *testing.T) {
 			{"version string", "POST", path + "/replies", `{"body": "x", "version": "7"}`, ""},
 			{"version from the future", "POST", path + "/notes", `{"body": "x", "version": 99999}`, ""},
 			{"empty status after sending", "POST", path + "/replies", `{"body": "x", "status": ""}`, ""},
+			{"status on a note", "POST", path + "/notes", `{"body": "x", "status": "closed"}`, ""},
 		} {
 			if code, out, _ := w.callIfMatch(t, w.agentToken, tc.method, tc.path, tc.body, tc.ifMatch); code != 422 || out["fields"] == nil {
 				t.Errorf("%s: %d %v, want 422 naming the field", tc.name, code, out)
