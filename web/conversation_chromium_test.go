@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/notifier"
@@ -70,8 +71,14 @@ func (a *agentTab) do(actions ...chromedp.Action[chromedp.Void]) {
 // press clicks a button and waits for the page the form's answer is.
 func (a *agentTab) press(button string) {
 	a.t.Helper()
+	a.submitBy(chromedp.Click(button), button)
+}
+
+// submitBy sends the form by an action and waits for the answer's page.
+func (a *agentTab) submitBy(action chromedp.Action[chromedp.Void], button string) {
+	a.t.Helper()
 	a.eval(`document.documentElement.dataset.old = "1", ""`)
-	a.do(chromedp.Click(button))
+	a.do(action)
 	// Evaluations fail while the page is navigating: ask again until the
 	// new page is there.
 	deadline := time.Now().Add(20 * time.Second)
@@ -214,6 +221,13 @@ func TestConversationConflictsInChromium(t *testing.T) {
 	}
 	if strings.Contains(agent.text(`main`), "Back to the start page") {
 		t.Errorf("a refused form is a dead end")
+	}
+	// Enter in the tag box adds the tag (the Tag button is the form's
+	// first), and the note stays.
+	agent.eval(`document.querySelector("input[name=tag]").value = ""`)
+	agent.submitBy(chromedp.SendKeys(`input[name=tag]`, "vip"+kb.Enter), "Enter")
+	if tags := conv().Tags; len(tags) != 1 || tags[0] != "vip" || agent.value(`textarea[name=note]`) != "Keep this note" {
+		t.Errorf("Enter in the tag box: tags %v, note %q", tags, agent.value(`textarea[name=note]`))
 	}
 	consoleErrors(t)
 }
