@@ -145,7 +145,8 @@ func (l *ConversationList) Pages() int {
 // ConversationDetail is one conversation with its threads, oldest first.
 type ConversationDetail struct {
 	ConversationSummary
-	MailboxEmail string   `json:"mailbox_email"`
+	Version      int64    `db:"version" json:"version"` // one more with every change
+	MailboxEmail string   `db:"-" json:"mailbox_email"`
 	Threads      []Thread `json:"threads"`
 }
 
@@ -168,6 +169,7 @@ type Thread struct {
 	CreatedAt   time.Time        `db:"created_at" json:"created_at"`
 	Unreadable  bool             `db:"unreadable" json:"unreadable"` // shows the raw text of an unparsable message in quarantine
 	Attachments []AttachmentInfo `db:"-" json:"attachments"`
+	Delivery    *Delivery        `db:"-" json:"delivery,omitempty"` // replies only
 }
 
 // HasHTML reports whether the thread has an HTML body.
@@ -188,6 +190,7 @@ type SanitizedHTML struct {
 type ConversationChange struct {
 	Status     *string
 	AssigneeID *int64
+	Seen       int64 // the version the change was made on; 0: not given
 }
 
 // Validate reports every problem of a change at once.

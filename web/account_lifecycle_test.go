@@ -135,7 +135,7 @@ func TestDeleteUserFromAdminPage(t *testing.T) {
 		if err := w.store.UpdateConversation(ctx, helpdesk.ViewerOf(w.admin), w.c1, helpdesk.ConversationChange{AssigneeID: &agentID}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.store.AddNote(ctx, helpdesk.ViewerOf(w.agent), w.c1, "Checked the printer."); err != nil {
+		if _, err := w.store.AddNote(ctx, helpdesk.ViewerOf(w.agent), w.c1, "Checked the printer.", 0); err != nil {
 			t.Fatal(err)
 		}
 		admin := w.session(t, w.admin)

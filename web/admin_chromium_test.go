@@ -156,7 +156,7 @@ func startBrowser(t *testing.T, width, height int) (context.Context, func(t *tes
 				report("console.error")
 			}
 		case *cdplog.EventEntryAdded:
-			if ev.Entry != nil && ev.Entry.Level == "error" {
+			if ev.Entry != nil && ev.Entry.Level == "error" && !refusedForm(ev.Entry) {
 				report("log: " + ev.Entry.Text + " " + ev.Entry.URL)
 			}
 		}
@@ -171,6 +171,13 @@ func startBrowser(t *testing.T, width, height int) (context.Context, func(t *tes
 		default:
 		}
 	}
+}
+
+// refusedForm is the log entry of a conversation page form answered 409 or
+// 422: the page shown again with the refusal, not a failed resource.
+func refusedForm(e *cdplog.Entry) bool {
+	return e.Source == cdplog.EntrySourceNetwork && strings.Contains(e.URL, "/conversations/") &&
+		(strings.Contains(e.Text, "status of 409") || strings.Contains(e.Text, "status of 422"))
 }
 
 // saveScreenshot saves a screenshot of the whole page under

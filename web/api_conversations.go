@@ -74,6 +74,7 @@ func (s *Server) apiConversation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setETag(c, d)
 	return c.JSON(http.StatusOK, toAPIConversation(d))
 }
 
@@ -114,46 +115,62 @@ func decodeJSON(c echo.Context, dst any) error {
 	return nil
 }
 
-type apiBody struct {
-	Body *string `json:"body"`
+// apiThreadInput is the JSON of a new reply or note.
+type apiThreadInput struct {
+	Body    *string `json:"body"`
+	Version *int64  `json:"version"`
+	Status  *string `json:"status"` // replies only: the status after sending
 }
 
-func (b apiBody) text() (string, error) {
-	if b.Body == nil {
-		return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"body": "required"}}
-	}
-	return *b.Body, nil
-}
-
-// apiReply is POST /api/v1/conversations/:id/replies {"body": "..."}:
-// 201 with the new thread; the mail waits in the outbox.
+// apiReply is POST /api/v1/conversations/:id/replies {"body": "...",
+// "version": N, "status": "closed"}: 201 with the new thread and its
+// delivery (queued: the mail waits in the outbox). The status after
+// sending is pending unless given.
 func (s *Server) apiReply(c echo.Context) error {
-	return s.apiWrite(c, s.cfg.Store.AddReply)
+	return s.apiWrite(c, func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error) {
+		r := helpdesk.NewReply{Body: *in.Body, Seen: seen}
+		if in.Status != nil {
+			if r.Status = *in.Status; r.Status == "" {
+				return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "must be one of " + strings.Join(helpdesk.Statuses, ", ")}}
+			}
+		}
+		return s.cfg.Store.AddReply(ctx, v, id, r)
+	})
 }
 
-// apiNote is POST /api/v1/conversations/:id/notes {"body": "..."}.
+// apiNote is POST /api/v1/conversations/:id/notes {"body": "...", "version": N}.
 func (s *Server) apiNote(c echo.Context) error {
-	return s.apiWrite(c, s.cfg.Store.AddNote)
+	return s.apiWrite(c, func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error) {
+		if in.Status != nil {
+			return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "unknown field"}}
+		}
+		return s.cfg.Store.AddNote(ctx, v, id, *in.Body, seen)
+	})
 }
 
-func (s *Server) apiWrite(c echo.Context, add func(ctx context.Context, v helpdesk.Viewer, id int64, body string) (*helpdesk.Written, error)) error {
+// apiWrite reads a new reply or note, writes it with add and answers 201
+// with the thread.
+func (s *Server) apiWrite(c echo.Context, add func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error)) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
-	var in apiBody
+	var in apiThreadInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	body, err := in.text()
+	if in.Body == nil {
+		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"body": "required"}}
+	}
+	seen, err := seenVersion(c, in.Version)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	v := viewer(c)
-	w, err := add(ctx, v, id, body)
+	w, err := add(ctx, v, id, in, seen)
 	if err != nil {
-		return err
+		return s.apiRefusal(c, id, err)
 	}
 	d, err := s.cfg.Store.Conversation(ctx, v, id)
 	if err != nil {
@@ -161,11 +178,94 @@ func (s *Server) apiWrite(c echo.Context, add func(ctx context.Context, v helpde
 	}
 	for _, t := range d.Threads {
 		if t.ID == w.ThreadID {
+			setETag(c, d)
 			c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/conversations/%d", id))
 			return c.JSON(http.StatusCreated, toAPIThread(t))
 		}
 	}
 	return fmt.Errorf("thread %d not found after writing it", w.ThreadID)
+}
+
+// apiReplyRetry is POST /api/v1/conversations/:id/replies/:thread/retry:
+// a failed reply's mail is queued again (200 with the reply); 404 when the
+// reply is not failed.
+func (s *Server) apiReplyRetry(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	threadID, err := parseID(c, "thread")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v := viewer(c)
+	if err := s.cfg.Store.RetryReply(ctx, v, id, threadID); err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.Conversation(ctx, v, id)
+	if err != nil {
+		return err
+	}
+	for _, t := range d.Threads {
+		if t.ID == threadID {
+			return c.JSON(http.StatusOK, toAPIThread(t))
+		}
+	}
+	return fmt.Errorf("thread %d not found after retrying it", threadID)
+}
+
+// seenVersion is the version a change was made on: the body's "version",
+// the If-Match header ("7", W/"7" or 7), or the ?version= parameter of a
+// route without a body; 0 when none is given (last write wins).
+func seenVersion(c echo.Context, fromBody *int64) (int64, error) {
+	bad := func(field string) error {
+		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: "must be a conversation version (a positive whole number)"}}
+	}
+	if fromBody != nil {
+		if *fromBody < 1 {
+			return 0, bad("version")
+		}
+		return *fromBody, nil
+	}
+	field, raw := "If-Match", c.Request().Header.Get("If-Match")
+	if raw == "" {
+		field, raw = "version", c.QueryParam("version")
+	}
+	raw = strings.Trim(strings.TrimPrefix(strings.TrimSpace(raw), "W/"), `"`)
+	if raw == "" || raw == "*" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 1 {
+		return 0, bad(field)
+	}
+	return n, nil
+}
+
+// setETag tells the client the conversation's version, for If-Match.
+func setETag(c echo.Context, d *helpdesk.ConversationDetail) {
+	c.Response().Header().Set("ETag", `"`+itoa(d.Version)+`"`)
+}
+
+// apiRefusal answers a change refused on an older version: 409 with what
+// changed since, by whom, and the conversation as it is now. Other errors
+// go on as they are.
+func (s *Server) apiRefusal(c echo.Context, id int64, err error) error {
+	var se *helpdesk.StaleError
+	if !errors.As(err, &se) {
+		return err
+	}
+	d, rerr := s.cfg.Store.Conversation(c.Request().Context(), viewer(c), id)
+	if rerr != nil {
+		return rerr
+	}
+	setETag(c, d)
+	return c.JSON(http.StatusConflict, map[string]any{
+		"error":        fmt.Sprintf("the conversation changed since version %d: read it and try again", se.Seen),
+		"changes":      se.Changes,
+		"conversation": toAPIConversation(d),
+	})
 }
 
 // apiPatchConversation is PATCH /api/v1/conversations/:id with
@@ -181,12 +281,17 @@ func (s *Server) apiPatchConversation(c echo.Context) error {
 		Status     *string         `json:"status"`
 		Assignee   json.RawMessage `json:"assignee"`
 		AssigneeID json.RawMessage `json:"assignee_id"`
+		Version    *int64          `json:"version"`
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
+	seen, err := seenVersion(c, in.Version)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
-	ch := helpdesk.ConversationChange{Status: in.Status}
+	ch := helpdesk.ConversationChange{Status: in.Status, Seen: seen}
 	raw, field := in.Assignee, "assignee"
 	if raw == nil {
 		raw, field = in.AssigneeID, "assignee_id"
@@ -203,12 +308,13 @@ func (s *Server) apiPatchConversation(c echo.Context) error {
 		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "give status and/or assignee"}}
 	}
 	if err := s.cfg.Store.UpdateConversation(ctx, v, id, ch); err != nil {
-		return err
+		return s.apiRefusal(c, id, err)
 	}
 	d, err := s.cfg.Store.Conversation(ctx, v, id)
 	if err != nil {
 		return err
 	}
+	setETag(c, d)
 	return c.JSON(http.StatusOK, toAPIConversation(d))
 }
 
@@ -277,8 +383,9 @@ func tagParam(c echo.Context) (string, error) {
 	return name, nil
 }
 
-// apiTagAdd is POST /api/v1/conversations/:id/tags/:name: 200 with the
-// conversation's tags; adding a tag it has is fine.
+// apiTagAdd is POST /api/v1/conversations/:id/tags/:name (version in
+// If-Match or ?version=): 200 with the conversation's tags; adding a tag
+// it has is fine.
 func (s *Server) apiTagAdd(c echo.Context) error {
 	return s.apiTagChange(c, s.cfg.Store.AddTag)
 }
@@ -288,7 +395,7 @@ func (s *Server) apiTagRemove(c echo.Context) error {
 	return s.apiTagChange(c, s.cfg.Store.RemoveTag)
 }
 
-func (s *Server) apiTagChange(c echo.Context, change func(ctx context.Context, v helpdesk.Viewer, id int64, name string) error) error {
+func (s *Server) apiTagChange(c echo.Context, change func(ctx context.Context, v helpdesk.Viewer, id int64, name string, seen int64) error) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
@@ -297,14 +404,19 @@ func (s *Server) apiTagChange(c echo.Context, change func(ctx context.Context, v
 	if err != nil {
 		return err
 	}
+	seen, err := seenVersion(c, nil)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	v := viewer(c)
-	if err := change(ctx, v, id, name); err != nil {
-		return err
+	if err := change(ctx, v, id, name, seen); err != nil {
+		return s.apiRefusal(c, id, err)
 	}
 	d, err := s.cfg.Store.Conversation(ctx, v, id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"conversation_id": id, "tags": d.Tags})
+	setETag(c, d)
+	return c.JSON(http.StatusOK, map[string]any{"conversation_id": id, "tags": d.Tags, "version": d.Version})
 }

@@ -42,10 +42,10 @@ func TestFormattedMailInChromium(t *testing.T) {
 		Attachments: []helpdesk.Attachment{{Filename: "invoice-4711.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 fake")}},
 	}).ConversationID
 	v := helpdesk.ViewerOf(w.admin)
-	if _, err := w.store.AddReply(ctx, v, conv, "Thank you, Carol. The chairs leave our warehouse tomorrow."); err != nil {
+	if _, err := w.store.AddReply(ctx, v, conv, helpdesk.NewReply{Body: "Thank you, Carol. The chairs leave our warehouse tomorrow."}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.store.AddNote(ctx, v, conv, "Checked stock: table ships separately."); err != nil {
+	if _, err := w.store.AddNote(ctx, v, conv, "Checked stock: table ships separately.", 0); err != nil {
 		t.Fatal(err)
 	}
 

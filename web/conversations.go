@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -162,24 +164,31 @@ type conversationViewPage struct {
 	AssigneeID   int64 // 0: nobody
 	Assignees    []helpdesk.Assignee
 	Statuses     []string
+	Form         *conversationForm
 }
 
 // conversationPage shows one conversation: threads oldest first, HTML
 // sanitised (remote images only with ?images=1; mail_html_view.go), plain
 // text with ?text=1.
 func (s *Server) conversationPage(c echo.Context) error {
-	ctx := c.Request().Context()
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
+	return s.showConversation(c, id, http.StatusOK, &conversationForm{})
+}
+
+// showConversation renders the conversation page as it is now, with the
+// agent's form as they left it (typed text, errors, what changed).
+func (s *Server) showConversation(c echo.Context, id int64, status int, f *conversationForm) error {
+	ctx := c.Request().Context()
 	d, err := s.cfg.Store.Conversation(ctx, viewer(c), id)
 	if err != nil {
 		return err
 	}
 	p := &conversationViewPage{
 		C: d, RemoteImages: c.QueryParam("images") == "1", PlainText: c.QueryParam("text") == "1",
-		Statuses: helpdesk.Statuses,
+		Statuses: helpdesk.Statuses, Form: f,
 	}
 	if d.AssigneeID != nil {
 		p.AssigneeID = *d.AssigneeID
@@ -196,6 +205,7 @@ func (s *Server) conversationPage(c echo.Context) error {
 	// Mail keeps its inline styles (only allowed properties, sanitize.go):
 	// style attributes apply on this page, style elements stay 'self'.
 	imgSrc := "'self' data:"
+	f.describeChanges(d)
 	if p.RemoteImages {
 		// The agent asked for this mail's remote images: this page only
 		// may load images from anywhere. Scripts stay same-origin.
@@ -203,89 +213,91 @@ func (s *Server) conversationPage(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+imgSrc+
 		"; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
-	return s.render(c, http.StatusOK, "conversation.html", d.Subject, p)
+	return s.render(c, status, "conversation.html", d.Subject, p)
 }
 
-func (s *Server) backToConversation(c echo.Context, id int64, anchor string) error {
-	return c.Redirect(http.StatusSeeOther, "/conversations/"+itoa(id)+"?notice=saved"+anchor)
-}
-
-// conversationReply sends the form's reply to the customer (via the outbox).
+// conversationReply sends the typed reply to the customer (via the
+// outbox) and sets the status the button chose: pending ("Send") or
+// closed ("Send and close").
 func (s *Server) conversationReply(c echo.Context) error {
-	id, err := parseID(c, "id")
-	if err != nil {
-		return err
-	}
-	w, err := s.cfg.Store.AddReply(c.Request().Context(), viewer(c), id, c.FormValue("body"))
-	if err != nil {
-		return err
-	}
-	return s.backToConversation(c, id, "#thread-"+itoa(w.ThreadID))
+	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
+		w, err := s.cfg.Store.AddReply(ctx, v, id, helpdesk.NewReply{Body: f.Reply, Seen: f.Seen, Status: c.FormValue("then")})
+		if err != nil {
+			return "", err
+		}
+		f.Reply = ""
+		f.anchor = "#thread-" + itoa(w.ThreadID)
+		return "reply-queued", nil
+	})
 }
 
-// conversationNote adds the form's internal note.
+// conversationNote adds the typed internal note.
 func (s *Server) conversationNote(c echo.Context) error {
-	id, err := parseID(c, "id")
+	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
+		w, err := s.cfg.Store.AddNote(ctx, v, id, f.Note, f.Seen)
+		if err != nil {
+			return "", renameField(err, "body", "note")
+		}
+		f.Note = ""
+		f.anchor = "#thread-" + itoa(w.ThreadID)
+		return "saved", nil
+	})
+}
+
+// conversationReplyRetry queues a failed reply's mail again.
+func (s *Server) conversationReplyRetry(c echo.Context) error {
+	threadID, err := parseID(c, "thread")
 	if err != nil {
 		return err
 	}
-	w, err := s.cfg.Store.AddNote(c.Request().Context(), viewer(c), id, c.FormValue("body"))
-	if err != nil {
-		return err
-	}
-	return s.backToConversation(c, id, "#thread-"+itoa(w.ThreadID))
+	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
+		if err := s.cfg.Store.RetryReply(ctx, v, id, threadID); err != nil {
+			if errors.Is(err, helpdesk.ErrNotFound) {
+				return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"retry": "this reply is not failed (any more): nothing to retry"}}
+			}
+			return "", err
+		}
+		f.anchor = "#thread-" + itoa(threadID)
+		return "reply-retried", nil
+	})
 }
 
 // conversationUpdate sets status and assignee from the form; an empty
 // assignee field unassigns.
 func (s *Server) conversationUpdate(c echo.Context) error {
-	id, err := parseID(c, "id")
-	if err != nil {
-		return err
-	}
-	form, err := c.FormParams()
-	if err != nil {
-		return err
-	}
-	var ch helpdesk.ConversationChange
-	if vals, ok := form["status"]; ok && vals[0] != "" {
-		ch.Status = &vals[0]
-	}
-	if vals, ok := form["assignee"]; ok {
-		var a int64
-		if raw := vals[0]; raw != "" {
-			if a, err = strconv.ParseInt(raw, 10, 64); err != nil || a < 1 {
-				return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"assignee": "must be a user id"}}
-			}
+	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
+		ch := helpdesk.ConversationChange{Seen: f.Seen}
+		if st := c.FormValue("status"); st != "" {
+			ch.Status = &st
 		}
-		ch.AssigneeID = &a
-	}
-	if err := s.cfg.Store.UpdateConversation(c.Request().Context(), viewer(c), id, ch); err != nil {
-		return err
-	}
-	return s.backToConversation(c, id, "")
+		if raw, ok := c.Request().PostForm["assignee"]; ok {
+			var a int64
+			if raw[0] != "" {
+				var err error
+				if a, err = strconv.ParseInt(raw[0], 10, 64); err != nil || a < 1 {
+					return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"assignee": "must be a user id"}}
+				}
+			}
+			ch.AssigneeID = &a
+		}
+		return "saved", s.cfg.Store.UpdateConversation(ctx, v, id, ch)
+	})
 }
 
-// conversationTagAdd tags the conversation with the form's tag.
+// conversationTagAdd tags the conversation with the typed tag.
 func (s *Server) conversationTagAdd(c echo.Context) error {
-	id, err := parseID(c, "id")
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Store.AddTag(c.Request().Context(), viewer(c), id, c.FormValue("tag")); err != nil {
-		return err
-	}
-	return s.backToConversation(c, id, "")
+	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
+		if err := s.cfg.Store.AddTag(ctx, v, id, f.Tag, f.Seen); err != nil {
+			return "", err
+		}
+		f.Tag = ""
+		return "saved", nil
+	})
 }
 
-// conversationTagRemove removes the form's tag.
+// conversationTagRemove removes the tag of the pressed button (remove).
 func (s *Server) conversationTagRemove(c echo.Context) error {
-	id, err := parseID(c, "id")
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Store.RemoveTag(c.Request().Context(), viewer(c), id, c.FormValue("tag")); err != nil {
-		return err
-	}
-	return s.backToConversation(c, id, "")
+	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
+		return "saved", s.cfg.Store.RemoveTag(ctx, v, id, c.FormValue("remove"), f.Seen)
+	})
 }

@@ -44,11 +44,11 @@ func TestConversationPages(t *testing.T) {
 			form url.Values
 		}{
 			{path + "/replies", url.Values{"body": {"Reply from the form"}}},
-			{path + "/notes", url.Values{"body": {"Note from the form"}}},
+			{path + "/notes", url.Values{"note": {"Note from the form"}}},
 			{path + "/update", url.Values{"status": {"pending"}, "assignee": {itoa(w.agent.ID)}}},
 			{path + "/tags", url.Values{"tag": {"Hardware"}}},
 			{path + "/tags", url.Values{"tag": {"fire"}}},
-			{path + "/tags/delete", url.Values{"tag": {"fire"}}},
+			{path + "/tags/delete", url.Values{"remove": {"fire"}}},
 		} {
 			resp, body := agent.submit(step.path, step.form)
 			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), path) {

@@ -46,6 +46,8 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, helpdesk.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, helpdesk.ErrStale):
+		return http.StatusConflict
 	case errors.Is(err, helpdesk.ErrInvalid):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, helpdesk.ErrForbidden):

@@ -109,10 +109,10 @@ func TestSmallLeaks(t *testing.T) {
 		}
 		w.c1 = w.ingest(t, w.mb1, &helpdesk.IncomingMessage{From: helpdesk.Address{Email: "a@customer.example"}, Subject: "One", Text: "1"}).ConversationID
 		w.c3 = w.ingest(t, w.mb2, &helpdesk.IncomingMessage{From: helpdesk.Address{Email: "c@customer.example"}, Subject: "Three", Text: "3"}).ConversationID
-		if err := w.store.AddTag(ctx, helpdesk.Viewer{Admin: true}, w.c1, "visible-tag"); err != nil {
+		if err := w.store.AddTag(ctx, helpdesk.Viewer{Admin: true}, w.c1, "visible-tag", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.store.AddTag(ctx, helpdesk.Viewer{Admin: true}, w.c3, "acquisition-of-acme"); err != nil {
+		if err := w.store.AddTag(ctx, helpdesk.Viewer{Admin: true}, w.c3, "acquisition-of-acme", 0); err != nil {
 			t.Fatal(err)
 		}
 

@@ -18,10 +18,11 @@ type Store interface {
 	Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk.ConversationFilter) (*helpdesk.ConversationList, error)
 	Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.ConversationDetail, error)
 	UpdateConversation(ctx context.Context, v helpdesk.Viewer, id int64, ch helpdesk.ConversationChange) error
-	AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error)
-	AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error)
-	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error
-	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error
+	AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r helpdesk.NewReply) (*helpdesk.Written, error)
+	AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string, seen int64) (*helpdesk.Written, error)
+	RetryReply(ctx context.Context, v helpdesk.Viewer, convID, threadID int64) error
+	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
+	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
 	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)
 	Assignees(ctx context.Context, mailboxID int64) ([]helpdesk.Assignee, error)
 	VisibleMailboxes(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxRef, error)

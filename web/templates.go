@@ -44,6 +44,8 @@ const ctxNotice = "helpdesk.notice"
 var notices = map[string]string{
 	"created":          "Mailbox created.",
 	"saved":            "Changes saved.",
+	"reply-queued":     "Reply queued: it shows as sent once the mail server has accepted it.",
+	"reply-retried":    "The reply is queued again; it shows as sent once the mail server has accepted it.",
 	"connected":        "Mailbox connected: it signs in with the account below.",
 	"enabled":          "Fetching enabled.",
 	"disabled":         "Fetching disabled.",

@@ -15,19 +15,24 @@ type conversationQueries struct {
 	SanitizedHTML           *sqlx.Stmt `query:"sanitized-html"`
 	SaveSanitizedHTML       *sqlx.Stmt `query:"save-sanitized-html"`
 	ConversationMailbox     *sqlx.Stmt `query:"conversation-mailbox"`
+	ConversationVersions    *sqlx.Stmt `query:"conversation-versions"`
+	ReplyDeliveries         *sqlx.Stmt `query:"reply-deliveries"`
+	RetryReply              *sqlx.Stmt `query:"retry-reply"`
 	CanSeeMailbox           *sqlx.Stmt `query:"can-see-mailbox"`
 	AssignConversation      *sqlx.Stmt `query:"assign-conversation"`
 	SetConversationStatus   *sqlx.Stmt `query:"set-conversation-status"`
 	Assignees               *sqlx.Stmt `query:"assignees"`
 	VisibleMailboxes        *sqlx.Stmt `query:"visible-mailboxes"`
 
-	ReplyContext             *sqlx.Stmt `query:"reply-context"`
-	Author                   *sqlx.Stmt `query:"author"`
-	ConversationMessageIDs   *sqlx.Stmt `query:"conversation-message-ids"`
-	InsertReply              *sqlx.Stmt `query:"insert-reply"`
-	SetThreadMessageID       *sqlx.Stmt `query:"set-thread-message-id"`
-	InsertNote               *sqlx.Stmt `query:"insert-note"`
-	TouchConversationByAgent *sqlx.Stmt `query:"touch-conversation-by-agent"`
+	ReplyContext           *sqlx.Stmt `query:"reply-context"`
+	Author                 *sqlx.Stmt `query:"author"`
+	ConversationMessageIDs *sqlx.Stmt `query:"conversation-message-ids"`
+	InsertReply            *sqlx.Stmt `query:"insert-reply"`
+	SetThreadMessageID     *sqlx.Stmt `query:"set-thread-message-id"`
+	InsertNote             *sqlx.Stmt `query:"insert-note"`
+	RecordReply            *sqlx.Stmt `query:"record-reply"`
+	RecordNote             *sqlx.Stmt `query:"record-note"`
+	RecordTags             *sqlx.Stmt `query:"record-tags"`
 
 	InsertTag         *sqlx.Stmt `query:"insert-tag"`
 	TagID             *sqlx.Stmt `query:"tag-id"`

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
@@ -50,7 +49,7 @@ func (s *Store) attachTags(ctx context.Context, convs []helpdesk.ConversationSum
 func (s *Store) Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.ConversationDetail, error) {
 	q := &s.convQ
 	var d helpdesk.ConversationDetail
-	err := q.Conversation.GetContext(ctx, &d.ConversationSummary, append([]any{id}, viewerArgs(v)...)...)
+	err := q.Conversation.GetContext(ctx, &d, append([]any{id}, viewerArgs(v)...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("conversation %d: %w", id, helpdesk.ErrNotFound)
 	}
@@ -82,6 +81,9 @@ func (s *Store) Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (
 			t.Attachments = append(t.Attachments, a)
 		}
 	}
+	if err := s.attachDeliveries(ctx, id, byThread); err != nil {
+		return nil, err
+	}
 	if d.Threads == nil {
 		d.Threads = []helpdesk.Thread{}
 	}
@@ -102,9 +104,10 @@ func checkAccessTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID int64) 
 	return mailboxID, nil
 }
 
-// UpdateConversation changes status and/or assignee in one transaction.
-// The assignee must be a user who can see the conversation's mailbox.
-// Nothing changes when any part is invalid.
+// UpdateConversation changes status and/or assignee in one transaction,
+// as one new version. The assignee must be a user who can see the
+// conversation's mailbox. Nothing changes when any part is invalid, or
+// (*helpdesk.StaleError) when a field it changes changed since ch.Seen.
 func (s *Store) UpdateConversation(ctx context.Context, v helpdesk.Viewer, id int64, ch helpdesk.ConversationChange) error {
 	if err := ch.Validate(); err != nil {
 		return err
@@ -114,24 +117,54 @@ func (s *Store) UpdateConversation(ctx context.Context, v helpdesk.Viewer, id in
 		if err != nil {
 			return err
 		}
-		at := now()
+		cv, err := versionsTx(ctx, t, id)
+		if err != nil {
+			return err
+		}
+		var changing []helpdesk.Change
+		if ch.Status != nil && *ch.Status != cv.Status {
+			changing = append(changing, cv.statusChange())
+		}
+		if ch.AssigneeID != nil && *ch.AssigneeID != derefID(cv.AssigneeID) {
+			changing = append(changing, cv.assigneeChange())
+		}
+		if err := cv.staleness(ch.Seen, changing...); err != nil {
+			return err
+		}
 		if ch.AssigneeID != nil {
-			if err := assignTx(ctx, t, v, id, mailboxID, *ch.AssigneeID, at); err != nil {
+			if err := assignTx(ctx, t, v, cv, id, mailboxID, *ch.AssigneeID); err != nil {
 				return err
 			}
 		}
 		if ch.Status != nil {
-			if _, err := t.exec(ctx, s.convQ.SetConversationStatus, *ch.Status, at, id); err != nil {
-				return fmt.Errorf("set status of conversation %d: %w", id, err)
+			if err := setStatusTx(ctx, t, v, cv, id, *ch.Status); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 }
 
-// assignTx assigns a conversation (assigneeID 0 unassigns) and notifies
-// the new assignee when the assignee changed.
-func assignTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID, mailboxID, assigneeID int64, at time.Time) error {
+func derefID(id *int64) int64 {
+	if id == nil {
+		return 0
+	}
+	return *id
+}
+
+// setStatusTx sets a different status as the transaction's version.
+func setStatusTx(ctx context.Context, t *tx, v helpdesk.Viewer, cv *conversationVersions, convID int64, status string) error {
+	_, err := t.exec(ctx, t.store.convQ.SetConversationStatus, status, cv.next(), v.UserID, cv.next(), now(), convID, status)
+	if err != nil {
+		return fmt.Errorf("set status of conversation %d: %w", convID, err)
+	}
+	return nil
+}
+
+// assignTx assigns a conversation (assigneeID 0 unassigns) as the
+// transaction's version and notifies the new assignee when the assignee
+// changed.
+func assignTx(ctx context.Context, t *tx, v helpdesk.Viewer, cv *conversationVersions, convID, mailboxID, assigneeID int64) error {
 	var assignee any
 	if assigneeID != 0 {
 		ok, err := canSeeMailbox(ctx, t, assigneeID, mailboxID)
@@ -143,7 +176,7 @@ func assignTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID, mailboxID, 
 		}
 		assignee = assigneeID
 	}
-	res, err := t.exec(ctx, t.store.convQ.AssignConversation, assignee, at, convID, assignee)
+	res, err := t.exec(ctx, t.store.convQ.AssignConversation, assignee, cv.next(), v.UserID, cv.next(), now(), convID, assignee)
 	if err != nil {
 		return fmt.Errorf("assign conversation %d: %w", convID, err)
 	}

@@ -140,7 +140,7 @@ func TestConversationList(t *testing.T) {
 			if err := w.s.UpdateConversation(ctx, w.adminV(), c2, helpdesk.ConversationChange{Status: &status, AssigneeID: &assignee}); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.s.AddTag(ctx, w.agentV(), c3, "VIP"); err != nil {
+			if err := w.s.AddTag(ctx, w.agentV(), c3, "VIP", 0); err != nil {
 				t.Fatal(err)
 			}
 
@@ -224,7 +224,7 @@ func TestConversationView(t *testing.T) {
 			if second.ConversationID != first.ConversationID {
 				t.Fatalf("second message in conversation %d, want %d", second.ConversationID, first.ConversationID)
 			}
-			if _, err := w.s.AddNote(ctx, w.agentV(), first.ConversationID, "internal remark"); err != nil {
+			if _, err := w.s.AddNote(ctx, w.agentV(), first.ConversationID, "internal remark", 0); err != nil {
 				t.Fatal(err)
 			}
 

@@ -241,8 +241,9 @@ func insertConversation(ctx context.Context, t *tx, mailboxID, customerID int64,
 // reopens it, unless the message is an auto-reply.
 func touchConversation(ctx context.Context, t *tx, convID int64, msg *helpdesk.IncomingMessage) (threadedConversation, error) {
 	at := now()
+	reopen := !msg.AutoReply
 	var c threadedConversation
-	err := t.get(ctx, &c, t.q().TouchConversation, at, at, preview(msg.Text), !msg.AutoReply, convID)
+	err := t.get(ctx, &c, t.q().TouchConversation, at, at, preview(msg.Text), reopen, reopen, reopen, convID)
 	if err != nil {
 		return c, fmt.Errorf("update conversation %d: %w", convID, err)
 	}

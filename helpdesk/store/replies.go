@@ -22,17 +22,39 @@ type replyContext struct {
 // AddReply answers the customer: in one transaction it stores the reply
 // thread and enqueues the mail (From the mailbox address, To the customer,
 // In-Reply-To the last customer message, References the chain, subject
-// with the [#N] token). The thread's message_id is the outbox row's
-// Message-ID, so the customer's answer threads back by In-Reply-To.
-func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error) {
-	body, err := helpdesk.ValidateBody(body)
+// with the [#N] token) and sets the status (pending unless r.Status says
+// otherwise), as one new version. The thread's message_id is the outbox
+// row's Message-ID, so the customer's answer threads back by In-Reply-To.
+// It is refused (*helpdesk.StaleError) when a customer message or another
+// agent's reply arrived since r.Seen: the agent reads it first.
+func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r helpdesk.NewReply) (*helpdesk.Written, error) {
+	body, err := helpdesk.ValidateBody(r.Body)
+	if status := r.Status; status != "" && !helpdesk.ValidStatus(status) {
+		fields := map[string]string{"status": "must be one of " + strings.Join(helpdesk.Statuses, ", ")}
+		var ve *helpdesk.ValidationError
+		if errors.As(err, &ve) {
+			fields["body"] = ve.Fields["body"]
+		}
+		return nil, &helpdesk.ValidationError{Fields: fields}
+	}
 	if err != nil {
 		return nil, err
+	}
+	status := r.Status
+	if status == "" {
+		status = helpdesk.StatusPending
 	}
 	w := &helpdesk.Written{ConversationID: convID}
 	q := &s.convQ
 	err = s.inTx(ctx, func(t *tx) error {
 		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+			return err
+		}
+		cv, err := versionsTx(ctx, t, convID)
+		if err != nil {
+			return err
+		}
+		if err := cv.staleness(r.Seen, cv.messagesChange(v.UserID)...); err != nil {
 			return err
 		}
 		var rc replyContext
@@ -83,7 +105,13 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 		if _, err := t.exec(ctx, q.SetThreadMessageID, w.MessageID, w.ThreadID); err != nil {
 			return fmt.Errorf("set reply message id: %w", err)
 		}
-		return touchForAgent(ctx, t, convID)
+		if err := setStatusTx(ctx, t, v, cv, convID, status); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, q.RecordReply, cv.next(), v.UserID, cv.next(), now(), convID); err != nil {
+			return fmt.Errorf("update conversation %d: %w", convID, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reply to conversation %d: %w", convID, err)
@@ -91,8 +119,10 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 	return w, nil
 }
 
-// AddNote adds an internal note: a thread that is never mailed.
-func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string) (*helpdesk.Written, error) {
+// AddNote adds an internal note: a thread that is never mailed. Like a
+// reply, it is refused when a customer message or another agent's reply
+// arrived since version seen (0: not given).
+func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string, seen int64) (*helpdesk.Written, error) {
 	body, err := helpdesk.ValidateBody(body)
 	if err != nil {
 		return nil, err
@@ -100,6 +130,13 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 	w := &helpdesk.Written{ConversationID: convID}
 	err = s.inTx(ctx, func(t *tx) error {
 		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+			return err
+		}
+		cv, err := versionsTx(ctx, t, convID)
+		if err != nil {
+			return err
+		}
+		if err := cv.staleness(seen, cv.messagesChange(v.UserID)...); err != nil {
 			return err
 		}
 		author, err := authorTx(ctx, t, v.UserID)
@@ -110,7 +147,10 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert note: %w", err)
 		}
-		return touchForAgent(ctx, t, convID)
+		if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
+			return fmt.Errorf("update conversation %d: %w", convID, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("note on conversation %d: %w", convID, err)
@@ -161,11 +201,4 @@ func referencesTx(ctx context.Context, t *tx, convID int64) (inReplyTo string, r
 		refs = append(refs[:1], refs[len(refs)-helpdesk.MaxReferences+1:]...)
 	}
 	return inReplyTo, refs, nil
-}
-
-func touchForAgent(ctx context.Context, t *tx, convID int64) error {
-	if _, err := t.exec(ctx, t.store.convQ.TouchConversationByAgent, now(), convID); err != nil {
-		return fmt.Errorf("update conversation %d: %w", convID, err)
-	}
-	return nil
 }

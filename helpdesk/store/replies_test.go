@@ -44,7 +44,7 @@ func TestReplyAndNote(t *testing.T) {
 			conv := first.ConversationID
 			w.ingest(t, mail{from: "alice@customer.example", subject: "more", text: "more", messageID: "a2@customer.example", inReplyTo: "a1@customer.example"})
 
-			wr, err := w.s.AddReply(ctx, w.agentV(), conv, "Have you tried\r\nturning it off?")
+			wr, err := w.s.AddReply(ctx, w.agentV(), conv, helpdesk.NewReply{Body: "Have you tried\r\nturning it off?"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func TestReplyAndNote(t *testing.T) {
 			}
 
 			// A second reply references the first one too.
-			if _, err := w.s.AddReply(ctx, w.agentV(), conv, "Any news?"); err != nil {
+			if _, err := w.s.AddReply(ctx, w.agentV(), conv, helpdesk.NewReply{Body: "Any news?"}); err != nil {
 				t.Fatal(err)
 			}
 			if out := w.outbox(t); len(out) != 2 || !strings.Contains(out[1].Headers, "<"+o.MessageID+">") || out[1].Subject != wantSubject {
@@ -90,7 +90,7 @@ func TestReplyAndNote(t *testing.T) {
 			}
 
 			// A note is a thread and never mail.
-			n, err := w.s.AddNote(ctx, w.adminV(), conv, "customer is a VIP")
+			n, err := w.s.AddNote(ctx, w.adminV(), conv, "customer is a VIP", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,10 +112,10 @@ func TestReplyAndNote(t *testing.T) {
 				{"other mailbox", w.otherV(), conv, "hi", helpdesk.ErrNotFound},
 				{"unknown conversation", w.adminV(), 9999, "hi", helpdesk.ErrNotFound},
 			} {
-				if _, err := w.s.AddReply(ctx, tc.v, tc.conv, tc.body); !errors.Is(err, tc.want) {
+				if _, err := w.s.AddReply(ctx, tc.v, tc.conv, helpdesk.NewReply{Body: tc.body}); !errors.Is(err, tc.want) {
 					t.Errorf("reply, %s: %v, want %v", tc.name, err, tc.want)
 				}
-				if _, err := w.s.AddNote(ctx, tc.v, tc.conv, tc.body); !errors.Is(err, tc.want) {
+				if _, err := w.s.AddNote(ctx, tc.v, tc.conv, tc.body, 0); !errors.Is(err, tc.want) {
 					t.Errorf("note, %s: %v, want %v", tc.name, err, tc.want)
 				}
 			}

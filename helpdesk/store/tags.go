@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
@@ -9,25 +10,57 @@ import (
 
 // AddTag tags a conversation. The tag row is upserted, so two concurrent
 // first uses of a new tag both succeed and leave one row; tagging twice is
-// a no-op.
-func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error {
+// a no-op. It is refused when the tags changed since version seen (0: not
+// given).
+func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error {
 	name, err := helpdesk.NormalizeTag(name)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		cv, err := tagAccessTx(ctx, t, v, convID, seen)
+		if err != nil {
 			return err
 		}
 		tagID, err := upsertTag(ctx, t, name)
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, s.convQ.TagConversation, convID, tagID); err != nil {
+		res, err := t.exec(ctx, s.convQ.TagConversation, convID, tagID)
+		if err != nil {
 			return fmt.Errorf("tag conversation %d: %w", convID, err)
 		}
-		return nil
+		return recordTagsTx(ctx, t, v, cv, convID, res)
 	})
+}
+
+// tagAccessTx checks that the viewer may change the tags of a
+// conversation and that they did not change since version seen.
+func tagAccessTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID, seen int64) (*conversationVersions, error) {
+	if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		return nil, err
+	}
+	cv, err := versionsTx(ctx, t, convID)
+	if err != nil {
+		return nil, err
+	}
+	return cv, cv.staleness(seen, cv.tagsChange())
+}
+
+// recordTagsTx makes a change of the tags a new version; tagging twice
+// or removing a missing tag changed nothing.
+func recordTagsTx(ctx context.Context, t *tx, v helpdesk.Viewer, cv *conversationVersions, convID int64, res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("change tags of conversation %d: %w", convID, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := t.exec(ctx, t.store.convQ.RecordTags, cv.next(), v.UserID, cv.next(), now(), convID); err != nil {
+		return fmt.Errorf("update conversation %d: %w", convID, err)
+	}
+	return nil
 }
 
 // upsertTag returns the id of the tag, creating it if needed. The insert
@@ -45,20 +78,23 @@ func upsertTag(ctx context.Context, t *tx, name string) (int64, error) {
 }
 
 // RemoveTag untags a conversation; removing a tag it does not have is a
-// no-op. The tag row stays for other conversations.
-func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string) error {
+// no-op. The tag row stays for other conversations. It is refused when
+// the tags changed since version seen (0: not given).
+func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error {
 	name, err := helpdesk.NormalizeTag(name)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		cv, err := tagAccessTx(ctx, t, v, convID, seen)
+		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, s.convQ.UntagConversation, convID, name); err != nil {
+		res, err := t.exec(ctx, s.convQ.UntagConversation, convID, name)
+		if err != nil {
 			return fmt.Errorf("untag conversation %d: %w", convID, err)
 		}
-		return nil
+		return recordTagsTx(ctx, t, v, cv, convID, res)
 	})
 }
 

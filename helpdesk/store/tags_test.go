@@ -30,7 +30,7 @@ func TestTags(t *testing.T) {
 				var wg sync.WaitGroup
 				errs := make(chan error, len(targets))
 				for _, c := range targets {
-					wg.Go(func() { errs <- w.s.AddTag(ctx, w.agentV(), c, tag) })
+					wg.Go(func() { errs <- w.s.AddTag(ctx, w.agentV(), c, tag, 0) })
 				}
 				wg.Wait()
 				close(errs)
@@ -51,17 +51,17 @@ func TestTags(t *testing.T) {
 				}
 			}
 
-			if err := w.s.AddTag(ctx, w.agentV(), convs[1], "  Billing "); err != nil {
+			if err := w.s.AddTag(ctx, w.agentV(), convs[1], "  Billing ", 0); err != nil {
 				t.Fatal(err)
 			}
 			d, _ := w.s.Conversation(ctx, w.agentV(), convs[1])
 			if fmt.Sprint(d.Tags) != "[billing race-0 race-1 race-2 race-3 race-4]" {
 				t.Errorf("tags %v", d.Tags)
 			}
-			if err := w.s.RemoveTag(ctx, w.agentV(), convs[1], "BILLING"); err != nil {
+			if err := w.s.RemoveTag(ctx, w.agentV(), convs[1], "BILLING", 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.s.RemoveTag(ctx, w.agentV(), convs[1], "never-used"); err != nil {
+			if err := w.s.RemoveTag(ctx, w.agentV(), convs[1], "never-used", 0); err != nil {
 				t.Errorf("removing an absent tag: %v", err)
 			}
 			d, _ = w.s.Conversation(ctx, w.agentV(), convs[1])
@@ -94,10 +94,10 @@ func TestTags(t *testing.T) {
 				{"other mailbox", "x", w.otherV(), convs[0], helpdesk.ErrNotFound},
 				{"unknown conversation", "x", w.adminV(), 9999, helpdesk.ErrNotFound},
 			} {
-				if err := w.s.AddTag(ctx, tc.v, tc.conv, tc.tag); !errors.Is(err, tc.want) {
+				if err := w.s.AddTag(ctx, tc.v, tc.conv, tc.tag, 0); !errors.Is(err, tc.want) {
 					t.Errorf("add %s: %v, want %v", tc.name, err, tc.want)
 				}
-				if err := w.s.RemoveTag(ctx, tc.v, tc.conv, tc.tag); !errors.Is(err, tc.want) {
+				if err := w.s.RemoveTag(ctx, tc.v, tc.conv, tc.tag, 0); !errors.Is(err, tc.want) {
 					t.Errorf("remove %s: %v, want %v", tc.name, err, tc.want)
 				}
 			}

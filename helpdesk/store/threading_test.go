@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
@@ -30,7 +31,7 @@ func TestStrangerCannotThreadIn(t *testing.T) {
 			ctx := context.Background()
 			w := setupWorkspace(t, dialect)
 			conv := w.ingest(t, mail{from: "alice@customer.example", subject: "Invoice", text: "where is it", messageID: "inv-1@customer.example"}).ConversationID
-			reply, err := w.s.AddReply(ctx, w.agentV(), conv, "Attached.")
+			reply, err := w.s.AddReply(ctx, w.agentV(), conv, helpdesk.NewReply{Body: "Attached."})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +62,7 @@ func TestStrangerCannotThreadIn(t *testing.T) {
 			// A reply sent before Message-IDs were keyed: the stranger who
 			// computes its stored Message-ID still stays out, the customer's
 			// answer threads by its [#N] token.
-			old, err := w.s.AddReply(ctx, w.agentV(), conv, "Sent long ago.")
+			old, err := w.s.AddReply(ctx, w.agentV(), conv, helpdesk.NewReply{Body: "Sent long ago."})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -172,7 +172,6 @@ func reassignOpenTx(ctx context.Context, t *tx, fromID, toID, byUserID int64) (h
 		return r, fmt.Errorf("list open conversations of user %d: %w", fromID, err)
 	}
 	by := helpdesk.Viewer{UserID: byUserID, Admin: true}
-	at := now()
 	for _, c := range convs {
 		to := int64(0)
 		if toID != 0 {
@@ -184,7 +183,13 @@ func reassignOpenTx(ctx context.Context, t *tx, fromID, toID, byUserID int64) (h
 				to = toID
 			}
 		}
-		if err := assignTx(ctx, t, by, c.ID, c.MailboxID, to, at); err != nil {
+		// Reassignment is a change of its own: a new version, so an
+		// agent's page opened before it cannot undo it.
+		cv, err := versionsTx(ctx, t, c.ID)
+		if err != nil {
+			return r, err
+		}
+		if err := assignTx(ctx, t, by, cv, c.ID, c.MailboxID, to); err != nil {
 			return r, err
 		}
 		if to != 0 {

@@ -115,7 +115,7 @@ func TestDeleteUserReassignsOpenConversations(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := w.s.AddNote(ctx, w.agentV(), open1, "a note by the agent"); err != nil {
+			if _, err := w.s.AddNote(ctx, w.agentV(), open1, "a note by the agent", 0); err != nil {
 				t.Fatal(err)
 			}
 

@@ -15,7 +15,7 @@ WHERE ct.conversation_id IN (SELECT value FROM json_each(?)) ORDER BY tg.name
 -- One conversation by id, if the viewer (admin, user id) may see it.
 SELECT c.id, c.mailbox_id, m.name AS mailbox_name, c.customer_id, cu.email AS customer_email,
 	cu.name AS customer_name, c.subject, c.status, c.assignee_id, u.name AS assignee_name, c.preview,
-	c.created_at, c.updated_at, c.last_message_at
+	c.created_at, c.updated_at, c.last_message_at, c.version
 FROM conversations c
 JOIN mailboxes m ON m.id = c.mailbox_id
 JOIN customers cu ON cu.id = c.customer_id
@@ -34,6 +34,20 @@ SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_ad
 	body_text, octet_length(body_html) AS html_size, auto_reply, user_id, created_at,
 	EXISTS (SELECT 1 FROM quarantine q WHERE q.thread_id = threads.id AND q.status <> 'resolved') AS unreadable
 FROM threads WHERE conversation_id = ? ORDER BY id
+
+-- name: reply-deliveries
+-- Where each reply's mail is: its outbox row.
+SELECT o.thread_id, o.status, o.sent_at, o.last_error
+FROM outbox o JOIN threads t ON t.id = o.thread_id
+WHERE t.conversation_id = ? AND t.kind = 'reply' AND o.kind = 'reply' ORDER BY o.id
+
+-- name: retry-reply
+-- An agent's retry of a failed reply: the same row, pending again, as an
+-- admin's retry from the outbox.
+UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, failed_at = NULL,
+	lease_owner = '', lease_until = NULL
+WHERE thread_id = ? AND kind = 'reply' AND status = 'failed'
+	AND thread_id IN (SELECT id FROM threads WHERE conversation_id = ? AND kind = 'reply')
 
 -- name: conversation-attachments
 -- Without their data.
@@ -67,6 +81,22 @@ ON CONFLICT (thread_id, remote_images) DO UPDATE SET policy = excluded.policy, h
 SELECT c.mailbox_id FROM conversations c
 WHERE c.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 
+-- name: conversation-versions
+-- The versions of a conversation and its fields, and who changed them.
+-- PostgreSQL locks the row (postgres/conversations.sql) so that the
+-- check and the change are one step; SQLite transactions are exclusive.
+SELECT c.version, c.status, c.assignee_id,
+	c.status_v, c.status_by, su.name AS status_by_name,
+	c.assignee_v, c.assignee_by, au.name AS assignee_by_name,
+	c.thread_v, c.thread_by, tu.name AS thread_by_name,
+	c.tags_v, c.tags_by, gu.name AS tags_by_name
+FROM conversations c
+LEFT JOIN users su ON su.id = c.status_by
+LEFT JOIN users au ON au.id = c.assignee_by
+LEFT JOIN users tu ON tu.id = c.thread_by
+LEFT JOIN users gu ON gu.id = c.tags_by
+WHERE c.id = ?
+
 -- name: can-see-mailbox
 -- Whether a user exists, is not disabled and may see a mailbox.
 SELECT COUNT(*) FROM users u WHERE u.id = ? AND u.disabled_at IS NULL AND (u.role = 'admin'
@@ -75,10 +105,13 @@ SELECT COUNT(*) FROM users u WHERE u.id = ? AND u.disabled_at IS NULL AND (u.rol
 -- name: assign-conversation
 -- Changes only a different assignee, so that the caller knows whether to
 -- notify.
-UPDATE conversations SET assignee_id = ?, updated_at = ? WHERE id = ? AND assignee_id IS DISTINCT FROM ?
+UPDATE conversations SET assignee_id = ?, assignee_v = ?, assignee_by = ?, version = ?, updated_at = ?
+WHERE id = ? AND assignee_id IS DISTINCT FROM ?
 
 -- name: set-conversation-status
-UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?
+-- Changes only a different status.
+UPDATE conversations SET status = ?, status_v = ?, status_by = ?, version = ?, updated_at = ?
+WHERE id = ? AND status <> ?
 
 -- name: assignees
 -- The users who can see a mailbox, by name; not the disabled.
@@ -117,8 +150,14 @@ UPDATE threads SET message_id = ? WHERE id = ?
 INSERT INTO threads (conversation_id, kind, from_email, from_name, body_text, user_id, created_at)
 VALUES (?, 'note', ?, ?, ?, ?, ?) RETURNING id
 
--- name: touch-conversation-by-agent
-UPDATE conversations SET updated_at = ? WHERE id = ?
+-- name: record-reply
+UPDATE conversations SET thread_v = ?, thread_by = ?, version = ?, updated_at = ? WHERE id = ?
+
+-- name: record-note
+UPDATE conversations SET version = ?, updated_at = ? WHERE id = ?
+
+-- name: record-tags
+UPDATE conversations SET tags_v = ?, tags_by = ?, version = ?, updated_at = ? WHERE id = ?
 
 -- name: insert-tag
 -- Waits for a concurrent insert of the same name to commit; the tag-id

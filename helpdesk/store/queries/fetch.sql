@@ -140,8 +140,13 @@ VALUES (?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id, subject, assignee_id
 -- name: touch-conversation
 -- A new customer message moves a conversation up and reopens it, unless
 -- the message is an auto-reply.
+-- It is a new version with a customer message (conversation-versions);
+-- the right-hand sides read the row as it was.
 UPDATE conversations SET last_message_at = ?, updated_at = ?, preview = ?,
-	status = CASE WHEN status IN ('closed', 'pending') AND ? THEN 'active' ELSE status END
+	status = CASE WHEN status IN ('closed', 'pending') AND ? THEN 'active' ELSE status END,
+	status_v = CASE WHEN status IN ('closed', 'pending') AND ? THEN version + 1 ELSE status_v END,
+	status_by = CASE WHEN status IN ('closed', 'pending') AND ? THEN NULL ELSE status_by END,
+	thread_v = version + 1, thread_by = NULL, version = version + 1
 WHERE id = ? RETURNING id, subject, assignee_id
 
 -- name: conversation-by-references
@@ -181,7 +186,7 @@ UPDATE threads SET message_id = ?, in_reply_to = ?, from_email = ?, from_name = 
 DELETE FROM sanitized_html WHERE thread_id = ?
 
 -- name: replace-unreadable-conversation
-UPDATE conversations SET customer_id = ?, subject = ?, preview = ?, updated_at = ?
+UPDATE conversations SET customer_id = ?, subject = ?, preview = ?, updated_at = ?, version = version + 1
 WHERE id = (SELECT conversation_id FROM threads WHERE id = ?) RETURNING id, subject, assignee_id
 
 -- name: quarantined
