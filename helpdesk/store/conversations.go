@@ -125,6 +125,7 @@ func (s *Store) UpdateConversation(ctx context.Context, v helpdesk.Viewer, id in
 				return fmt.Errorf("set status of conversation %d: %w", id, err)
 			}
 		}
+		t.addEvent(helpdesk.EventConversationUpdated, mailboxID, id, 0)
 		return nil
 	})
 }

@@ -44,6 +44,7 @@ func (s *Store) areas() []queryArea {
 		{"mailboxes.sql", &s.mailboxQ},
 		{"outbox.sql", &s.outboxQ},
 		{"conversations.sql", &s.convQ},
+		{"events.sql", &s.eventQ},
 	}
 }
 

@@ -32,7 +32,8 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 	w := &helpdesk.Written{ConversationID: convID}
 	q := &s.convQ
 	err = s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		mailboxID, err := checkAccessTx(ctx, t, v, convID)
+		if err != nil {
 			return err
 		}
 		var rc replyContext
@@ -83,7 +84,7 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, b
 		if _, err := t.exec(ctx, q.SetThreadMessageID, w.MessageID, w.ThreadID); err != nil {
 			return fmt.Errorf("set reply message id: %w", err)
 		}
-		return touchForAgent(ctx, t, convID)
+		return touchForAgent(ctx, t, mailboxID, convID, w.ThreadID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reply to conversation %d: %w", convID, err)
@@ -99,7 +100,8 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 	}
 	w := &helpdesk.Written{ConversationID: convID}
 	err = s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		mailboxID, err := checkAccessTx(ctx, t, v, convID)
+		if err != nil {
 			return err
 		}
 		author, err := authorTx(ctx, t, v.UserID)
@@ -110,7 +112,7 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert note: %w", err)
 		}
-		return touchForAgent(ctx, t, convID)
+		return touchForAgent(ctx, t, mailboxID, convID, w.ThreadID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("note on conversation %d: %w", convID, err)
@@ -163,9 +165,12 @@ func referencesTx(ctx context.Context, t *tx, convID int64) (inReplyTo string, r
 	return inReplyTo, refs, nil
 }
 
-func touchForAgent(ctx context.Context, t *tx, convID int64) error {
+// touchForAgent marks the conversation changed by an agent's new thread.
+func touchForAgent(ctx context.Context, t *tx, mailboxID, convID, threadID int64) error {
 	if _, err := t.exec(ctx, t.store.convQ.TouchConversationByAgent, now(), convID); err != nil {
 		return fmt.Errorf("update conversation %d: %w", convID, err)
 	}
+	t.addEvent(helpdesk.EventConversationUpdated, mailboxID, convID, 0)
+	t.addEvent(helpdesk.EventThreadCreated, mailboxID, convID, threadID)
 	return nil
 }

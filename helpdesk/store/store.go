@@ -26,7 +26,10 @@ type Store struct {
 	mailboxQ mailboxQueries
 	outboxQ  outboxQueries
 	convQ    conversationQueries
+	eventQ   eventQueries
 	list     listPieces // the conversation list's pieces (conversationlist.go)
+	// eventSignals wakes WatchEvents after a commit with events (events.go).
+	eventSignals eventSignals
 }
 
 // Options configures Open.

@@ -16,7 +16,8 @@ func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, nam
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		mailboxID, err := checkAccessTx(ctx, t, v, convID)
+		if err != nil {
 			return err
 		}
 		tagID, err := upsertTag(ctx, t, name)
@@ -26,6 +27,7 @@ func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, nam
 		if _, err := t.exec(ctx, s.convQ.TagConversation, convID, tagID); err != nil {
 			return fmt.Errorf("tag conversation %d: %w", convID, err)
 		}
+		t.addEvent(helpdesk.EventConversationUpdated, mailboxID, convID, 0)
 		return nil
 	})
 }
@@ -52,12 +54,14 @@ func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, 
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		mailboxID, err := checkAccessTx(ctx, t, v, convID)
+		if err != nil {
 			return err
 		}
 		if _, err := t.exec(ctx, s.convQ.UntagConversation, convID, name); err != nil {
 			return fmt.Errorf("untag conversation %d: %w", convID, err)
 		}
+		t.addEvent(helpdesk.EventConversationUpdated, mailboxID, convID, 0)
 		return nil
 	})
 }
