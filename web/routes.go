@@ -71,6 +71,10 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
 
+		// Live pages (web/events.go, web/presence.go).
+		{http.MethodGet, "/events", s.eventStream, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/presence", s.conversationPresence, roleAnyUser, kindPage},
+
 		// Admin pages.
 		{http.MethodGet, "/admin/status", s.adminStatus, roleAdmin, kindPage},
 		{http.MethodGet, "/admin/mailboxes", s.adminMailboxes, roleAdmin, kindPage},
@@ -101,6 +105,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/api/v1/conversations/:id/tags/:name", s.apiTagAdd, roleAnyUser, kindAPI},
 		{http.MethodDelete, "/api/v1/conversations/:id/tags/:name", s.apiTagRemove, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/attachments/:id", s.attachmentDownload, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/events", s.eventStream, roleAnyUser, kindAPI},
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/locks/leaseview"
+	"github.com/helpdesk/helpdesk/presence"
 )
 
 // ConnectionTester runs the fetcher's own dial, login and select of each
@@ -61,6 +62,13 @@ type Config struct {
 	// all admins (default 1s; the page says when it was read). Negative:
 	// every request reads.
 	StatusCacheTTL time.Duration
+	// Presence is where the conversation page's heartbeats go: Redis when
+	// several web instances run, in-process (the default) otherwise.
+	Presence presence.Board
+	// EventStreamLifetime is how long one event stream stays open; the
+	// client then reconnects with Last-Event-ID and its access is read
+	// again. Default 5 minutes.
+	EventStreamLifetime time.Duration
 }
 
 // Server is the web server. Build it with New.
@@ -74,6 +82,7 @@ type Server struct {
 	// routeTable is the table the handler was built from (see routes.go).
 	routeTable []route
 	status     statusCache
+	events     *eventHub // live events (events.go)
 
 	mu       sync.Mutex
 	http     *http.Server
@@ -110,6 +119,12 @@ func New(cfg Config) *Server {
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 15 * time.Minute
 	}
+	if cfg.Presence == nil {
+		cfg.Presence = presence.NewLocal(0)
+	}
+	if cfg.EventStreamLifetime <= 0 {
+		cfg.EventStreamLifetime = 5 * time.Minute
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "web"),
@@ -117,6 +132,7 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(cfg.Registry),
 		limiter: newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow),
 	}
+	s.events = newEventHub(cfg.Store, s.log)
 	s.echo = s.buildEcho()
 	return s
 }
@@ -184,6 +200,7 @@ func (s *Server) Addr() string {
 // Stop stops accepting requests and waits up to 10 seconds for the ones in
 // flight to finish. It is safe to call more than once and before Start.
 func (s *Server) Stop() {
+	s.events.stop() // ends the event streams, which would hold up the shutdown
 	s.mu.Lock()
 	srv, served, quit := s.http, s.served, s.quit
 	s.mu.Unlock()

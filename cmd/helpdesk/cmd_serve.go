@@ -14,6 +14,7 @@ import (
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/store"
+	"github.com/helpdesk/helpdesk/presence"
 	"github.com/helpdesk/helpdesk/web"
 )
 
@@ -103,6 +104,7 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			TestConnection: func(ctx context.Context, m *helpdesk.Mailbox, password string) error {
 				return fetcher.TestConnection(ctx, m, password, nil)
 			},
+			Presence: presenceBoard(deps),
 		})
 		if err := startService("web on "+cfg.Listen, srv); err != nil {
 			return err
@@ -154,4 +156,13 @@ func fetchAlerts(store *store.Store, logger *slog.Logger) func(context.Context, 
 			logger.Warn("fetch alert not updated", "mailbox", mailboxID, "err", err)
 		}
 	}
+}
+
+// presenceBoard shares presence between web instances on Redis when there
+// is one; in the embedded mode it stays in the process.
+func presenceBoard(deps *lockDeps) presence.Board {
+	if deps.redis != nil {
+		return presence.NewRedis(deps.redis, 0)
+	}
+	return presence.NewLocal(0)
 }
