@@ -62,6 +62,7 @@ func setup(t testing.TB, dialect string, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	st = cfg.Store.(*store.Store) // an option may share another's database
 	srv := New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
