@@ -46,7 +46,7 @@ func setupWorkspace(t *testing.T, dialect string) *workspace {
 	return w
 }
 
-func (w *workspace) ingest(t *testing.T, mailboxID int64, msg *helpdesk.IncomingMessage) helpdesk.IngestResult {
+func (w *workspace) ingest(t testing.TB, mailboxID int64, msg *helpdesk.IncomingMessage) helpdesk.IngestResult {
 	t.Helper()
 	uid := w.uid.Add(1)
 	if msg.MessageID == "" {
