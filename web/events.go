@@ -303,9 +303,6 @@ func (w *sseWriter) open() error {
 	h := w.c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
 	h.Set("X-Accel-Buffering", "no")
-	// The server's read timeout would end the stream's context: the
-	// connection's background read hits it while the stream is open.
-	_ = w.rc.SetReadDeadline(time.Time{})
 	w.c.Response().WriteHeader(http.StatusOK)
 	// A client reconnects after a second (the browser's default is 3).
 	return w.write("retry: 1000\n\n")
