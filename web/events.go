@@ -28,6 +28,7 @@ const (
 	subscriberBuffer   = 1024           // events a slow stream may lag behind before it is closed
 	eventRetention     = 24 * time.Hour // Last-Event-ID can resume this far back
 	eventPruneInterval = time.Hour
+	eventLookInterval  = 5 * time.Second  // reads without a wake-up, after a failed read
 	streamKeepAlive    = 20 * time.Second // a comment line keeps proxies from closing an idle stream
 	streamWriteTimeout = 30 * time.Second
 )
@@ -52,11 +53,11 @@ type eventHub struct {
 	store Store
 	log   interface{ Warn(string, ...any) }
 
-	startOnce sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
-	ready     chan struct{} // closed once last is read
-	startErr  error
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	startMu sync.Mutex
+	started bool
 
 	mu   sync.Mutex
 	last int64 // newest id handed out
@@ -65,23 +66,26 @@ type eventHub struct {
 
 func newEventHub(st Store, log interface{ Warn(string, ...any) }) *eventHub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &eventHub{store: st, log: log, ctx: ctx, cancel: cancel, ready: make(chan struct{}), subs: map[*subscriber]bool{}}
+	return &eventHub{store: st, log: log, ctx: ctx, cancel: cancel, subs: map[*subscriber]bool{}}
 }
 
-// start reads the newest id and begins to watch, once.
+// start reads the newest id and begins to watch, once it succeeds.
 func (h *eventHub) start() error {
-	h.startOnce.Do(func() {
-		defer close(h.ready)
-		last, err := h.store.LastEventID(h.ctx)
-		if err != nil {
-			h.startErr = err
-			return
-		}
-		h.last = last
-		go h.run(h.store.WatchEvents(h.ctx))
-	})
-	<-h.ready
-	return h.startErr
+	h.startMu.Lock()
+	defer h.startMu.Unlock()
+	if h.started {
+		return nil
+	}
+	last, err := h.store.LastEventID(h.ctx)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.last = last
+	h.mu.Unlock()
+	h.started = true
+	go h.run(h.store.WatchEvents(h.ctx))
+	return nil
 }
 
 // stop ends the hub and every stream.
@@ -98,18 +102,24 @@ func (h *eventHub) stop() {
 func (h *eventHub) run(wake <-chan struct{}) {
 	prune := time.NewTicker(eventPruneInterval)
 	defer prune.Stop()
+	// A read that failed (the database was away) is retried by the next
+	// look even when no new commit wakes the hub.
+	look := time.NewTicker(eventLookInterval)
+	defer look.Stop()
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-wake:
-			if err := h.deliverNew(h.ctx); err != nil && h.ctx.Err() == nil {
-				h.log.Warn("web: read events", "err", err)
-			}
+		case <-look.C:
 		case <-prune.C:
 			if _, err := h.store.DeleteEventsBefore(h.ctx, time.Now().Add(-eventRetention)); err != nil && h.ctx.Err() == nil {
 				h.log.Warn("web: prune events", "err", err)
 			}
+			continue
+		}
+		if err := h.deliverNew(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("web: read events", "err", err)
 		}
 	}
 }
@@ -155,6 +165,9 @@ func (h *eventHub) fanOut(evs []helpdesk.Event) {
 
 // subscribe adds a stream; it receives every event after the returned id.
 func (h *eventHub) subscribe(mailboxes map[int64]bool) (*subscriber, int64, error) {
+	if h.ctx.Err() != nil {
+		return nil, 0, echo.NewHTTPError(http.StatusServiceUnavailable, "shutting down")
+	}
 	if err := h.start(); err != nil {
 		return nil, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/internal/teststore"
@@ -135,6 +136,13 @@ func TestEventsOfEachChange(t *testing.T) {
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("events %v; want %v", got, want)
+			}
+			// Pruning keeps what is newer than the limit.
+			if n, err := w.s.DeleteEventsBefore(ctx, evs[0].At.Add(-time.Hour)); err != nil || n != 0 {
+				t.Fatalf("pruned %d newer events: %v", n, err)
+			}
+			if n, err := w.s.DeleteEventsBefore(ctx, time.Now().Add(time.Hour)); err != nil || n != int64(len(evs)) {
+				t.Fatalf("pruned %d of %d older events: %v", n, len(evs), err)
 			}
 		})
 	}
