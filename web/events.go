@@ -213,6 +213,8 @@ func (s *Server) eventStream(c echo.Context) error {
 		if sent, err = s.replay(ctx, w, sub, resumeAfter, live); err != nil {
 			return nil // the client reconnects and resumes
 		}
+	} else if w.position(live) != nil {
+		return nil
 	}
 	lifetime := time.NewTimer(s.cfg.EventStreamLifetime)
 	defer lifetime.Stop()
@@ -328,6 +330,10 @@ func (w *sseWriter) event(ev helpdesk.Event) error {
 	}
 	return w.write(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Name, data))
 }
+
+// position sets the client's last event id without an event, so that a
+// client that reconnects before any event came resumes from here.
+func (w *sseWriter) position(id int64) error { return w.write(fmt.Sprintf("id: %d\n\n", id)) }
 
 func (w *sseWriter) comment(text string) error { return w.write(": " + text + "\n\n") }
 

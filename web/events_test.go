@@ -182,8 +182,47 @@ func TestEventStreamAPI(t *testing.T) {
 			}
 		}
 
+		// A stream without Last-Event-ID tells the client its position.
+		last, err := w.store.LastEventID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head := streamHead(t, w.ts.URL+"/api/v1/events", bearer(w.agentToken)); head != "retry: 1000\n\nid: "+strconv.FormatInt(last, 10)+"\n\n" {
+			t.Fatalf("stream starts with %q; want the retry and the position %d", head, last)
+		}
+
 		if resp, _ := w.api(t, w.agentToken, http.MethodGet, "/api/v1/events?last_event_id=x"); resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("bad Last-Event-ID: %d", resp.StatusCode)
 		}
 	})
+}
+
+// streamHead reads a stream's first two messages, raw.
+func streamHead(t *testing.T, url string, header http.Header) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	var head strings.Builder
+	for blanks := 0; blanks < 2; {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream head %q: %v", head.String(), err)
+		}
+		head.WriteString(line)
+		if line == "\n" {
+			blanks++
+		}
+	}
+	return head.String()
 }
