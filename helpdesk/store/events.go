@@ -15,7 +15,6 @@ import (
 // eventQueries are the queries of queries/events.sql.
 type eventQueries struct {
 	InsertEvent        *sqlx.Stmt `query:"insert-event"`
-	OrderEvents        *sqlx.Stmt `query:"order-events,postgres"`
 	NotifyEvents       *sqlx.Stmt `query:"notify-events,postgres"`
 	EventsAfter        *sqlx.Stmt `query:"events-after"`
 	LastEventID        *sqlx.Stmt `query:"last-event-id"`
@@ -40,18 +39,14 @@ func (t *tx) addEvent(name string, mailboxID, convID, threadID int64) {
 }
 
 // writeEvents inserts the transaction's events as its last statements
-// (on PostgreSQL under the ordering lock, with a NOTIFY for other web
-// processes).
+// (on PostgreSQL with a NOTIFY for other web processes). Ids grow in
+// commit order: SQLite has one writer at a time; PostgreSQL numbers the
+// rows at commit (migration 0014).
 func (t *tx) writeEvents(ctx context.Context) error {
 	if len(t.events) == 0 {
 		return nil
 	}
 	q := &t.store.eventQ
-	if q.OrderEvents != nil {
-		if _, err := t.exec(ctx, q.OrderEvents); err != nil {
-			return fmt.Errorf("order events: %w", err)
-		}
-	}
 	at := now()
 	for _, ev := range t.events {
 		if _, err := t.exec(ctx, q.InsertEvent, ev.Name, ev.MailboxID, ev.ConversationID, ev.ThreadID, at); err != nil {
