@@ -140,6 +140,22 @@ func startBrowser(t *testing.T, width, height int) (context.Context, func(t *tes
 	bctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	t.Cleanup(cancel)
 
+	return bctx, watchConsole(t, bctx)
+}
+
+// newBrowserContext opens a tab in a browser context of its own (its own
+// cookies: another user) of the browser of bctx, with its console check.
+func newBrowserContext(t *testing.T, bctx context.Context) (context.Context, func(t *testing.T)) {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	return ctx, watchConsole(t, ctx)
+}
+
+// watchConsole returns a check that fails the test on any console error
+// seen so far in the tab of bctx.
+func watchConsole(t *testing.T, bctx context.Context) func(t *testing.T) {
+	t.Helper()
 	consoleErrors := make(chan string, 64)
 	report := func(msg string) {
 		select {
@@ -163,7 +179,7 @@ func startBrowser(t *testing.T, width, height int) (context.Context, func(t *tes
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return bctx, func(t *testing.T) {
+	return func(t *testing.T) {
 		t.Helper()
 		select {
 		case msg := <-consoleErrors:

@@ -53,7 +53,7 @@ func attemptSharing(t *testing.T, test func(t *testing.T, attempts func() LoginA
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		rsrv := testserver.StartRedis(t)
-		test(t, func() LoginAttempts { return NewRedisLoginAttempts(rsrv.Client(t), discardLogger()) })
+		test(t, func() LoginAttempts { return NewRedisLoginAttempts(rsrv.Client(t)) })
 	})
 }
 
@@ -226,7 +226,7 @@ func TestLoginBackoffPerAccountOnRedis(t *testing.T) {
 	t.Parallel()
 	rsrv := testserver.StartRedis(t)
 	e := setup(t, "sqlite", trustLoopbackProxy, func(c *Config) {
-		c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t), discardLogger())
+		c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t))
 		c.LoginLimit = 1
 		c.LoginBackoff = time.Hour
 	})
@@ -251,7 +251,7 @@ func TestLoginLimitSharedByInstancesOnRedis(t *testing.T) {
 	t.Parallel()
 	rsrv := testserver.StartRedis(t)
 	limits := func(c *Config) {
-		c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t), discardLogger())
+		c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t))
 		c.LoginLimit = 3
 	}
 	e := setup(t, "sqlite", limits)
@@ -324,7 +324,7 @@ func TestLoginWhenAttemptsCannotBeCounted(t *testing.T) {
 	t.Parallel()
 	rsrv := testserver.StartRedis(t)
 	cs := &checkedStore{}
-	e := setup(t, "sqlite", withCheckedStore(cs), func(c *Config) { c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t), discardLogger()) })
+	e := setup(t, "sqlite", withCheckedStore(cs), func(c *Config) { c.LoginAttempts = NewRedisLoginAttempts(rsrv.Client(t)) })
 	c := e.anonymous(t)
 	csrf := c.loginCSRF()
 	rsrv.Kill()

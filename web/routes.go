@@ -84,6 +84,10 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/account/tokens", s.accountTokenCreate, roleAnyUser, kindPage},
 		{http.MethodPost, "/account/tokens/:id/revoke", s.accountTokenRevoke, roleAnyUser, kindPage},
 
+		// Live pages (web/events.go, web/presence.go).
+		{http.MethodGet, "/events", s.eventStream, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/presence", s.conversationPresence, roleAnyUser, kindPage},
+
 		// Admin pages.
 		{http.MethodGet, "/admin/status", s.adminStatus, roleAdmin, kindPage},
 		{http.MethodGet, "/admin/mailboxes", s.adminMailboxes, roleAdmin, kindPage},
@@ -127,6 +131,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/tokens", s.apiTokens, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/tokens", s.apiTokenCreate, roleAnyUser, kindAPI},
 		{http.MethodDelete, "/api/v1/tokens/:id", s.apiTokenRevoke, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/events", s.eventStream, roleAnyUser, kindAPI},
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/locks/leaseview"
+	"github.com/helpdesk/helpdesk/web/presence"
 )
 
 // ConnectionTester runs the fetcher's own sign-in (an OAuth2 token
@@ -92,6 +93,13 @@ type Config struct {
 	// OAuthClients are the helpdesk's clients at the preset providers
 	// ("google", "microsoft"), for "Connect with ..." on mailbox pages.
 	OAuthClients map[string]OAuthClient
+	// Presence is where the conversation page's heartbeats go: Redis when
+	// several web instances run, in-process (the default) otherwise.
+	Presence presence.Board
+	// EventStreamLifetime is how long one event stream stays open; the
+	// client then reconnects with Last-Event-ID and its access is read
+	// again. Default 5 minutes.
+	EventStreamLifetime time.Duration
 }
 
 // Server is the web server. Build it with New.
@@ -106,6 +114,7 @@ type Server struct {
 	// routeTable is the table the handler was built from (see routes.go).
 	routeTable []route
 	status     statusCache
+	events     *eventHub // live events (events.go)
 
 	mu       sync.Mutex
 	http     *http.Server
@@ -140,6 +149,12 @@ func New(cfg Config) *Server {
 	if cfg.MailHTMLMaxBytes <= 0 {
 		cfg.MailHTMLMaxBytes = 2 << 20
 	}
+	if cfg.Presence == nil {
+		cfg.Presence = presence.NewLocal(0)
+	}
+	if cfg.EventStreamLifetime <= 0 {
+		cfg.EventStreamLifetime = 5 * time.Minute
+	}
 	s := &Server{
 		cfg:            cfg,
 		log:            cfg.Logger.With("component", "web"),
@@ -148,6 +163,7 @@ func New(cfg Config) *Server {
 		limiter:        limiter,
 		passwordChecks: passwordChecks,
 	}
+	s.events = newEventHub(cfg.Store, s.log)
 	s.echo = s.buildEcho()
 	return s
 }
@@ -245,6 +261,7 @@ func (s *Server) Addr() string {
 // Stop stops accepting requests and waits up to 10 seconds for the ones in
 // flight to finish. It is safe to call more than once and before Start.
 func (s *Server) Stop() {
+	s.events.stop() // ends the event streams, which would hold up the shutdown
 	s.mu.Lock()
 	srv, served, quit := s.http, s.served, s.quit
 	s.mu.Unlock()

@@ -66,9 +66,11 @@ func setup(t testing.TB, dialect string, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	st = cfg.Store.(*store.Store) // an option may share another's database
 	srv := New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
+	t.Cleanup(srv.Stop) // first: ends the event streams ts.Close waits for
 	e := &env{store: st, dbURL: dbURL, srv: srv, ts: ts, local: local}
 	var err error
 	if e.admin, err = st.CreateUser(ctx, helpdesk.UserInput{Email: adminEmail, Name: "Ada Admin", Role: "admin", Password: adminPassword}); err != nil {

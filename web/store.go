@@ -81,4 +81,11 @@ type Store interface {
 	SessionByToken(ctx context.Context, token string) (*helpdesk.Session, error)
 	DeleteSession(ctx context.Context, token string) error
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
+
+	// Live events (events.go) and the access check of presence.
+	EventsAfter(ctx context.Context, after int64, limit int) ([]helpdesk.Event, error)
+	LastEventID(ctx context.Context) (int64, error)
+	DeleteEventsBefore(ctx context.Context, before time.Time) (int64, error)
+	WatchEvents(ctx context.Context) <-chan struct{}
+	ConversationMailbox(ctx context.Context, v helpdesk.Viewer, id int64) (int64, error)
 }

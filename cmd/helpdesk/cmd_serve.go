@@ -107,12 +107,13 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			Logger:           logger,
 			PublicURL:        cfg.PublicURL,
 			TrustedProxies:   cfg.TrustedProxies,
-			LoginAttempts:    loginAttempts(deps, logger),
+			LoginAttempts:    loginAttempts(ctx, deps, logger),
 			CaughtMail:       caught,
 			MetricsToken:     cfg.MetricsToken,
 			MailHTMLMaxBytes: cfg.MailHTMLMaxBytes,
 			OAuthClients:     cfg.OAuthClients, // for "Connect with Google / Microsoft"
 			TestConnection:   fetcher.New(store, fetcher.Config{Logger: logger, Tokens: tokens}).TestConnection,
+			Presence:         presenceBoard(ctx, deps, logger),
 		})
 		if err := startService("web on "+cfg.Listen, srv); err != nil {
 			return err
@@ -150,15 +151,6 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 	started = nil
 	logger.Info("stopped", "took", time.Since(shutdownStarted).Round(time.Millisecond))
 	return nil
-}
-
-// loginAttempts are counted on Redis when there is one, so that all web
-// instances share the sign-in limits; else in this process.
-func loginAttempts(deps *lockDeps, logger *slog.Logger) web.LoginAttempts {
-	if deps.redis == nil {
-		return web.NewLocalLoginAttempts()
-	}
-	return web.NewRedisLoginAttempts(deps.redis, logger)
 }
 
 // fetchAlerts sends admins one "fetching is failing" mail after several

@@ -90,6 +90,21 @@ func (s *Store) Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (
 	return &d, nil
 }
 
+// ConversationMailbox returns the mailbox of a conversation the viewer may
+// see, or ErrNotFound: the cheap access check of frequent requests
+// (presence heartbeats).
+func (s *Store) ConversationMailbox(ctx context.Context, v helpdesk.Viewer, id int64) (int64, error) {
+	var mailboxID int64
+	err := s.convQ.ConversationMailbox.GetContext(ctx, &mailboxID, append([]any{id}, viewerArgs(v)...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("conversation %d: %w", id, helpdesk.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("check access to conversation %d: %w", id, err)
+	}
+	return mailboxID, nil
+}
+
 // checkAccessTx returns the mailbox of a conversation the viewer may see,
 // or ErrNotFound. It reads inside t so an action checks and writes in one
 // transaction.
@@ -141,6 +156,7 @@ func (s *Store) UpdateConversation(ctx context.Context, v helpdesk.Viewer, id in
 				return err
 			}
 		}
+		t.addEvent(helpdesk.EventConversationUpdated, mailboxID, id, 0)
 		return nil
 	})
 }

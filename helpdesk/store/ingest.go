@@ -117,6 +117,7 @@ func storedAsNew(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *he
 		return helpdesk.IngestResult{}, err
 	}
 	writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeNew, threadID)
+	addIngestEvents(t, src.MailboxID, conv, threadID)
 	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
 		return helpdesk.IngestResult{}, err
 	}
@@ -326,4 +327,15 @@ func storable(s string) string {
 		return s // the parser's output: checked fast, as bodies can be megabytes
 	}
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// addIngestEvents tells the web of a stored customer message: a new
+// conversation, or a changed one, and its new thread.
+func addIngestEvents(t *tx, mailboxID int64, conv threadedConversation, threadID int64) {
+	if conv.created {
+		t.addEvent(helpdesk.EventConversationCreated, mailboxID, conv.ID, 0)
+	} else {
+		t.addEvent(helpdesk.EventConversationUpdated, mailboxID, conv.ID, 0)
+	}
+	t.addEvent(helpdesk.EventThreadCreated, mailboxID, conv.ID, threadID)
 }

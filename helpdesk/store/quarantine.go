@@ -66,7 +66,12 @@ func insertUnreadableConversation(ctx context.Context, t *tx, mailboxID, rawID i
 	if err != nil {
 		return 0, err
 	}
-	return insertCustomerThread(ctx, t, conv.ID, rawID, shown)
+	threadID, err := insertCustomerThread(ctx, t, conv.ID, rawID, shown)
+	if err != nil {
+		return 0, err
+	}
+	addIngestEvents(t, mailboxID, conv, threadID)
+	return threadID, nil
 }
 
 // replaceUnreadable puts a retried message that now parses in the place of

@@ -45,6 +45,7 @@ func (s *Store) areas() []queryArea {
 		{"outbox.sql", &s.outboxQ},
 		{"conversations.sql", &s.convQ},
 		{"oauth.sql", &s.oauthQ},
+		{"events.sql", &s.eventQ},
 	}
 }
 

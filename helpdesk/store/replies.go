@@ -47,7 +47,8 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 	w := &helpdesk.Written{ConversationID: convID}
 	q := &s.convQ
 	err = s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		mailboxID, err := checkAccessTx(ctx, t, v, convID)
+		if err != nil {
 			return err
 		}
 		cv, err := versionsTx(ctx, t, convID)
@@ -111,6 +112,7 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		if _, err := t.exec(ctx, q.RecordReply, cv.next(), v.UserID, cv.next(), now(), convID); err != nil {
 			return fmt.Errorf("update conversation %d: %w", convID, err)
 		}
+		agentThreadEvents(t, mailboxID, convID, w.ThreadID)
 		return nil
 	})
 	if err != nil {
@@ -129,7 +131,8 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 	}
 	w := &helpdesk.Written{ConversationID: convID}
 	err = s.inTx(ctx, func(t *tx) error {
-		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
+		mailboxID, err := checkAccessTx(ctx, t, v, convID)
+		if err != nil {
 			return err
 		}
 		cv, err := versionsTx(ctx, t, convID)
@@ -150,6 +153,7 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 		if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
 			return fmt.Errorf("update conversation %d: %w", convID, err)
 		}
+		agentThreadEvents(t, mailboxID, convID, w.ThreadID)
 		return nil
 	})
 	if err != nil {
@@ -201,4 +205,10 @@ func referencesTx(ctx context.Context, t *tx, convID int64) (inReplyTo string, r
 		refs = append(refs[:1], refs[len(refs)-helpdesk.MaxReferences+1:]...)
 	}
 	return inReplyTo, refs, nil
+}
+
+// agentThreadEvents are the live events of an agent's new reply or note.
+func agentThreadEvents(t *tx, mailboxID, convID, threadID int64) {
+	t.addEvent(helpdesk.EventConversationUpdated, mailboxID, convID, 0)
+	t.addEvent(helpdesk.EventThreadCreated, mailboxID, convID, threadID)
 }

@@ -33,7 +33,10 @@ type Store struct {
 	outboxQ  outboxQueries
 	convQ    conversationQueries
 	oauthQ   oauthQueries
+	eventQ   eventQueries
 	list     listPieces // the conversation list's pieces (conversationlist.go)
+	// eventSignals wakes WatchEvents after a commit with events (events.go).
+	eventSignals eventSignals
 }
 
 // Options configures Open.

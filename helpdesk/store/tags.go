@@ -18,7 +18,7 @@ func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, nam
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
-		cv, err := tagAccessTx(ctx, t, v, convID, seen)
+		mailboxID, cv, err := tagAccessTx(ctx, t, v, convID, seen)
 		if err != nil {
 			return err
 		}
@@ -30,26 +30,25 @@ func (s *Store) AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, nam
 		if err != nil {
 			return fmt.Errorf("tag conversation %d: %w", convID, err)
 		}
-		return recordTagsTx(ctx, t, v, cv, convID, res)
+		return recordTagsTx(ctx, t, v, cv, mailboxID, convID, res)
 	})
 }
 
 // tagAccessTx checks that the viewer may change the tags of a
 // conversation and that they did not change since version seen.
-func tagAccessTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID, seen int64) (*conversationVersions, error) {
-	if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
-		return nil, err
+func tagAccessTx(ctx context.Context, t *tx, v helpdesk.Viewer, convID, seen int64) (mailboxID int64, cv *conversationVersions, err error) {
+	if mailboxID, err = checkAccessTx(ctx, t, v, convID); err != nil {
+		return 0, nil, err
 	}
-	cv, err := versionsTx(ctx, t, convID)
-	if err != nil {
-		return nil, err
+	if cv, err = versionsTx(ctx, t, convID); err != nil {
+		return 0, nil, err
 	}
-	return cv, cv.staleness(seen, cv.tagsChange())
+	return mailboxID, cv, cv.staleness(seen, cv.tagsChange())
 }
 
 // recordTagsTx makes a change of the tags a new version; tagging twice
 // or removing a missing tag changed nothing.
-func recordTagsTx(ctx context.Context, t *tx, v helpdesk.Viewer, cv *conversationVersions, convID int64, res sql.Result) error {
+func recordTagsTx(ctx context.Context, t *tx, v helpdesk.Viewer, cv *conversationVersions, mailboxID, convID int64, res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("change tags of conversation %d: %w", convID, err)
@@ -60,6 +59,7 @@ func recordTagsTx(ctx context.Context, t *tx, v helpdesk.Viewer, cv *conversatio
 	if _, err := t.exec(ctx, t.store.convQ.RecordTags, cv.next(), v.UserID, cv.next(), now(), convID); err != nil {
 		return fmt.Errorf("update conversation %d: %w", convID, err)
 	}
+	t.addEvent(helpdesk.EventConversationUpdated, mailboxID, convID, 0)
 	return nil
 }
 
@@ -86,7 +86,7 @@ func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, 
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
-		cv, err := tagAccessTx(ctx, t, v, convID, seen)
+		mailboxID, cv, err := tagAccessTx(ctx, t, v, convID, seen)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (s *Store) RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, 
 		if err != nil {
 			return fmt.Errorf("untag conversation %d: %w", convID, err)
 		}
-		return recordTagsTx(ctx, t, v, cv, convID, res)
+		return recordTagsTx(ctx, t, v, cv, mailboxID, convID, res)
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // tx is the one kind of transaction of the store. Its statements are the
@@ -16,6 +18,8 @@ type tx struct {
 	sql   *sqlx.Tx
 	store *Store
 	fetch *fetchScope // nil outside the fetch path
+	// events are the live events to write before the commit (events.go).
+	events []helpdesk.Event
 }
 
 // inTx runs fn in one transaction, committed when fn returns nil.
@@ -39,13 +43,20 @@ func (s *Store) begin(ctx context.Context) (*tx, error) {
 	return &tx{sql: sqlTx, store: s}, nil
 }
 
-// commit writes the rows a fetch transaction collected, then commits.
+// commit writes the rows a fetch transaction collected and the live
+// events, then commits.
 func (t *tx) commit(ctx context.Context) error {
 	if err := t.flush(ctx); err != nil {
 		return err
 	}
+	if err := t.writeEvents(ctx); err != nil {
+		return err
+	}
 	if err := t.sql.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(t.events) > 0 {
+		t.store.eventSignals.wake()
 	}
 	return nil
 }

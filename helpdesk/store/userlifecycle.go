@@ -192,6 +192,7 @@ func reassignOpenTx(ctx context.Context, t *tx, fromID, toID, byUserID int64) (h
 		if err := assignTx(ctx, t, by, cv, c.ID, c.MailboxID, to); err != nil {
 			return r, err
 		}
+		t.addEvent(helpdesk.EventConversationUpdated, c.MailboxID, c.ID, 0)
 		if to != 0 {
 			r.ToUser++
 		} else {

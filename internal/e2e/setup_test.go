@@ -58,6 +58,7 @@ func setup(t testing.TB, dialect string) *env {
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
+	t.Cleanup(srv.Stop) // first: ends the event streams ts.Close waits for
 	e := &env{store: st, ts: ts, local: local}
 	var err error
 	if e.admin, err = st.CreateUser(ctx, helpdesk.UserInput{Email: adminEmail, Name: "Ada Admin", Role: "admin", Password: "admin-password-1"}); err != nil {
