@@ -41,7 +41,7 @@ func (t *tx) addEvent(name string, mailboxID, convID, threadID int64) {
 // writeEvents inserts the transaction's events as its last statements
 // (on PostgreSQL with a NOTIFY for other web processes). Ids grow in
 // commit order: SQLite has one writer at a time; PostgreSQL numbers the
-// rows at commit (migration 0014).
+// rows at commit (migration 0012).
 func (t *tx) writeEvents(ctx context.Context) error {
 	if len(t.events) == 0 {
 		return nil
