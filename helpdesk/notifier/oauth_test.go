@@ -57,6 +57,9 @@ func TestOAuth2MailboxSendsWithXOAuth2(t *testing.T) {
 		t.Fatalf("sent with %s as %q, want XOAUTH2 as the mailbox", msgs[0].AuthMech, msgs[0].AuthUser)
 	}
 
+	// The next mail goes over a new session, which needs a token: the
+	// cached one, dead by then.
+	sink.WaitNoSessions(t, 30*time.Second)
 	p.ExpireAccessTokens()
 	enqueue(2)
 	sink.WaitMessages(t, 2, 30*time.Second)
@@ -64,6 +67,7 @@ func TestOAuth2MailboxSendsWithXOAuth2(t *testing.T) {
 		t.Fatalf("%d token requests, want 2 (one more after the cached token died)", n)
 	}
 
+	sink.WaitNoSessions(t, 30*time.Second)
 	p.Revoke("help@alpha.example")
 	p.ExpireAccessTokens()
 	enqueue(3)

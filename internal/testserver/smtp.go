@@ -43,10 +43,11 @@ type SMTPSink struct {
 	dropRate atomic.Uint64
 	delay    atomic.Int64 // time.Duration
 	attempts atomic.Int64
+	sessions atomic.Int64 // connections open now
 
 	mu       sync.Mutex
 	msgs     []SMTPMessage
-	changed  chan struct{} // closed and replaced when a message arrives
+	changed  chan struct{} // closed and replaced when a message arrives or a session ends
 	user     string
 	pass     string
 	authReqd bool
@@ -64,6 +65,7 @@ func StartSMTP(t testing.TB) *SMTPSink {
 	}
 	s := &SMTPSink{addr: ln.Addr().String(), changed: make(chan struct{})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.sessions.Add(1)
 		return &smtpSession{sink: s, conn: c}, nil
 	}))
 	s.srv.Domain = "localhost"
@@ -136,6 +138,26 @@ func (s *SMTPSink) Messages() []SMTPMessage {
 	return append([]SMTPMessage(nil), s.msgs...)
 }
 
+// WaitNoSessions waits until no client has a connection open, e.g. a
+// sender's idle session has ended; it fails the test after timeout.
+func (s *SMTPSink) WaitNoSessions(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if s.sessions.Load() == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("testserver: smtp sink still has %d sessions open after %v", s.sessions.Load(), timeout)
+		}
+	}
+}
+
 // WaitMessages waits until at least n messages were accepted and returns
 // them; it fails the test after timeout.
 func (s *SMTPSink) WaitMessages(t testing.TB, n int, timeout time.Duration) []SMTPMessage {
@@ -158,8 +180,15 @@ func (s *SMTPSink) WaitMessages(t testing.TB, n int, timeout time.Duration) []SM
 
 func (s *SMTPSink) record(m SMTPMessage) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.msgs = append(s.msgs, m)
+	s.mu.Unlock()
+	s.signal()
+}
+
+// signal wakes the waiters: a message arrived or a session ended.
+func (s *SMTPSink) signal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -310,4 +339,8 @@ func (ss *smtpSession) Reset() {
 	ss.to = nil
 }
 
-func (ss *smtpSession) Logout() error { return nil }
+func (ss *smtpSession) Logout() error {
+	ss.sink.sessions.Add(-1)
+	ss.sink.signal()
+	return nil
+}
