@@ -66,7 +66,9 @@ func setup(t testing.TB, dialect string, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	st = cfg.Store.(*store.Store) // an option may share another's database
+	if shared, ok := cfg.Store.(*store.Store); ok {
+		st = shared // an option may share another's database (or wrap st)
+	}
 	srv := New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
