@@ -47,7 +47,9 @@
 
   function liveConversation(el) {
     var id = Number(el.getAttribute("data-live-conversation"));
-    var url = window.location.pathname + window.location.search.replace(/([?&])notice=[^&]*&?/, "$1");
+    // The conversation's own page, also after a refused form was answered
+    // at the form's address (/conversations/N/update is POST only).
+    var url = "/conversations/" + id + window.location.search.replace(/([?&])notice=[^&]*&?/, "$1");
     var reload = debounce(function () {
       fetchPage(url).then(function (doc) {
         var threads = document.querySelectorAll("article[data-thread]");
