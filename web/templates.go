@@ -96,6 +96,7 @@ var templateFuncs = template.FuncMap{
 		return relativeTime(time.Since(v))
 	},
 	"when":     formatWhen,
+	"linkify":  linkify,
 	"duration": humanDuration,
 	"millis":   func(ms int64) string { return humanDuration(time.Duration(ms) * time.Millisecond) },
 	"runtime": func(r helpdesk.FetchRun) string {
