@@ -166,7 +166,8 @@ type Thread struct {
 	HTMLSize    int64            `db:"html_size" json:"-"` // bytes of the HTML body; the body itself is read only to sanitise it (Store.ThreadHTML)
 	AutoReply   bool             `db:"auto_reply" json:"auto_reply"`
 	UserID      *int64           `db:"user_id" json:"user_id"`
-	CreatedAt   time.Time        `db:"created_at" json:"created_at"`
+	CreatedAt   time.Time        `db:"created_at" json:"created_at"` // when it was received or written here
+	MailDate    *time.Time       `db:"mail_date" json:"mail_date"`   // a customer mail's Date header; nil when it had none or came before it was kept
 	Unreadable  bool             `db:"unreadable" json:"unreadable"` // shows the raw text of an unparsable message in quarantine
 	Attachments []AttachmentInfo `db:"-" json:"attachments"`
 	Delivery    *Delivery        `db:"-" json:"delivery,omitempty"` // replies only

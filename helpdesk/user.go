@@ -2,6 +2,7 @@ package helpdesk
 
 import (
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -27,10 +28,38 @@ type User struct {
 	NotifyNewConversation bool      `db:"notify_new_conversation" json:"notify_new_conversation"`
 	NotifyCustomerReply   bool      `db:"notify_customer_reply" json:"notify_customer_reply"`
 	NotifyAssigned        bool      `db:"notify_assigned" json:"notify_assigned"`
+	TimeZone              string    `db:"time_zone" json:"time_zone"` // IANA name; the web shows times in it
 	CreatedAt             time.Time `db:"created_at" json:"created_at"`
 	// DisabledAt is set while the user may not sign in: no session, no
 	// API token of theirs is accepted.
 	DisabledAt *time.Time `db:"disabled_at" json:"disabled_at,omitempty"`
+}
+
+// Location is the user's time zone; UTC when it is not known to this
+// machine's time zone database.
+func (u *User) Location() *time.Location {
+	if u == nil {
+		return time.UTC
+	}
+	loc, err := LoadTimeZone(u.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// LoadTimeZone returns the IANA time zone called name ("Europe/Berlin",
+// "UTC"). Only names of the zone database: not "" or "Local", which
+// time.LoadLocation would take for UTC and the server's zone.
+func LoadTimeZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" || len(name) > 64 {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	return loc, nil
 }
 
 // Disabled reports whether the user is shut out.

@@ -24,7 +24,7 @@ func TestMailHTMLSanitisedOnce(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET %s: %d", path, resp.StatusCode)
 			}
-			_, rest, ok := strings.Cut(body, `<div class="mail-html">`)
+			_, rest, ok := strings.Cut(body, `<div class="mail-html" dir="auto">`)
 			if !ok {
 				t.Fatalf("GET %s shows no mail HTML:\n%s", path, body)
 			}

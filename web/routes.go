@@ -80,6 +80,7 @@ func (s *Server) routes() []route {
 		// One's own account and API tokens (web/account.go, web/account_tokens.go).
 		{http.MethodGet, "/account", s.accountPage, roleAnyUser, kindPage},
 		{http.MethodPost, "/account/password", s.accountPassword, roleAnyUser, kindPage},
+		{http.MethodPost, "/account/time-zone", s.accountTimeZone, roleAnyUser, kindPage},
 		{http.MethodGet, "/account/tokens", s.accountTokens, roleAnyUser, kindPage},
 		{http.MethodPost, "/account/tokens", s.accountTokenCreate, roleAnyUser, kindPage},
 		{http.MethodPost, "/account/tokens/:id/revoke", s.accountTokenRevoke, roleAnyUser, kindPage},

@@ -69,6 +69,7 @@ type Store interface {
 	SetUserDisabled(ctx context.Context, id int64, disabled bool) error
 	ResetPassword(ctx context.Context, id int64, password string) error
 	ChangeOwnPassword(ctx context.Context, id int64, current, next, keepSession string) error
+	SetTimeZone(ctx context.Context, id int64, zone string) error
 	DeleteUser(ctx context.Context, id, reassignTo, byUserID int64) (helpdesk.Reassigned, error)
 	Authenticate(ctx context.Context, email, password string) (*helpdesk.User, error)
 

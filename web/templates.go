@@ -28,11 +28,12 @@ var templateFS embed.FS
 type pageData struct {
 	Title  string
 	User   *helpdesk.User
-	CSRF   string // for the forms of this page: {{template "csrf" .}}
-	Notice string // a fixed confirmation message chosen by ?notice=
-	Path   string // the request path, for nav highlighting
-	Demo   bool   // the demo's catcher holds the sent mail (nav link)
-	Data   any    // the page's own data
+	CSRF   string         // for the forms of this page: {{template "csrf" .}}
+	Notice string         // a fixed confirmation message chosen by ?notice=
+	Path   string         // the request path, for nav highlighting
+	Demo   bool           // the demo's catcher holds the sent mail (nav link)
+	Zone   *time.Location // the user's time zone: {{when .T $.Zone}}
+	Data   any            // the page's own data
 }
 
 // notices are the confirmations a redirect can ask for with ?notice=KEY;
@@ -61,6 +62,7 @@ var notices = map[string]string{
 	"user-deleted":     "User deleted; their open conversations were reassigned or unassigned.",
 	"password-changed": "Password changed. Other browsers signed in as you were signed out.",
 	"token-revoked":    "Token revoked: it no longer works.",
+	"time-zone-saved":  "Time zone saved: your pages show times in it.",
 }
 
 var templateFuncs = template.FuncMap{
@@ -79,27 +81,22 @@ var templateFuncs = template.FuncMap{
 		}
 		return "—"
 	},
-	"isotime": func(t time.Time) string {
-		if t.IsZero() {
+	"isotime": func(t any) string {
+		v, ok := timeValue(t)
+		if !ok {
 			return ""
 		}
-		return t.UTC().Format(time.RFC3339)
+		return v.UTC().Format(time.RFC3339)
 	},
 	"ago": func(t any) string {
-		var v time.Time
-		switch x := t.(type) {
-		case time.Time:
-			v = x
-		case *time.Time:
-			if x != nil {
-				v = *x
-			}
-		}
-		if v.IsZero() {
+		v, ok := timeValue(t)
+		if !ok {
 			return ""
 		}
-		return humanDuration(time.Since(v)) + " ago"
+		return relativeTime(time.Since(v))
 	},
+	"when":     formatWhen,
+	"linkify":  linkify,
 	"duration": humanDuration,
 	"millis":   func(ms int64) string { return humanDuration(time.Duration(ms) * time.Millisecond) },
 	"runtime": func(r helpdesk.FetchRun) string {
@@ -205,6 +202,7 @@ func (s *Server) render(c echo.Context, status int, name, title string, data any
 		Notice: notices[notice],
 		Path:   c.Request().URL.Path,
 		Demo:   s.cfg.CaughtMail != nil,
+		Zone:   currentUser(c).Location(),
 		Data:   data,
 	}
 	buf := getBuffer()

@@ -258,7 +258,7 @@ func insertCustomerThread(ctx context.Context, t *tx, convID, rawID int64, msg *
 	}
 	t.collect(insertThread, id, convID, "customer", msg.MessageID, msg.InReplyTo, msg.Sender().Email,
 		helpdesk.Truncate(msg.Sender().Name, 200), joinAddresses(msg.To), joinAddresses(msg.Cc), msg.Subject,
-		msg.Text, msg.HTML, msg.AutoReply, rawID, now())
+		msg.Text, msg.HTML, msg.AutoReply, rawID, now(), mailDate(msg))
 	for _, a := range msg.Attachments {
 		t.collect(insertAttachment, id, a.Filename, a.ContentType, a.ContentID, a.Inline, int64(len(a.Data)), a.Data)
 	}
@@ -338,4 +338,13 @@ func addIngestEvents(t *tx, mailboxID int64, conv threadedConversation, threadID
 		t.addEvent(helpdesk.EventConversationUpdated, mailboxID, conv.ID, 0)
 	}
 	t.addEvent(helpdesk.EventThreadCreated, mailboxID, conv.ID, threadID)
+}
+
+// mailDate is the mail's Date header for the threads table: NULL when the
+// mail had none or an unparsable one.
+func mailDate(msg *helpdesk.IncomingMessage) any {
+	if msg.Date.IsZero() {
+		return nil
+	}
+	return msg.Date.UTC()
 }

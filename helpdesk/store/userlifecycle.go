@@ -37,6 +37,18 @@ func (s *Store) SetUserRole(ctx context.Context, id int64, role string) error {
 	})
 }
 
+// SetTimeZone sets the IANA time zone in which the user sees times.
+func (s *Store) SetTimeZone(ctx context.Context, id int64, zone string) error {
+	if _, err := helpdesk.LoadTimeZone(zone); err != nil {
+		return &helpdesk.ValidationError{Fields: map[string]string{"time_zone": "not a known time zone, e.g. Europe/Berlin or UTC"}}
+	}
+	res, err := s.userQ.SetTimeZone.ExecContext(ctx, zone, id)
+	if err != nil {
+		return fmt.Errorf("set time zone of user %d: %w", id, err)
+	}
+	return oneRowOrNotFound(res, fmt.Sprintf("user %d", id))
+}
+
 // SetUserDisabled disables a user, which ends their sessions at once and
 // refuses their API tokens, or enables them again (their tokens work
 // again; they sign in anew).

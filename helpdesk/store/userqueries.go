@@ -25,6 +25,7 @@ type userQueries struct {
 	PasswordHash              *sqlx.Stmt `query:"password-hash"`
 	SetPassword               *sqlx.Stmt `query:"set-password"`
 	SetRole                   *sqlx.Stmt `query:"set-role"`
+	SetTimeZone               *sqlx.Stmt `query:"set-time-zone"`
 	DisableUser               *sqlx.Stmt `query:"disable-user"`
 	EnableUser                *sqlx.Stmt `query:"enable-user"`
 	DeleteUser                *sqlx.Stmt `query:"delete-user"`

@@ -31,7 +31,7 @@ SELECT email FROM mailboxes WHERE id = ?
 -- (sanitized-html) and reads a body (thread-html) only to
 -- sanitise it once.
 SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
-	body_text, octet_length(body_html) AS html_size, auto_reply, user_id, created_at,
+	body_text, octet_length(body_html) AS html_size, auto_reply, user_id, created_at, mail_date,
 	EXISTS (SELECT 1 FROM quarantine q WHERE q.thread_id = threads.id AND q.status <> 'resolved') AS unreadable
 FROM threads WHERE conversation_id = ? ORDER BY id
 

@@ -281,8 +281,8 @@ INSERT INTO raw_messages (id, size, gzipped) VALUES (?, ?, ?)
 
 -- name: insert-thread
 INSERT INTO threads (id, conversation_id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs,
-	subject, body_text, body_html, auto_reply, raw_id, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	subject, body_text, body_html, auto_reply, raw_id, created_at, mail_date)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert-attachment
 INSERT INTO attachments (thread_id, filename, content_type, content_id, inline, size, data)

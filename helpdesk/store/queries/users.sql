@@ -6,22 +6,22 @@
 
 -- name: create-user
 INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)
-RETURNING id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, created_at, disabled_at
+RETURNING id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, time_zone, created_at, disabled_at
 
 -- name: user
-SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, created_at, disabled_at
+SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, time_zone, created_at, disabled_at
 FROM users WHERE id = ? AND deleted_at IS NULL
 
 -- name: user-by-email
-SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, created_at, disabled_at
+SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, time_zone, created_at, disabled_at
 FROM users WHERE email = ? AND deleted_at IS NULL
 
 -- name: users
-SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, created_at, disabled_at
+SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, time_zone, created_at, disabled_at
 FROM users WHERE deleted_at IS NULL ORDER BY email
 
 -- name: user-with-password
-SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, created_at, disabled_at,
+SELECT id, email, name, role, notify_new_conversation, notify_customer_reply, notify_assigned, time_zone, created_at, disabled_at,
 	password_hash
 FROM users WHERE email = ? AND disabled_at IS NULL
 
@@ -38,7 +38,7 @@ INSERT INTO user_mailboxes (user_id, mailbox_id) VALUES (?, ?) ON CONFLICT DO NO
 INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
 
 -- name: session-by-token
-SELECT u.id, u.email, u.name, u.role, u.notify_new_conversation, u.notify_customer_reply, u.notify_assigned,
+SELECT u.id, u.email, u.name, u.role, u.notify_new_conversation, u.notify_customer_reply, u.notify_assigned, u.time_zone,
 	u.created_at, u.disabled_at, s.csrf_token, s.expires_at
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL
@@ -90,7 +90,7 @@ RETURNING id
 
 -- name: user-by-api-token
 -- The owner of a live token: not expired, owner not disabled.
-SELECT u.id, u.email, u.name, u.role, u.notify_new_conversation, u.notify_customer_reply, u.notify_assigned,
+SELECT u.id, u.email, u.name, u.role, u.notify_new_conversation, u.notify_customer_reply, u.notify_assigned, u.time_zone,
 	u.created_at, u.disabled_at, t.id AS token_id, t.last_used_at
 FROM api_tokens t JOIN users u ON u.id = t.user_id
 WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled_at IS NULL
@@ -110,3 +110,6 @@ ORDER BY u.email, t.id
 -- name: revoke-api-token
 -- With owner id 0, any user's token (an admin revoking).
 DELETE FROM api_tokens WHERE id = ? AND (? = 0 OR user_id = ?)
+
+-- name: set-time-zone
+UPDATE users SET time_zone = ? WHERE id = ? AND deleted_at IS NULL

@@ -24,9 +24,10 @@ SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])
 
 -- name: insert-threads
 INSERT INTO threads (id, conversation_id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs,
-	subject, body_text, body_html, auto_reply, raw_id, created_at)
+	subject, body_text, body_html, auto_reply, raw_id, created_at, mail_date)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::bigint[], $15::timestamptz[])
+	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::bigint[], $15::timestamptz[],
+	$16::timestamptz[])
 
 -- name: insert-attachments
 INSERT INTO attachments (thread_id, filename, content_type, content_id, inline, size, data)
