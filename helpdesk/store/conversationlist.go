@@ -23,7 +23,7 @@ import (
 
 // listPieces are the pieces of queries/conversationlist.sql.
 type listPieces struct {
-	count, countEnd, page, pageEnd, pageSearching, pageSearchingEnd string
+	count, countEnd, page, pageEnd, pageSearching, pageSearchingEnd         string
 	agent, mailbox, mailboxNamed, unassigned, assignee, tag, search, status string
 }
 
