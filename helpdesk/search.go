@@ -23,20 +23,31 @@ var germanSpellings = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "�
 // SearchQuery is a parsed search: words, words in the sender (from:) and
 // the filters given in the query.
 type SearchQuery struct {
-	Words     [][]string // each word's spellings (folded); a conversation matches one of them
-	FromWords [][]string // the same, matched in the customer's name and address
+	Words     []SearchWord
+	FromWords []SearchWord // matched in the customer's name and address
 	Status    string
 	Tag       string
 	Mailbox   string // a mailbox's name or address
 }
 
-// HighlightWords are the folded words to mark in results.
-func (q *SearchQuery) HighlightWords() []string {
-	var out []string
-	for _, w := range append(append([][]string{}, q.Words...), q.FromWords...) {
-		out = append(out, w...)
+// SearchWord is one word of a search: its spellings (folded), of which a
+// conversation must hold one. The last word typed matches as the start of
+// a word too (Prefix), as the user may not have finished it; the others
+// match whole words, which the indexes answer without merging every word
+// they start.
+type SearchWord struct {
+	Spellings []string
+	Prefix    bool
+}
+
+// Matches reports whether the folded spelling sp is this word.
+func (w SearchWord) Matches(sp string) bool {
+	for _, s := range w.Spellings {
+		if sp == s || w.Prefix && strings.HasPrefix(sp, s) {
+			return true
+		}
 	}
-	return out
+	return false
 }
 
 // ParseSearch reads a search box: words, and filters from:, tag:,
@@ -44,12 +55,15 @@ func (q *SearchQuery) HighlightWords() []string {
 // nothing to search or filter by is an error the user sees.
 func ParseSearch(q string) (*SearchQuery, error) {
 	var sq SearchQuery
+	lastIsFrom := false // whether the last word typed is a from: word
 	for _, field := range strings.Fields(q) {
 		key, value, ok := strings.Cut(field, ":")
 		key = strings.ToLower(key)
 		switch {
 		case ok && key == "from" && value != "":
-			sq.FromWords = append(sq.FromWords, wordSpellings(value)...)
+			from := searchWords(value)
+			sq.FromWords = append(sq.FromWords, from...)
+			lastIsFrom = lastIsFrom && len(from) == 0 || len(from) > 0
 		case ok && key == "tag" && value != "":
 			sq.Tag = strings.ToLower(value)
 		case ok && key == "status" && value != "":
@@ -57,8 +71,15 @@ func ParseSearch(q string) (*SearchQuery, error) {
 		case ok && key == "mailbox" && value != "":
 			sq.Mailbox = value
 		default:
-			sq.Words = append(sq.Words, wordSpellings(field)...)
+			words := searchWords(field)
+			sq.Words = append(sq.Words, words...)
+			lastIsFrom = lastIsFrom && len(words) == 0
 		}
+	}
+	if lastIsFrom {
+		sq.FromWords[len(sq.FromWords)-1].Prefix = true
+	} else if len(sq.Words) > 0 {
+		sq.Words[len(sq.Words)-1].Prefix = true
 	}
 	if len(sq.Words)+len(sq.FromWords) > MaxSearchWords {
 		return nil, fmt.Errorf("at most %d words", MaxSearchWords)
@@ -69,11 +90,11 @@ func ParseSearch(q string) (*SearchQuery, error) {
 	return &sq, nil
 }
 
-// wordSpellings splits s into words, each with its folded spellings.
-func wordSpellings(s string) [][]string {
-	var out [][]string
+// searchWords splits s into words, each with its folded spellings.
+func searchWords(s string) []SearchWord {
+	var out []SearchWord
 	for _, w := range words(strings.ToLower(s)) {
-		out = append(out, spellings(w))
+		out = append(out, SearchWord{Spellings: spellings(w)})
 	}
 	return out
 }
@@ -127,9 +148,9 @@ func foldAccents(w string) string {
 	return b.String()
 }
 
-// Highlight escapes text for HTML and marks the words that start with
-// one of the folded words given: <mark>…</mark>.
-func Highlight(text string, folded []string) template.HTML {
+// Highlight escapes text for HTML and marks the words the search
+// matches: <mark>…</mark>.
+func (q *SearchQuery) Highlight(text string) template.HTML {
 	var b strings.Builder
 	start := -1
 	flush := func(end int) {
@@ -137,7 +158,7 @@ func Highlight(text string, folded []string) template.HTML {
 			return
 		}
 		word := text[start:end]
-		if matchesAny(word, folded) {
+		if q.matches(word) {
 			b.WriteString("<mark>" + html.EscapeString(word) + "</mark>")
 		} else {
 			b.WriteString(html.EscapeString(word))
@@ -158,12 +179,11 @@ func Highlight(text string, folded []string) template.HTML {
 	return template.HTML(b.String())
 }
 
-// matchesAny reports whether one of word's spellings starts with one of
-// the folded words, as the search matches prefixes.
-func matchesAny(word string, folded []string) bool {
+// matches reports whether the search matches a word of a text.
+func (q *SearchQuery) matches(word string) bool {
 	for _, sp := range spellings(strings.ToLower(word)) {
-		for _, f := range folded {
-			if strings.HasPrefix(sp, f) {
+		for _, w := range append(append([]SearchWord{}, q.Words...), q.FromWords...) {
+			if w.Matches(sp) {
 				return true
 			}
 		}

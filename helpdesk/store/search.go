@@ -118,36 +118,39 @@ func (s *Store) indexSearchBatch(ctx context.Context, after int64) (int, int64, 
 // highlight marks the searched words in each conversation's subject and
 // preview.
 func highlight(convs []helpdesk.ConversationSummary, sq *helpdesk.SearchQuery) {
-	words := sq.HighlightWords()
 	for i := range convs {
 		c := &convs[i]
-		c.Highlight = &helpdesk.SearchHighlight{
-			Subject: helpdesk.Highlight(c.Subject, words),
-			Preview: helpdesk.Highlight(c.Preview, words),
-		}
+		c.Highlight = &helpdesk.SearchHighlight{Subject: sq.Highlight(c.Subject), Preview: sq.Highlight(c.Preview)}
 	}
 }
 
-// searchMatch is the PostgreSQL to_tsquery text of a search's words, each
-// a prefix, its spellings alternatives, from: words in the customer
-// (weight B); "" for a search of filters only. The words are letters and
-// digits only (helpdesk.ParseSearch), so nothing needs quoting.
+// searchMatch is the PostgreSQL to_tsquery text of a search's words, its
+// spellings alternatives, from: words in the customer (weight B); "" for
+// a search of filters only. The words are letters and digits only
+// (helpdesk.ParseSearch), so nothing needs quoting.
 func (postgres) searchMatch(sq *helpdesk.SearchQuery) string {
 	if sq == nil {
 		return ""
 	}
 	var parts []string
-	add := func(words [][]string, suffix string) {
-		for _, spellings := range words {
-			alts := make([]string, len(spellings))
-			for i, sp := range spellings {
-				alts[i] = sp + suffix
+	add := func(words []helpdesk.SearchWord, weight string) {
+		for _, w := range words {
+			suffix := ""
+			if w.Prefix || weight != "" {
+				suffix = ":"
+			}
+			if w.Prefix {
+				suffix += "*"
+			}
+			alts := make([]string, len(w.Spellings))
+			for i, sp := range w.Spellings {
+				alts[i] = sp + suffix + weight
 			}
 			parts = append(parts, "("+strings.Join(alts, " | ")+")")
 		}
 	}
-	add(sq.Words, ":*")
-	add(sq.FromWords, ":*B")
+	add(sq.Words, "")
+	add(sq.FromWords, "B")
 	return strings.Join(parts, " & ")
 }
 
@@ -158,11 +161,15 @@ func (sqlite) searchMatch(sq *helpdesk.SearchQuery) string {
 		return ""
 	}
 	var parts []string
-	add := func(words [][]string, column string) {
-		for _, spellings := range words {
-			alts := make([]string, len(spellings))
-			for i, sp := range spellings {
-				alts[i] = column + `"` + sp + `"*`
+	add := func(words []helpdesk.SearchWord, column string) {
+		for _, w := range words {
+			star := ""
+			if w.Prefix {
+				star = "*"
+			}
+			alts := make([]string, len(w.Spellings))
+			for i, sp := range w.Spellings {
+				alts[i] = column + `"` + sp + `"` + star
 			}
 			parts = append(parts, "("+strings.Join(alts, " OR ")+")")
 		}

@@ -47,6 +47,12 @@ func TestConversationSearch(t *testing.T) {
 				// A subject match ranks above a body match, however new.
 				{"rechnung", []int64{inSubject, mueller, inBody}},
 				{"rechnung 2026", []int64{inSubject}},
+				// The last word may be the start of a word, the others are
+				// whole words.
+				{"2026 rech", []int64{inSubject}},
+				{"rech 2026", []int64{}},
+				{"from:jm@kunde.ex", []int64{mueller}},
+				{"from:jm@kun.example", []int64{}},
 				// Filters in the query.
 				{"from:müller", []int64{mueller}},
 				{"from:jm@kunde.example", []int64{mueller}},
