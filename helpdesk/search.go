@@ -34,7 +34,8 @@ type SearchQuery struct {
 // conversation must hold one. The last word typed matches as the start of
 // a word too (Prefix), as the user may not have finished it; the others
 // match whole words, which the indexes answer without merging every word
-// they start.
+// they start (BenchmarkConversationList, 100,000 conversations: SQLite's
+// search p95 215 ms with every word a prefix, 8 ms so).
 type SearchWord struct {
 	Spellings []string
 	Prefix    bool
