@@ -24,7 +24,7 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require golang.org/x/oauth2 v0.38.0 // indirect
+require golang.org/x/oauth2 v0.38.0
 
 require (
 	github.com/aymerick/douceur v0.2.0 // indirect
@@ -48,7 +48,7 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sync v0.24.0
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/text v0.43.0
 	google.golang.org/protobuf v1.36.12 // indirect
 	modernc.org/libc v1.79.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect

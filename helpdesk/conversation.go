@@ -2,6 +2,7 @@ package helpdesk
 
 import (
 	"fmt"
+	"html/template"
 	"strings"
 	"time"
 	"unicode"
@@ -61,9 +62,10 @@ type ConversationFilter struct {
 	AssigneeID int64  // a user id; 0 for anyone
 	Unassigned bool   // only conversations nobody is assigned to
 	Tag        string
-	Query      string // searched in subject, customer e-mail and name, and message bodies
-	Page       int    // from 1
-	PerPage    int    // at most MaxPerPage
+	Query      string       // searched in subject, customer e-mail and name, and message bodies; may hold filters (ParseSearch)
+	Search     *SearchQuery `json:"-"` // Query parsed by Validate; nil without a query
+	Page       int          // from 1
+	PerPage    int          // at most MaxPerPage
 }
 
 // Validate normalises the filter and reports every problem at once.
@@ -72,6 +74,17 @@ func (f *ConversationFilter) Validate() error {
 	f.Tag = strings.ToLower(strings.TrimSpace(f.Tag))
 	f.Query = strings.TrimSpace(f.Query)
 	bad := map[string]string{}
+	f.Search = nil
+	if len(f.Query) > 200 {
+		bad["q"] = "at most 200 characters"
+	} else if f.Query != "" {
+		sq, err := ParseSearch(f.Query)
+		if err != nil {
+			bad["q"] = err.Error()
+		} else {
+			f.applySearchFilters(sq)
+		}
+	}
 	if f.Status != "" && !ValidStatus(f.Status) {
 		bad["status"] = "must be one of " + strings.Join(Statuses, ", ")
 	}
@@ -80,9 +93,6 @@ func (f *ConversationFilter) Validate() error {
 	}
 	if f.AssigneeID < 0 {
 		bad["assignee"] = "must be a user id"
-	}
-	if len(f.Query) > 200 {
-		bad["q"] = "at most 200 characters"
 	}
 	if len(f.Tag) > MaxTagLength {
 		bad["tag"] = fmt.Sprintf("at most %d characters", MaxTagLength)
@@ -105,6 +115,18 @@ func (f *ConversationFilter) Validate() error {
 	return nil
 }
 
+// applySearchFilters keeps the parsed search; its status: and tag:
+// replace the filter's own.
+func (f *ConversationFilter) applySearchFilters(sq *SearchQuery) {
+	f.Search = sq
+	if sq.Status != "" {
+		f.Status = sq.Status
+	}
+	if sq.Tag != "" {
+		f.Tag = sq.Tag
+	}
+}
+
 // ConversationSummary is one row of the conversation list.
 type ConversationSummary struct {
 	ID            int64     `db:"id" json:"id"`
@@ -122,6 +144,16 @@ type ConversationSummary struct {
 	UpdatedAt     time.Time `db:"updated_at" json:"updated_at"`
 	LastMessageAt time.Time `db:"last_message_at" json:"last_message_at"`
 	Tags          []string  `db:"-" json:"tags"`
+	// Highlight marks the searched words in subject and preview (HTML,
+	// escaped); only in a search.
+	Highlight *SearchHighlight `db:"-" json:"highlight,omitempty"`
+}
+
+// SearchHighlight is a search result's subject and preview as escaped
+// HTML with the matched words in <mark>.
+type SearchHighlight struct {
+	Subject template.HTML `json:"subject"`
+	Preview template.HTML `json:"preview"`
 }
 
 // ConversationList is one page of the list, with the number of matching

@@ -178,7 +178,7 @@ func TestAPIConversationList(t *testing.T) {
 		}
 
 		for _, q := range []string{"?mailbox=abc", "?mailbox=-1", "?status=open", "?page=0", "?page=x", "?per_page=101",
-			"?assignee=someone", "?q=" + strings.Repeat("x", 201)} {
+			"?assignee=someone"} {
 			if code, out, _ := w.call(t, w.adminToken, "GET", "/api/v1/conversations"+q, ""); code != 400 || out["error"] == nil {
 				t.Errorf("%s: %d %v, want 400", q, code, out)
 			}

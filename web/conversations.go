@@ -74,14 +74,30 @@ func parseConversationFilter(c echo.Context, defaultStatus string) (helpdesk.Con
 			}
 		}
 	}
+	if len(bad) == 1 && bad["q"] != "" {
+		// What was typed in the search box: a form field, 422.
+		return f, &fieldError{status: http.StatusUnprocessableEntity, fields: bad}
+	}
 	if len(bad) > 0 {
 		return f, &fieldError{status: http.StatusBadRequest, fields: bad}
 	}
 	return f, nil
 }
 
+// searchError is the message of a search the list cannot run (too long,
+// nothing to search for), when it is the request's only bad parameter.
+func searchError(err error) string {
+	var fe *fieldError
+	if errors.As(err, &fe) && len(fe.fields) == 1 {
+		return fe.fields["q"]
+	}
+	return ""
+}
+
 type conversationListPage struct {
 	Filter     helpdesk.ConversationFilter
+	Query      string // the search as typed
+	QueryError string // why the search did not run; the list is then unsearched
 	StatusTab  string // "all" or the filter's status
 	Assignee   string // the assignee parameter as given
 	List       *helpdesk.ConversationList
@@ -99,7 +115,15 @@ type conversationListPage struct {
 // default.
 func (s *Server) conversationsPage(c echo.Context) error {
 	ctx := c.Request().Context()
+	status := http.StatusOK
 	f, err := parseConversationFilter(c, helpdesk.StatusActive)
+	queryError := searchError(err)
+	if queryError != "" {
+		// The list without the search, the message beside the typed text.
+		status = http.StatusUnprocessableEntity
+		f.Query = ""
+		err = nil
+	}
 	if err != nil {
 		return err
 	}
@@ -117,7 +141,7 @@ func (s *Server) conversationsPage(c echo.Context) error {
 		return err
 	}
 	d := &conversationListPage{
-		Filter: f, List: list, Mailboxes: mbs, Tags: tags, Statuses: helpdesk.Statuses,
+		Filter: f, Query: c.QueryParam("q"), QueryError: queryError, List: list, Mailboxes: mbs, Tags: tags, Statuses: helpdesk.Statuses,
 		Assignee: c.QueryParam("assignee"), query: url.Values{}, StatusURLs: map[string]string{},
 	}
 	d.StatusTab = f.Status
@@ -125,7 +149,7 @@ func (s *Server) conversationsPage(c echo.Context) error {
 		d.StatusTab = "all"
 	}
 	for _, k := range []string{"mailbox", "assignee", "tag", "q", "per_page"} {
-		if v := c.QueryParam(k); v != "" {
+		if v := c.QueryParam(k); v != "" && (k != "q" || queryError == "") {
 			d.query.Set(k, v)
 		}
 	}
@@ -139,7 +163,7 @@ func (s *Server) conversationsPage(c echo.Context) error {
 	if f.Page < list.Pages() {
 		d.NextURL = d.link(d.StatusTab, f.Page+1)
 	}
-	return s.render(c, http.StatusOK, "conversations.html", "Conversations", d)
+	return s.render(c, status, "conversations.html", "Conversations", d)
 }
 
 // link is the list URL with the current filters, another status and page.

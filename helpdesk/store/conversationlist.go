@@ -23,8 +23,8 @@ import (
 
 // listPieces are the pieces of queries/conversationlist.sql.
 type listPieces struct {
-	count, countSearching, countEnd, page, pageEnd            string
-	agent, mailbox, unassigned, assignee, tag, search, status string
+	count, countEnd, page, pageEnd, pageSearching, pageSearchingEnd         string
+	agent, mailbox, mailboxNamed, unassigned, assignee, tag, search, status string
 }
 
 func readListPieces(dialect string) (listPieces, error) {
@@ -34,9 +34,10 @@ func readListPieces(dialect string) (listPieces, error) {
 	}
 	var p listPieces
 	pieces := map[string]*string{
-		"count": &p.count, "count-searching": &p.countSearching, "count-end": &p.countEnd,
-		"page": &p.page, "page-end": &p.pageEnd,
-		"agent": &p.agent, "mailbox": &p.mailbox, "unassigned": &p.unassigned, "assignee": &p.assignee,
+		"count": &p.count, "count-end": &p.countEnd, "page": &p.page, "page-end": &p.pageEnd,
+		"page-searching": &p.pageSearching, "page-searching-end": &p.pageSearchingEnd,
+		"agent": &p.agent, "mailbox": &p.mailbox, "mailbox-named": &p.mailboxNamed,
+		"unassigned": &p.unassigned, "assignee": &p.assignee,
 		"tag": &p.tag, "search": &p.search, "status": &p.status,
 	}
 	for name, text := range texts {
@@ -70,7 +71,7 @@ func (q *listQuery) sel(ctx context.Context, s *Store, dest any) error {
 }
 
 // filter adds the conditions of the viewer and of every filter but the
-// status.
+// status and the search's words.
 func (p *listPieces) filter(q *listQuery, v helpdesk.Viewer, f helpdesk.ConversationFilter) {
 	if !v.Admin {
 		q.add(p.agent, v.UserID)
@@ -86,16 +87,9 @@ func (p *listPieces) filter(q *listQuery, v helpdesk.Viewer, f helpdesk.Conversa
 	if f.Tag != "" {
 		q.add(p.tag, f.Tag)
 	}
-	if f.Query != "" {
-		pattern := "%" + escapeLike(f.Query) + "%"
-		q.add(p.search, pattern, pattern, pattern, pattern)
+	if f.Search != nil && f.Search.Mailbox != "" {
+		q.add(p.mailboxNamed, f.Search.Mailbox, f.Search.Mailbox)
 	}
-}
-
-// escapeLike makes a search term match literally inside a LIKE pattern
-// with ESCAPE '\'.
-func escapeLike(term string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(term)
 }
 
 // Conversations lists the viewer's conversations matching f, newest
@@ -105,11 +99,11 @@ func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk
 		return nil, err
 	}
 	p := s.list
+	match := s.dialect.searchMatch(f.Search)
 	var count listQuery
-	if f.Query != "" {
-		count.add(p.countSearching) // the search reads the customer
-	} else {
-		count.add(p.count)
+	count.add(p.count)
+	if match != "" {
+		count.add(p.search, match)
 	}
 	p.filter(&count, v, f)
 	count.add(p.countEnd)
@@ -140,14 +134,23 @@ func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk
 	}
 
 	var page listQuery
-	page.add(p.page)
+	head, end := p.page, p.pageEnd
+	if match != "" {
+		head, end = p.pageSearching, p.pageSearchingEnd
+		page.add(head, match)
+	} else {
+		page.add(head)
+	}
 	p.filter(&page, v, f)
 	if f.Status != "" {
 		page.add(p.status, f.Status)
 	}
-	page.add(p.pageEnd, f.PerPage, (f.Page-1)*f.PerPage)
+	page.add(end, f.PerPage, (f.Page-1)*f.PerPage)
 	if err := page.sel(ctx, s, &list.Conversations); err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	if match != "" {
+		highlight(list.Conversations, f.Search)
 	}
 	if err := s.attachTags(ctx, list.Conversations); err != nil {
 		return nil, err

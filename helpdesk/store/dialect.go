@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // dialect is everything that differs between PostgreSQL (postgres.go) and
@@ -28,6 +30,9 @@ type dialect interface {
 	nextID(ctx context.Context, t *tx, table string) (int64, error)
 	// insertRows writes collected rows of one insert (rowinsert.go).
 	insertRows(ctx context.Context, t *tx, ins *rowInsert, rows [][]any) error
+	// searchMatch is the full-text condition of a search's words, "" for
+	// none (search.go).
+	searchMatch(sq *helpdesk.SearchQuery) string
 }
 
 // dialectFor reads HELPDESK_DATABASE_URL: "postgres://..." or "sqlite:PATH".

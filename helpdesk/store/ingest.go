@@ -96,6 +96,9 @@ func ingestTx(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpd
 	if err != nil {
 		return helpdesk.IngestResult{}, err
 	}
+	if err := indexMessage(ctx, t, conv, msg); err != nil {
+		return helpdesk.IngestResult{}, err
+	}
 	return storedAsNew(ctx, t, src, msg, conv, threadID)
 }
 

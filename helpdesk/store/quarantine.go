@@ -70,6 +70,9 @@ func insertUnreadableConversation(ctx context.Context, t *tx, mailboxID, rawID i
 	if err != nil {
 		return 0, err
 	}
+	if err := indexMessage(ctx, t, conv, shown); err != nil {
+		return 0, err
+	}
 	addIngestEvents(t, mailboxID, conv, threadID)
 	return threadID, nil
 }

@@ -46,6 +46,7 @@ func (s *Store) areas() []queryArea {
 		{"conversations.sql", &s.convQ},
 		{"oauth.sql", &s.oauthQ},
 		{"events.sql", &s.eventQ},
+		{"search.sql", &s.searchQ},
 	}
 }
 

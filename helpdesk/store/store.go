@@ -34,6 +34,7 @@ type Store struct {
 	convQ    conversationQueries
 	oauthQ   oauthQueries
 	eventQ   eventQueries
+	searchQ  searchQueries
 	list     listPieces // the conversation list's pieces (conversationlist.go)
 	// eventSignals wakes WatchEvents after a commit with events (events.go).
 	eventSignals eventSignals
@@ -80,7 +81,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := migrations.Apply(ctx, s.db, s.dialect.Name()); err != nil {
 		return err
 	}
-	return s.prepareQueries(ctx)
+	if err := s.prepareQueries(ctx); err != nil {
+		return err
+	}
+	_, err := s.IndexSearch(ctx)
+	return err
 }
 
 // CheckSchema fails with migrations.ErrOutdated on an old schema, then

@@ -1,14 +1,11 @@
 -- The pieces the conversation list is composed of (conversationlist.go):
 -- a head, the conditions its filter needs, each "AND ...", and an end.
 -- They are not statements of their own, so they are not prepared.
--- queries/postgres has its own search (ILIKE).
+-- The search pieces differ per database (queries/postgres, queries/sqlite).
 
 -- name: count
 -- Counts per status, over every filter but the status itself.
 SELECT c.status, COUNT(*) AS n FROM conversations c WHERE TRUE
-
--- name: count-searching
-SELECT c.status, COUNT(*) AS n FROM conversations c JOIN customers cu ON cu.id = c.customer_id WHERE TRUE
 
 -- name: count-end
 GROUP BY c.status
@@ -44,10 +41,9 @@ AND c.assignee_id = ?
 AND EXISTS (SELECT 1 FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id
 	WHERE ct.conversation_id = c.id AND tg.name = ?)
 
--- name: search
--- The LIKE pattern four times; SQLite's LIKE is case-insensitive.
-AND (c.subject LIKE ? ESCAPE '\' OR cu.email LIKE ? ESCAPE '\' OR cu.name LIKE ? ESCAPE '\'
-	OR EXISTS (SELECT 1 FROM threads th WHERE th.conversation_id = c.id AND th.body_text LIKE ? ESCAPE '\'))
+-- name: mailbox-named
+-- mailbox: in a search, by name or address (twice).
+AND c.mailbox_id IN (SELECT mb.id FROM mailboxes mb WHERE lower(mb.name) = lower(?) OR lower(mb.email) = lower(?))
 
 -- name: status
 AND c.status = ?
