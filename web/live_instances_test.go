@@ -83,10 +83,10 @@ func TestLiveAcrossInstances(t *testing.T) {
 	onB := openStream(t, b.ts.URL, "/events", http.Header{"Cookie": {b.session(t, b.agent).http.Jar.Cookies(mustURL(t, b.ts.URL))[0].String()}})
 
 	agentOnA, adminOnB := a.session(t, a.agent), b.session(t, b.admin)
-	if resp, body := agentOnA.submit("/conversations/"+itoa(conv)+"/notes", url.Values{"body": {"Written on A"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := agentOnA.submit("/conversations/"+itoa(conv)+"/notes", url.Values{"note": {"Written on A"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("note on A: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := adminOnB.submit("/conversations/"+itoa(conv)+"/notes", url.Values{"body": {"Written on B"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, body := adminOnB.submit("/conversations/"+itoa(conv)+"/notes", url.Values{"note": {"Written on B"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("note on B: %d %s", resp.StatusCode, body)
 	}
 	both := []want{
