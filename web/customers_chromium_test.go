@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
@@ -12,7 +15,7 @@ import (
 // TestCustomerPagesInChromium: the customer page and a conversation with
 // the customer's other conversations beside it (at 1,280 px) or above it
 // (at 390 px), neither wider than the screen. Screenshots go to
-// testdata/artifacts.
+// testdata/artifacts. Enter in the merge box merges.
 func TestCustomerPagesInChromium(t *testing.T) {
 	t.Parallel()
 	w := setupWorkspace(t, "sqlite")
@@ -82,6 +85,22 @@ func TestCustomerPagesInChromium(t *testing.T) {
 		}
 		fits("conversation page", width)
 		saveScreenshot(t, bctx, fmt.Sprintf("conversation-sidebar-%d.png", width))
+	}
+	// Enter in the merge box merges (not the form's first button, Tag),
+	// and the merged page leads to the target.
+	if err := chromedp.Do(bctx, chromedp.SendKeys(`#merge-into`, itoa(w.c1)+kb.Enter)); err != nil {
+		t.Fatalf("merge by Enter: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(`p.notice`)); err != nil {
+		t.Fatalf("merge by Enter: %v; at %s: %s", err, eval(`location.href`), eval(`document.body.innerText.slice(0, 900)`))
+	}
+	if got := eval(`location.pathname`); got != "/conversations/"+itoa(w.c1) {
+		t.Errorf("after the merge the browser is at %s", got)
+	}
+	if got := eval(`String(document.querySelectorAll('#customer-side [data-other]').length)`); got != "3" {
+		t.Errorf("sidebar after the merge lists %s other conversations, want 3", got)
 	}
 	consoleErrors(t)
 }

@@ -143,7 +143,7 @@ func TestCustomerPageAndSidebar(t *testing.T) {
 		// one, not mailbox 2's; a link to her page.
 		page := "/conversations/" + itoa(w.c1)
 		_, body = agent.get(page)
-		side := body[strings.Index(body, `id="customer-side"`):strings.Index(body, `class="main-col"`)]
+		side := body[strings.Index(body, `id="customer-side"`):strings.Index(body, `</aside>`)]
 		if !strings.Contains(side, `data-other="`+itoa(second)+`"`) || strings.Contains(side, `data-other="`+itoa(w.c1)+`"`) || strings.Contains(side, "Billing question") {
 			t.Errorf("sidebar:\n%s", side)
 		}
