@@ -178,6 +178,7 @@ func (l *ConversationList) Pages() int {
 type ConversationDetail struct {
 	ConversationSummary
 	Version      int64    `db:"version" json:"version"` // one more with every change
+	MergedInto   *int64   `db:"merged_into" json:"-"`   // set on a merged conversation (Store.Conversation answers *Merged)
 	MailboxEmail string   `db:"-" json:"mailbox_email"`
 	Threads      []Thread `json:"threads"`
 }

@@ -64,7 +64,7 @@ func (s *Server) apiConversations(c echo.Context) error {
 }
 
 // apiConversation is GET /api/v1/conversations/:id with threads and
-// attachments.
+// attachments; a merged one answers 301 (mergedRedirect).
 func (s *Server) apiConversation(c echo.Context) error {
 	id, err := parseID(c, "id")
 	if err != nil {
@@ -72,7 +72,7 @@ func (s *Server) apiConversation(c echo.Context) error {
 	}
 	d, err := s.cfg.Store.Conversation(c.Request().Context(), viewer(c), id)
 	if err != nil {
-		return err
+		return mergedRedirect(c, err)
 	}
 	setETag(c, d)
 	return c.JSON(http.StatusOK, toAPIConversation(d))

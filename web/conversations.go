@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -189,17 +190,22 @@ type conversationViewPage struct {
 	Assignees    []helpdesk.Assignee
 	Statuses     []string
 	Form         *conversationForm
+	// Others are the customer's other conversations the agent may see
+	// (the sidebar), newest first.
+	Others []helpdesk.ConversationSummary
+	// MergeInto is the typed number of a refused merge, kept.
+	MergeInto string
 }
 
 // conversationPage shows one conversation: threads oldest first, HTML
 // sanitised (remote images only with ?images=1; mail_html_view.go), plain
-// text with ?text=1.
+// text with ?text=1. A merged one leads to the one it was merged into.
 func (s *Server) conversationPage(c echo.Context) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
-	return s.showConversation(c, id, http.StatusOK, &conversationForm{})
+	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, &conversationForm{}))
 }
 
 // showConversation renders the conversation page as it is now, with the
@@ -212,7 +218,7 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	}
 	p := &conversationViewPage{
 		C: d, RemoteImages: c.QueryParam("images") == "1", PlainText: c.QueryParam("text") == "1",
-		Statuses: helpdesk.Statuses, Form: f,
+		Statuses: helpdesk.Statuses, Form: f, MergeInto: c.FormValue("into"),
 	}
 	if d.AssigneeID != nil {
 		p.AssigneeID = *d.AssigneeID
@@ -224,6 +230,9 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 		p.AnyBlocked = p.AnyBlocked || tv.Blocked
 	}
 	if p.Assignees, err = s.cfg.Store.Assignees(ctx, d.MailboxID); err != nil {
+		return err
+	}
+	if p.Others, err = s.otherConversations(ctx, viewer(c), d); err != nil {
 		return err
 	}
 	// Mail keeps its inline styles (only allowed properties, sanitize.go):
@@ -324,4 +333,13 @@ func (s *Server) conversationTagRemove(c echo.Context) error {
 	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
 		return "saved", s.cfg.Store.RemoveTag(ctx, v, id, c.FormValue("remove"), f.Seen)
 	})
+}
+
+// otherConversations are the customer's conversations but this one.
+func (s *Server) otherConversations(ctx context.Context, v helpdesk.Viewer, d *helpdesk.ConversationDetail) ([]helpdesk.ConversationSummary, error) {
+	all, err := s.cfg.Store.CustomerConversations(ctx, v, d.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(o helpdesk.ConversationSummary) bool { return o.ID == d.ID }), nil
 }

@@ -64,7 +64,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/login", s.login, rolePublic, kindPage},
 		{http.MethodPost, "/logout", s.logout, roleAnyUser, kindPage},
 
-		// Agent workspace (web/conversations.go, web/attachments.go).
+		// Agent workspace (web/conversations.go, web/conversation_merge.go,
+		// web/customers.go, web/attachments.go).
 		{http.MethodGet, "/", s.conversationsPage, roleAnyUser, kindPage},
 		{http.MethodGet, "/conversations/:id", s.conversationPage, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies", s.conversationReply, roleAnyUser, kindPage},
@@ -73,6 +74,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/conversations/:id/tags", s.conversationTagAdd, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/tags/delete", s.conversationTagRemove, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies/:thread/retry", s.conversationReplyRetry, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/merge", s.conversationMerge, roleAnyUser, kindPage},
+		{http.MethodGet, "/customers/:id", s.customerPage, roleAnyUser, kindPage},
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/html", s.threadHTMLDownload, roleAnyUser, kindPage},
@@ -128,6 +131,8 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/api/v1/conversations/:id/notes", s.apiNote, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/tags/:name", s.apiTagAdd, roleAnyUser, kindAPI},
 		{http.MethodDelete, "/api/v1/conversations/:id/tags/:name", s.apiTagRemove, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/:id/merge", s.apiMerge, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/customers/:id", s.apiCustomer, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/attachments/:id", s.attachmentDownload, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/tokens", s.apiTokens, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/tokens", s.apiTokenCreate, roleAnyUser, kindAPI},

@@ -40,6 +40,19 @@ type conversationQueries struct {
 	UntagConversation *sqlx.Stmt `query:"untag-conversation"`
 	Tags              *sqlx.Stmt `query:"tags"`
 
+	MergeThreads      *sqlx.Stmt `query:"merge-threads"`
+	MergeParticipants *sqlx.Stmt `query:"merge-participants"`
+	DropParticipants  *sqlx.Stmt `query:"drop-participants"`
+	MergeTags         *sqlx.Stmt `query:"merge-tags"`
+	DropTags          *sqlx.Stmt `query:"drop-tags"`
+	RecordMergeInto   *sqlx.Stmt `query:"record-merge-into"`
+	RecordMerged      *sqlx.Stmt `query:"record-merged"`
+	RepointMerged     *sqlx.Stmt `query:"repoint-merged"`
+
+	Customer              *sqlx.Stmt `query:"customer"`
+	CustomerConversations *sqlx.Stmt `query:"customer-conversations"`
+	CustomerNames         *sqlx.Stmt `query:"customer-names"`
+
 	Attachment       *sqlx.Stmt `query:"attachment"`
 	InlineAttachment *sqlx.Stmt `query:"inline-attachment"`
 }

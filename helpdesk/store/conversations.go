@@ -45,7 +45,8 @@ func (s *Store) attachTags(ctx context.Context, convs []helpdesk.ConversationSum
 }
 
 // Conversation returns one of the viewer's conversations with its threads
-// and their attachments (without data), or ErrNotFound.
+// and their attachments (without data), *helpdesk.Merged for a merged
+// one, or ErrNotFound.
 func (s *Store) Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.ConversationDetail, error) {
 	q := &s.convQ
 	var d helpdesk.ConversationDetail
@@ -55,6 +56,9 @@ func (s *Store) Conversation(ctx context.Context, v helpdesk.Viewer, id int64) (
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get conversation %d: %w", id, err)
+	}
+	if d.MergedInto != nil {
+		return nil, &helpdesk.Merged{ID: id, Into: *d.MergedInto}
 	}
 	if err := q.MailboxEmail.GetContext(ctx, &d.MailboxEmail, d.MailboxID); err != nil {
 		return nil, fmt.Errorf("get mailbox of conversation %d: %w", id, err)

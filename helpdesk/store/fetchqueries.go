@@ -43,6 +43,7 @@ type fetchQueries struct {
 	TouchConversation          *sqlx.Stmt `query:"touch-conversation"`
 	ConversationByReferences   *sqlx.Stmt `query:"conversation-by-references"`
 	ConversationBySubjectToken *sqlx.Stmt `query:"conversation-by-subject-token"`
+	FollowMerged               *sqlx.Stmt `query:"follow-merged"`
 	RawMessage                 *sqlx.Stmt `query:"raw-message"`
 
 	HoldQuarantine                *sqlx.Stmt `query:"hold-quarantine"`

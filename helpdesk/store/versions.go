@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
@@ -10,21 +11,23 @@ import (
 // conversationVersions is a conversation's version, the version at which
 // each field last changed and who changed it (nil: the customer's mail).
 type conversationVersions struct {
-	Version        int64   `db:"version"`
-	Status         string  `db:"status"`
-	AssigneeID     *int64  `db:"assignee_id"`
-	StatusV        int64   `db:"status_v"`
-	StatusBy       *int64  `db:"status_by"`
-	StatusByName   *string `db:"status_by_name"`
-	AssigneeV      int64   `db:"assignee_v"`
-	AssigneeBy     *int64  `db:"assignee_by"`
-	AssigneeByName *string `db:"assignee_by_name"`
-	ThreadV        int64   `db:"thread_v"`
-	ThreadBy       *int64  `db:"thread_by"`
-	ThreadByName   *string `db:"thread_by_name"`
-	TagsV          int64   `db:"tags_v"`
-	TagsBy         *int64  `db:"tags_by"`
-	TagsByName     *string `db:"tags_by_name"`
+	Version        int64     `db:"version"`
+	Status         string    `db:"status"`
+	AssigneeID     *int64    `db:"assignee_id"`
+	LastMessageAt  time.Time `db:"last_message_at"`
+	Preview        string    `db:"preview"`
+	StatusV        int64     `db:"status_v"`
+	StatusBy       *int64    `db:"status_by"`
+	StatusByName   *string   `db:"status_by_name"`
+	AssigneeV      int64     `db:"assignee_v"`
+	AssigneeBy     *int64    `db:"assignee_by"`
+	AssigneeByName *string   `db:"assignee_by_name"`
+	ThreadV        int64     `db:"thread_v"`
+	ThreadBy       *int64    `db:"thread_by"`
+	ThreadByName   *string   `db:"thread_by_name"`
+	TagsV          int64     `db:"tags_v"`
+	TagsBy         *int64    `db:"tags_by"`
+	TagsByName     *string   `db:"tags_by_name"`
 }
 
 // versionsTx reads the versions of a conversation the caller checked

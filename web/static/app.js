@@ -41,5 +41,17 @@
         if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
       });
     });
+    // Enter in a box with data-enter="ID" presses button ID, not the
+    // form's first button (a page-wide form with several actions). The
+    // keypress that would submit by the first button is held back too.
+    document.querySelectorAll("input[data-enter]").forEach(function (box) {
+      box.addEventListener("keydown", function (e) {
+        var b = document.getElementById(box.getAttribute("data-enter"));
+        if (e.key === "Enter" && b) e.preventDefault(), b.click();
+      });
+      box.addEventListener("keypress", function (e) {
+        if (e.key === "Enter") e.preventDefault();
+      });
+    });
   });
 })();

@@ -2,10 +2,12 @@
 -- a head, the conditions its filter needs, each "AND ...", and an end.
 -- They are not statements of their own, so they are not prepared.
 -- The search pieces differ per database (queries/postgres, queries/sqlite).
+-- Merged conversations (merged_into) are left out; the list indexes cover
+-- only the others.
 
 -- name: count
 -- Counts per status, over every filter but the status itself.
-SELECT c.status, COUNT(*) AS n FROM conversations c WHERE TRUE
+SELECT c.status, COUNT(*) AS n FROM conversations c WHERE c.merged_into IS NULL
 
 -- name: count-end
 GROUP BY c.status
@@ -18,7 +20,7 @@ FROM conversations c
 JOIN mailboxes m ON m.id = c.mailbox_id
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN users u ON u.id = c.assignee_id
-WHERE TRUE
+WHERE c.merged_into IS NULL
 
 -- name: page-end
 -- Newest message first: limit, offset.

@@ -12,10 +12,11 @@ SELECT ct.conversation_id, tg.name FROM conversation_tags ct JOIN tags tg ON tg.
 WHERE ct.conversation_id IN (SELECT value FROM json_each(?)) ORDER BY tg.name
 
 -- name: conversation
--- One conversation by id, if the viewer (admin, user id) may see it.
+-- One conversation by id, if the viewer (admin, user id) may see it;
+-- also a merged one, whose reader is sent on to merged_into.
 SELECT c.id, c.mailbox_id, m.name AS mailbox_name, c.customer_id, cu.email AS customer_email,
 	cu.name AS customer_name, c.subject, c.status, c.assignee_id, u.name AS assignee_name, c.preview,
-	c.created_at, c.updated_at, c.last_message_at, c.version
+	c.created_at, c.updated_at, c.last_message_at, c.version, c.merged_into
 FROM conversations c
 JOIN mailboxes m ON m.id = c.mailbox_id
 JOIN customers cu ON cu.id = c.customer_id
@@ -77,15 +78,16 @@ ON CONFLICT (thread_id, remote_images) DO UPDATE SET policy = excluded.policy, h
 	remote_blocked = excluded.remote_blocked
 
 -- name: conversation-mailbox
--- The mailbox of a conversation the viewer (admin, user id) may see.
+-- The mailbox of a conversation the viewer (admin, user id) may see and
+-- change: not a merged one, whose threads are elsewhere.
 SELECT c.mailbox_id FROM conversations c
-WHERE c.id = ? AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+WHERE c.id = ? AND c.merged_into IS NULL AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 
 -- name: conversation-versions
 -- The versions of a conversation and its fields, and who changed them.
 -- PostgreSQL locks the row (postgres/conversations.sql) so that the
 -- check and the change are one step; SQLite transactions are exclusive.
-SELECT c.version, c.status, c.assignee_id,
+SELECT c.version, c.status, c.assignee_id, c.last_message_at, c.preview,
 	c.status_v, c.status_by, su.name AS status_by_name,
 	c.assignee_v, c.assignee_by, au.name AS assignee_by_name,
 	c.thread_v, c.thread_by, tu.name AS thread_by_name,
@@ -195,3 +197,62 @@ FROM attachments a JOIN threads t ON t.id = a.thread_id JOIN conversations c ON 
 WHERE a.thread_id = ? AND a.content_id = ?
 AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 ORDER BY a.id LIMIT 1
+
+-- name: merge-threads
+-- Threads move with their message ids, so that replies to them thread
+-- into the target (threading.go).
+UPDATE threads SET conversation_id = ? WHERE conversation_id = ?
+
+-- name: merge-participants
+INSERT INTO conversation_participants (conversation_id, email)
+SELECT ?, email FROM conversation_participants WHERE conversation_id = ? ON CONFLICT DO NOTHING
+
+-- name: drop-participants
+DELETE FROM conversation_participants WHERE conversation_id = ?
+
+-- name: merge-tags
+INSERT INTO conversation_tags (conversation_id, tag_id)
+SELECT ?, tag_id FROM conversation_tags WHERE conversation_id = ? ON CONFLICT DO NOTHING
+
+-- name: drop-tags
+DELETE FROM conversation_tags WHERE conversation_id = ?
+
+-- name: record-merge-into
+-- The target of a merge: new messages and maybe tags, the newest message
+-- of both: last message time, preview.
+UPDATE conversations SET last_message_at = ?, preview = ?, thread_v = ?, thread_by = ?, tags_v = ?, tags_by = ?,
+	version = ?, updated_at = ?
+WHERE id = ?
+
+-- name: record-merged
+UPDATE conversations SET merged_into = ?, version = ?, updated_at = ? WHERE id = ?
+
+-- name: repoint-merged
+-- Conversations merged into the source of a merge point at its target, so
+-- that a merged conversation is one step from its threads.
+UPDATE conversations SET merged_into = ? WHERE merged_into = ?
+
+-- name: customer
+SELECT id, email, name, created_at FROM customers WHERE id = ?
+
+-- name: customer-conversations
+-- The conversations of a customer the viewer (admin, user id) may see,
+-- newest message first; not the merged ones.
+SELECT c.id, c.mailbox_id, m.name AS mailbox_name, c.customer_id, cu.email AS customer_email,
+	cu.name AS customer_name, c.subject, c.status, c.assignee_id, u.name AS assignee_name, c.preview,
+	c.created_at, c.updated_at, c.last_message_at
+FROM conversations c
+JOIN mailboxes m ON m.id = c.mailbox_id
+JOIN customers cu ON cu.id = c.customer_id
+LEFT JOIN users u ON u.id = c.assignee_id
+WHERE c.customer_id = ? AND c.merged_into IS NULL
+AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+ORDER BY c.last_message_at DESC, c.id DESC
+
+-- name: customer-names
+-- The names the customer signed their mail with, in conversations the
+-- viewer (admin, user id) may see.
+SELECT DISTINCT t.from_name FROM threads t JOIN conversations c ON c.id = t.conversation_id
+WHERE c.customer_id = ? AND t.kind = 'customer' AND t.from_name <> '' AND lower(t.from_email) = ?
+AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
+ORDER BY t.from_name

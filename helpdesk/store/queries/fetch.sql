@@ -160,6 +160,13 @@ SELECT c.id FROM conversations c
 JOIN conversation_participants p ON p.conversation_id = c.id
 WHERE c.id = ? AND c.mailbox_id = ? AND p.email = ?
 
+-- name: follow-merged
+-- The conversation a message threaded into lives on in: itself, or the
+-- one it was merged into (never a merged one, see repoint-merged).
+-- PostgreSQL locks the row (postgres/fetch.sql), so that a merge
+-- committed meanwhile is seen and the message lands in its target.
+SELECT COALESCE(merged_into, id) FROM conversations WHERE id = ?
+
 -- name: raw-message
 SELECT gzipped FROM raw_messages WHERE id = ?
 

@@ -15,7 +15,7 @@ JOIN conversations c ON c.id = s.conversation_id
 JOIN mailboxes m ON m.id = c.mailbox_id
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN users u ON u.id = c.assignee_id
-WHERE s.document @@ query
+WHERE s.document @@ query AND c.merged_into IS NULL
 
 -- name: page-searching-end
 -- Best match first (weights: subject A, customer B, body D): limit, offset.

@@ -11,7 +11,7 @@ WHERE s.thread_id = ANY(?) AND s.remote_images = ? AND s.policy = ?
 AND (? OR c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = ?))
 
 -- name: conversation-versions
-SELECT c.version, c.status, c.assignee_id,
+SELECT c.version, c.status, c.assignee_id, c.last_message_at, c.preview,
 	c.status_v, c.status_by, su.name AS status_by_name,
 	c.assignee_v, c.assignee_by, au.name AS assignee_by_name,
 	c.thread_v, c.thread_by, tu.name AS thread_by_name,

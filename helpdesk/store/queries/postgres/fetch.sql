@@ -18,6 +18,9 @@ JOIN conversations c ON c.id = t.conversation_id
 WHERE c.mailbox_id = ? AND t.message_id = ANY(?)
 ORDER BY t.id DESC LIMIT 1
 
+-- name: follow-merged
+SELECT COALESCE(merged_into, id) FROM conversations WHERE id = ? FOR UPDATE
+
 -- name: insert-raw-messages
 INSERT INTO raw_messages (id, size, gzipped)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])

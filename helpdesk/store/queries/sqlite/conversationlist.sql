@@ -15,7 +15,7 @@ JOIN conversations c ON c.id = conversation_search.rowid
 JOIN mailboxes m ON m.id = c.mailbox_id
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN users u ON u.id = c.assignee_id
-WHERE conversation_search MATCH ?
+WHERE conversation_search MATCH ? AND c.merged_into IS NULL
 
 -- name: page-searching-end
 -- Best match first (bm25 weights: subject 10, customer 5, body 1; lower
