@@ -26,6 +26,8 @@ require (
 
 require golang.org/x/oauth2 v0.38.0
 
+require github.com/yuin/goldmark v1.8.7 // indirect
+
 require (
 	github.com/aymerick/douceur v0.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

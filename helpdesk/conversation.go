@@ -194,6 +194,7 @@ type Thread struct {
 	FromName    string           `db:"from_name" json:"from_name"`
 	To          string           `db:"to_addrs" json:"to"`
 	Cc          string           `db:"cc_addrs" json:"cc"`
+	Bcc         string           `db:"bcc_addrs" json:"bcc,omitempty"` // an agent's reply's blind copies
 	Subject     string           `db:"subject" json:"subject"`
 	BodyText    string           `db:"body_text" json:"body_text"`
 	HTMLSize    int64            `db:"html_size" json:"-"` // bytes of the HTML body; the body itself is read only to sanitise it (Store.ThreadHTML)

@@ -19,8 +19,12 @@ type OutboundMail struct {
 	ThreadID  int64  // 0 when not tied to a thread
 	From      string
 	To        []string
+	Cc        []string // in the Cc header and the envelope
+	Bcc       []string // in the envelope only, never in a header
 	Subject   string
 	BodyText  string
+	// BodyHTML, when set, is sent as the HTML alternative of BodyText.
+	BodyHTML string
 	// Headers are extra header fields (In-Reply-To, References,
 	// Auto-Submitted); values must not contain line breaks.
 	Headers map[string]string
@@ -37,9 +41,11 @@ func (m OutboundMail) Validate() error {
 	if len(m.To) == 0 {
 		bad["to"] = "at least one recipient"
 	}
-	for _, to := range m.To {
-		if strings.ContainsAny(to, "\r\n,") || !strings.Contains(to, "@") {
-			bad["to"] = "each recipient must be one plain address"
+	for field, list := range map[string][]string{"to": m.To, "cc": m.Cc, "bcc": m.Bcc} {
+		for _, to := range list {
+			if strings.ContainsAny(to, "\r\n,") || !strings.Contains(to, "@") {
+				bad[field] = "each recipient must be one plain address"
+			}
 		}
 	}
 	if strings.ContainsAny(m.Subject, "\r\n") {
@@ -67,9 +73,13 @@ type OutboxMessage struct {
 	LeaseOwner    string     `json:"-"`
 	LeaseUntil    *time.Time `json:"-"`
 	LastError     string     `json:"last_error"`
-	CreatedAt     time.Time  `json:"created_at"`
-	SentAt        *time.Time `json:"sent_at,omitempty"`
-	FailedAt      *time.Time `json:"failed_at,omitempty"` // set while failed
+	// AttachmentCount is how many attachments the row was enqueued with;
+	// Attachments are read for sending only.
+	AttachmentCount int              `json:"attachment_count"`
+	Attachments     []MailAttachment `json:"-"`
+	CreatedAt       time.Time        `json:"created_at"`
+	SentAt          *time.Time       `json:"sent_at,omitempty"`
+	FailedAt        *time.Time       `json:"failed_at,omitempty"` // set while failed
 }
 
 // NewLeaseOwner returns a lease owner name unique to one claim: two
@@ -79,6 +89,18 @@ func NewLeaseOwner(instance string) string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return Truncate(instance, 100) + "/" + hex.EncodeToString(b)
+}
+
+// Recipients are the envelope's: To, Cc and Bcc.
+func (m OutboundMail) Recipients() []string {
+	return append(append(append([]string{}, m.To...), m.Cc...), m.Bcc...)
+}
+
+// MailAttachment is a file sent with an outbox row.
+type MailAttachment struct {
+	Filename    string `db:"filename"`
+	ContentType string `db:"content_type"`
+	Data        []byte `db:"data"`
 }
 
 // OutboxStats is the outbox at a glance, for the status page.

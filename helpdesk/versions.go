@@ -68,6 +68,16 @@ type NewReply struct {
 	// Status is the conversation's status after sending; "" means
 	// pending (waiting for the customer).
 	Status string
+	// Cc and Bcc are copies (checked with ParseRecipients or
+	// CheckRecipients); Attachments are checked with CheckAttachments.
+	Cc, Bcc     []string
+	Attachments []NewAttachment
+}
+
+// Forward sends a conversation to someone outside it.
+type Forward struct {
+	To   string // one plain address
+	Note string // the agent's words above the forwarded messages; may be empty
 }
 
 // Delivery states of a reply.

@@ -301,6 +301,15 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 		}
 		return outcome{m: m, kind: released, next: time.Now().Add(s.cfg.RetryBase), text: err.Error()}
 	}
+	if m.Attachments, err = s.attachments(ctx, m); err != nil {
+		if errors.Is(err, errFilesGone) {
+			s.mailLog(m).Error("outbound mail failed", "err", err)
+			s.cfg.Metrics.failed()
+			return outcome{m: m, kind: failed, text: err.Error()}
+		}
+		// The database, not the mail: it waits without using up attempts.
+		return outcome{m: m, kind: released, next: time.Now().Add(s.cfg.RetryBase), text: err.Error()}
+	}
 	data, err := Compose(m)
 	if err != nil {
 		s.mailLog(m).Error("outbound mail failed", "err", err)
@@ -312,7 +321,7 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 		envelopeFrom = "" // RFC 3834: a bounce of an automatic reply goes nowhere
 	}
 	start := time.Now()
-	err = snd.send(ctx, r, envelopeFrom, m.To, data)
+	err = snd.send(ctx, r, envelopeFrom, m.Recipients(), data)
 	s.cfg.Metrics.observe(time.Since(start))
 	switch {
 	case err == nil:
@@ -338,6 +347,25 @@ func (s *Service) deliver(ctx context.Context, snd *sender, m helpdesk.OutboxMes
 		s.mailLog(m).Info("outbound mail will be retried", "err", err, "next_attempt_at", next)
 		return outcome{m: m, kind: rescheduled, next: next, text: err.Error()}
 	}
+}
+
+var errFilesGone = errors.New("attachments of this mail are gone (deleted with their conversation?): not sending it without them")
+
+// attachments reads the files of a row that has any. A row whose files
+// are not all there any more fails: sending it without them would be
+// another mail than the one the agent sent.
+func (s *Service) attachments(ctx context.Context, m helpdesk.OutboxMessage) ([]helpdesk.MailAttachment, error) {
+	if m.AttachmentCount == 0 {
+		return nil, nil
+	}
+	files, err := s.store.OutboxAttachments(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) != m.AttachmentCount {
+		return nil, fmt.Errorf("%w: %d of %d", errFilesGone, m.AttachmentCount-len(files), m.AttachmentCount)
+	}
+	return files, nil
 }
 
 // mailLog is the logger for what happens to one mail.

@@ -16,6 +16,7 @@ type Queue interface {
 	RescheduleOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, lastError string) error
 	ReleaseOutbox(ctx context.Context, m helpdesk.OutboxMessage, next time.Time, reason string) error
 	FailOutbox(ctx context.Context, m helpdesk.OutboxMessage, lastError string) error
+	OutboxAttachments(ctx context.Context, outboxID int64) ([]helpdesk.MailAttachment, error)
 	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)
 	SMTPURL(m *helpdesk.Mailbox) (string, error)
 }

@@ -1,18 +1,13 @@
 package notifier
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -41,49 +36,6 @@ func classify(err error) error {
 		return permanentError{err}
 	}
 	return err
-}
-
-// Compose renders an outbox row as an RFC 5322 message: UTF-8 plain text,
-// quoted-printable, RFC 2047 encoded subject, the row's Message-ID and
-// enqueue time (so a resend is the same message), and its extra headers
-// (In-Reply-To/References for replies, Auto-Submitted, X-Helpdesk-Loop).
-func Compose(m helpdesk.OutboxMessage) ([]byte, error) {
-	var h mail.Header
-	h.SetDate(m.CreatedAt)
-	h.SetAddressList("From", []*mail.Address{{Address: m.From}})
-	to := make([]*mail.Address, len(m.To))
-	for i, a := range m.To {
-		to[i] = &mail.Address{Address: a}
-	}
-	h.SetAddressList("To", to)
-	h.SetSubject(m.Subject)
-	h.SetMessageID(m.MessageID)
-	// Sorted, so that composing a row again gives the same bytes.
-	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
-		v := m.Headers[k]
-		switch strings.ToLower(k) {
-		case "in-reply-to", "references":
-			h.Set(k, v) // message ids: plain ASCII, no encoding
-		case "from", "to", "subject", "message-id", "date", "mime-version", "content-type", "content-transfer-encoding":
-			// set above from the row; a stored header cannot override them
-		default:
-			h.SetText(k, v)
-		}
-	}
-	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-	var buf bytes.Buffer
-	w, err := mail.CreateSingleInlineWriter(&buf, h)
-	if err != nil {
-		return nil, fmt.Errorf("compose outbox %d: %w", m.ID, err)
-	}
-	body := strings.ReplaceAll(strings.ReplaceAll(m.BodyText, "\r\n", "\n"), "\n", "\r\n")
-	if _, err := w.Write([]byte(body)); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // dataTimeout is how long the answer to the end of DATA may take (RFC

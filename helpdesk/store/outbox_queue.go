@@ -32,8 +32,12 @@ type outboxRow struct {
 	ThreadID      sql.NullInt64 `db:"thread_id"`
 	From          string        `db:"from_addr"`
 	To            string        `db:"to_addrs"`
+	Cc            string        `db:"cc_addrs"`
+	Bcc           string        `db:"bcc_addrs"`
 	Subject       string        `db:"subject"`
 	BodyText      string        `db:"body_text"`
+	BodyHTML      string        `db:"body_html"`
+	Attachments   int           `db:"attachment_count"`
 	Headers       string        `db:"headers"`
 	MessageID     string        `db:"message_id"`
 	Status        string        `db:"status"`
@@ -48,22 +52,28 @@ type outboxRow struct {
 }
 
 func (r outboxRow) message() helpdesk.OutboxMessage {
-	var to []string
-	for _, a := range strings.Split(r.To, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			to = append(to, a)
-		}
-	}
 	return helpdesk.OutboxMessage{
 		ID: r.ID,
 		OutboundMail: helpdesk.OutboundMail{
 			DedupKey: r.DedupKey, Kind: r.Kind, MailboxID: r.MailboxID.Int64, ThreadID: r.ThreadID.Int64,
-			From: r.From, To: to, Subject: r.Subject, BodyText: r.BodyText, Headers: decodeHeaders(r.Headers),
+			From: r.From, To: splitAddresses(r.To), Cc: splitAddresses(r.Cc), Bcc: splitAddresses(r.Bcc),
+			Subject: r.Subject, BodyText: r.BodyText, BodyHTML: r.BodyHTML, Headers: decodeHeaders(r.Headers),
 		},
 		MessageID: r.MessageID, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
-		LeaseOwner: r.LeaseOwner, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt, SentAt: r.SentAt,
+		LeaseOwner: r.LeaseOwner, LeaseUntil: r.LeaseUntil, LastError: r.LastError, AttachmentCount: r.Attachments, CreatedAt: r.CreatedAt, SentAt: r.SentAt,
 		FailedAt: r.FailedAt,
 	}
+}
+
+// splitAddresses reads a stored "a@x, b@y" list.
+func splitAddresses(s string) []string {
+	var list []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 func messages(rows []outboxRow) []helpdesk.OutboxMessage {

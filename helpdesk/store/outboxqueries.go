@@ -20,4 +20,10 @@ type outboxQueries struct {
 	OldestPendingOutbox *sqlx.Stmt `query:"oldest-pending-outbox"`
 	LastOutboxError     *sqlx.Stmt `query:"last-outbox-error"`
 	SystemSender        *sqlx.Stmt `query:"system-sender"`
+
+	ComposeOutbox           *sqlx.Stmt `query:"compose-outbox"`
+	AttachThreadFiles       *sqlx.Stmt `query:"attach-thread-files"`
+	AttachConversationFiles *sqlx.Stmt `query:"attach-conversation-files"`
+	CountOutboxFiles        *sqlx.Stmt `query:"count-outbox-files"`
+	OutboxAttachments       *sqlx.Stmt `query:"outbox-attachments"`
 }

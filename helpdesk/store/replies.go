@@ -28,15 +28,11 @@ type replyContext struct {
 // It is refused (*helpdesk.StaleError) when a customer message or another
 // agent's reply arrived since r.Seen: the agent reads it first.
 func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r helpdesk.NewReply) (*helpdesk.Written, error) {
-	body, err := helpdesk.ValidateBody(r.Body)
-	if status := r.Status; status != "" && !helpdesk.ValidStatus(status) {
-		fields := map[string]string{"status": "must be one of " + strings.Join(helpdesk.Statuses, ", ")}
-		var ve *helpdesk.ValidationError
-		if errors.As(err, &ve) {
-			fields["body"] = ve.Fields["body"]
-		}
-		return nil, &helpdesk.ValidationError{Fields: fields}
+	body, cc, bcc, err := checkReply(r)
+	if err != nil {
+		return nil, err
 	}
+	html, err := helpdesk.RenderMarkdown(body)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +68,15 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		}
 		subject := helpdesk.SubjectWithToken(helpdesk.ReplySubject(rc.Subject), convID)
 
-		if err := t.get(ctx, &w.ThreadID, q.InsertReply,
-			convID, inReplyTo, rc.MailboxEmail, author.Name, rc.CustomerEmail, subject, body, v.UserID, now()); err != nil {
+		if err := t.get(ctx, &w.ThreadID, q.InsertReply, convID, inReplyTo, rc.MailboxEmail, author.Name, rc.CustomerEmail,
+			strings.Join(cc, ", "), strings.Join(bcc, ", "), subject, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert reply: %w", err)
+		}
+		for _, a := range r.Attachments {
+			if err := t.insert(ctx, insertAttachment, w.ThreadID, helpdesk.AttachmentFilename(a.Filename),
+				helpdesk.AttachmentType(a.ContentType), "", false, int64(len(a.Data)), a.Data); err != nil {
+				return err
+			}
 		}
 		headers := map[string]string{}
 		if inReplyTo != "" {
@@ -83,17 +85,20 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		if len(refs) > 0 {
 			headers["References"] = "<" + strings.Join(refs, "> <") + ">"
 		}
-		w.MessageID, err = enqueueTx(ctx, t, helpdesk.OutboundMail{
+		w.MessageID, err = enqueueComposedTx(ctx, t, helpdesk.OutboundMail{
 			DedupKey:  "reply:" + strconv.FormatInt(w.ThreadID, 10),
 			Kind:      "reply",
 			MailboxID: rc.MailboxID,
 			ThreadID:  w.ThreadID,
 			From:      rc.MailboxEmail,
 			To:        []string{rc.CustomerEmail},
+			Cc:        cc,
+			Bcc:       bcc,
 			Subject:   subject,
 			BodyText:  body,
+			BodyHTML:  html,
 			Headers:   headers,
-		})
+		}, outboxFiles{threadID: w.ThreadID})
 		if err != nil {
 			var ve *helpdesk.ValidationError
 			if errors.As(err, &ve) {
@@ -119,6 +124,34 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		return nil, fmt.Errorf("reply to conversation %d: %w", convID, err)
 	}
 	return w, nil
+}
+
+// checkReply checks what the agent wrote, all fields at once: the text,
+// the status to set and the copies. (The size of files is the caller's
+// to limit: how much an upload may carry is a setting of the web.)
+func checkReply(r helpdesk.NewReply) (body string, cc, bcc []string, err error) {
+	fields := map[string]string{}
+	note := func(err error) {
+		var ve *helpdesk.ValidationError
+		if errors.As(err, &ve) {
+			for k, v := range ve.Fields {
+				fields[k] = v
+			}
+		}
+	}
+	body, err = helpdesk.ValidateBody(r.Body)
+	note(err)
+	if status := r.Status; status != "" && !helpdesk.ValidStatus(status) {
+		fields["status"] = "must be one of " + strings.Join(helpdesk.Statuses, ", ")
+	}
+	cc, err = helpdesk.CheckRecipients("cc", r.Cc)
+	note(err)
+	bcc, err = helpdesk.CheckRecipients("bcc", r.Bcc)
+	note(err)
+	if len(fields) > 0 {
+		return "", nil, nil, &helpdesk.ValidationError{Fields: fields}
+	}
+	return body, cc, bcc, nil
 }
 
 // AddNote adds an internal note: a thread that is never mailed. Like a

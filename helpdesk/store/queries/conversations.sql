@@ -31,7 +31,7 @@ SELECT email FROM mailboxes WHERE id = ?
 -- Only the size of the HTML: the page shows kept sanitised HTML
 -- (sanitized-html) and reads a body (thread-html) only to
 -- sanitise it once.
-SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, subject,
+SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_addrs, bcc_addrs, subject,
 	body_text, octet_length(body_html) AS html_size, auto_reply, user_id, created_at, mail_date,
 	EXISTS (SELECT 1 FROM quarantine q WHERE q.thread_id = threads.id AND q.status <> 'resolved') AS unreadable
 FROM threads WHERE conversation_id = ? ORDER BY id
@@ -141,9 +141,9 @@ SELECT kind, message_id FROM threads
 WHERE conversation_id = ? AND kind IN ('customer', 'reply') AND message_id <> '' ORDER BY id
 
 -- name: insert-reply
-INSERT INTO threads (conversation_id, kind, in_reply_to, from_email, from_name, to_addrs, subject, body_text,
-	user_id, created_at)
-VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+INSERT INTO threads (conversation_id, kind, in_reply_to, from_email, from_name, to_addrs, cc_addrs, bcc_addrs,
+	subject, body_text, user_id, created_at)
+VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
 
 -- name: set-thread-message-id
 UPDATE threads SET message_id = ? WHERE id = ?

@@ -11,8 +11,8 @@ UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
 WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_due
 	WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_attempt_at LIMIT ?)
-RETURNING id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at
+RETURNING id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body_text, body_html, headers,
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, attachment_count, created_at, sent_at, failed_at
 
 -- name: renew-outbox-claim
 -- Extends the lease of the listed rows the claim still holds; a row whose
@@ -49,18 +49,18 @@ WHERE id = ? AND status = 'failed'
 -- name: failed-outbox
 -- By id, not failed_at: mails that failed before failed_at existed have
 -- none. It reads the failed end of the outbox_status index.
-SELECT id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at
+SELECT id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body_text, body_html, headers,
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, attachment_count, created_at, sent_at, failed_at
 FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?
 
 -- name: outbox-message
-SELECT id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at
+SELECT id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body_text, body_html, headers,
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, attachment_count, created_at, sent_at, failed_at
 FROM outbox WHERE id = ?
 
 -- name: outbox-by-kind
-SELECT id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at
+SELECT id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body_text, body_html, headers,
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, attachment_count, created_at, sent_at, failed_at
 FROM outbox WHERE kind = ? ORDER BY id LIMIT ?
 
 -- name: outbox-counts
@@ -76,3 +76,28 @@ SELECT last_error FROM outbox WHERE status IN ('pending', 'failed') AND last_err
 -- name: system-sender
 -- The first mailbox: the sender of mail not tied to a mailbox.
 SELECT id, email FROM mailboxes ORDER BY id LIMIT 1
+
+-- name: compose-outbox
+-- What a composed mail (an agent's reply, a forward) has beyond a plain
+-- one, set in the transaction that enqueued the row.
+UPDATE outbox SET cc_addrs = ?, bcc_addrs = ?, body_html = ? WHERE message_id = ? AND status = 'pending' RETURNING id
+
+-- name: attach-thread-files
+-- A reply's files: those stored on its thread.
+INSERT INTO outbox_attachments (outbox_id, attachment_id) SELECT ?, id FROM attachments WHERE thread_id = ?
+
+-- name: attach-conversation-files
+-- A forward's files: those of the mail in the conversation (not notes).
+INSERT INTO outbox_attachments (outbox_id, attachment_id)
+SELECT ?, a.id FROM attachments a JOIN threads t ON t.id = a.thread_id
+WHERE t.conversation_id = ? AND t.kind IN ('customer', 'reply')
+
+-- name: count-outbox-files
+UPDATE outbox SET attachment_count = (SELECT COUNT(*) FROM outbox_attachments WHERE outbox_id = ?) WHERE id = ?
+RETURNING attachment_count
+
+-- name: outbox-attachments
+-- The files of a row, in the order they were stored.
+SELECT a.filename, a.content_type, a.data
+FROM outbox_attachments oa JOIN attachments a ON a.id = oa.attachment_id
+WHERE oa.outbox_id = ? ORDER BY a.id

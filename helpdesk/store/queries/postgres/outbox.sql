@@ -7,8 +7,8 @@ UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
 WHERE id IN (SELECT id FROM outbox
 	WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED)
-RETURNING id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, subject, body_text, headers,
-	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, sent_at, failed_at
+RETURNING id, dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, body_text, body_html, headers,
+	message_id, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, attachment_count, created_at, sent_at, failed_at
 
 -- name: renew-outbox-claim
 UPDATE outbox SET lease_until = ?
