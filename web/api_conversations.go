@@ -120,29 +120,19 @@ type apiThreadInput struct {
 	Body    *string `json:"body"`
 	Version *int64  `json:"version"`
 	Status  *string `json:"status"` // replies only: the status after sending
-}
-
-// apiReply is POST /api/v1/conversations/:id/replies {"body": "...",
-// "version": N, "status": "closed"}: 201 with the new thread and its
-// delivery (queued: the mail waits in the outbox). The status after
-// sending is pending unless given.
-func (s *Server) apiReply(c echo.Context) error {
-	return s.apiWrite(c, func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error) {
-		r := helpdesk.NewReply{Body: *in.Body, Seen: seen}
-		if in.Status != nil {
-			if r.Status = *in.Status; r.Status == "" {
-				return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "must be one of " + strings.Join(helpdesk.Statuses, ", ")}}
-			}
-		}
-		return s.cfg.Store.AddReply(ctx, v, id, r)
-	})
+	// Replies only: copies and files (api_replies.go).
+	Cc          []string           `json:"cc"`
+	Bcc         []string           `json:"bcc"`
+	Attachments []apiNewAttachment `json:"attachments"`
 }
 
 // apiNote is POST /api/v1/conversations/:id/notes {"body": "...", "version": N}.
 func (s *Server) apiNote(c echo.Context) error {
 	return s.apiWrite(c, func(ctx context.Context, v helpdesk.Viewer, id int64, in apiThreadInput, seen int64) (*helpdesk.Written, error) {
-		if in.Status != nil {
-			return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"status": "unknown field"}}
+		for field, given := range map[string]bool{"status": in.Status != nil, "cc": in.Cc != nil, "bcc": in.Bcc != nil, "attachments": in.Attachments != nil} {
+			if given {
+				return nil, &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{field: "unknown field"}}
+			}
 		}
 		return s.cfg.Store.AddNote(ctx, v, id, *in.Body, seen)
 	})

@@ -21,12 +21,18 @@ import (
 
 // conversationForm is the agent's input on the conversation page.
 type conversationForm struct {
-	Seen   int64             // the version of the conversation the page showed
-	Reply  string            // typed reply (the "body" box), kept until it is sent
-	Note   string            // typed note, kept until it is added
-	Tag    string            // typed tag, kept until it is added
-	Fields map[string]string // inline errors, by field
-	Stale  *helpdesk.StaleError
+	Seen  int64  // the version of the conversation the page showed
+	Reply string // typed reply (the "body" box), kept until it is sent
+	Note  string // typed note, kept until it is added
+	Tag   string // typed tag, kept until it is added
+	// Cc and Bcc are the reply's copies as typed; a fresh page starts Cc
+	// with "reply all" (helpdesk.ReplyAllCc).
+	Cc, Bcc     string
+	ForwardTo   string // forward: the address and the note, kept until sent
+	ForwardNote string
+	fresh       bool              // nothing typed yet: fill in the defaults
+	Fields      map[string]string // inline errors, by field
+	Stale       *helpdesk.StaleError
 	// Changed describes Stale for people, with the conversation as it is now.
 	Changed []string
 	anchor  string // where to go after success
@@ -62,7 +68,7 @@ func (s *Server) conversationAction(c echo.Context, act conversationAct) error {
 	if len(f.Fields) > 0 {
 		return s.showConversation(c, id, http.StatusUnprocessableEntity, f)
 	}
-	if f.Reply != "" || f.Note != "" || f.Tag != "" {
+	if f.Reply != "" || f.Note != "" || f.Tag != "" || f.ForwardTo != "" || f.ForwardNote != "" {
 		c.Set(ctxNotice, notice)
 		return s.showConversation(c, id, http.StatusOK, f)
 	}
@@ -73,7 +79,9 @@ func parseConversationForm(c echo.Context) (*conversationForm, error) {
 	if _, err := c.FormParams(); err != nil {
 		return nil, err
 	}
-	f := &conversationForm{Reply: c.FormValue("body"), Note: c.FormValue("note"), Tag: c.FormValue("tag"), Fields: map[string]string{}}
+	f := &conversationForm{Reply: c.FormValue("body"), Note: c.FormValue("note"), Tag: c.FormValue("tag"),
+		Cc: c.FormValue("cc"), Bcc: c.FormValue("bcc"), ForwardTo: c.FormValue("forward_to"), ForwardNote: c.FormValue("forward_note"),
+		Fields: map[string]string{}}
 	if raw := c.FormValue("version"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n < 1 {

@@ -195,6 +195,7 @@ type conversationViewPage struct {
 	Others []helpdesk.ConversationSummary
 	// MergeInto is the typed number of a refused merge, kept.
 	MergeInto string
+	Limits    helpdesk.AttachmentLimits // of the composer's files
 }
 
 // conversationPage shows one conversation: threads oldest first, HTML
@@ -205,7 +206,7 @@ func (s *Server) conversationPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, &conversationForm{}))
+	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, &conversationForm{fresh: true}))
 }
 
 // showConversation renders the conversation page as it is now, with the
@@ -218,7 +219,7 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	}
 	p := &conversationViewPage{
 		C: d, RemoteImages: c.QueryParam("images") == "1", PlainText: c.QueryParam("text") == "1",
-		Statuses: helpdesk.Statuses, Form: f, MergeInto: c.FormValue("into"),
+		Statuses: helpdesk.Statuses, Form: f, MergeInto: c.FormValue("into"), Limits: s.cfg.Attachments,
 	}
 	if d.AssigneeID != nil {
 		p.AssigneeID = *d.AssigneeID
@@ -239,6 +240,9 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	// style attributes apply on this page, style elements stay 'self'.
 	imgSrc := "'self' data:"
 	f.describeChanges(d)
+	if f.fresh {
+		f.Cc = strings.Join(helpdesk.ReplyAllCc(d), ", ")
+	}
 	if p.RemoteImages {
 		// The agent asked for this mail's remote images: this page only
 		// may load images from anywhere. Scripts stay same-origin.
@@ -247,21 +251,6 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; img-src "+imgSrc+
 		"; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
 	return s.render(c, status, "conversation.html", d.Subject, p)
-}
-
-// conversationReply sends the typed reply to the customer (via the
-// outbox) and sets the status the button chose: pending ("Send") or
-// closed ("Send and close").
-func (s *Server) conversationReply(c echo.Context) error {
-	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
-		w, err := s.cfg.Store.AddReply(ctx, v, id, helpdesk.NewReply{Body: f.Reply, Seen: f.Seen, Status: c.FormValue("then")})
-		if err != nil {
-			return "", err
-		}
-		f.Reply = ""
-		f.anchor = "#thread-" + itoa(w.ThreadID)
-		return "reply-queued", nil
-	})
 }
 
 // conversationNote adds the typed internal note.

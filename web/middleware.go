@@ -1,9 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
 // Middleware that is neither authentication (auth.go, csrf.go) nor
@@ -29,16 +32,21 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// maxBody bounds every request body; forms and API bodies are small.
+// maxBody bounds every request body but those that carry files
+// (uploadBodyLimit); forms and API bodies are small.
 const maxBody = 1 << 20
 
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > maxBody {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body too large (at most 1 MiB)")
+		limit, uploads := s.uploadBodyLimit(c)
+		if !uploads {
+			limit = maxBody
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
+		if req.ContentLength > limit {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large (at most %s)", helpdesk.ByteSize(limit)))
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		return next(c)
 	}
 }

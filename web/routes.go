@@ -65,7 +65,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/logout", s.logout, roleAnyUser, kindPage},
 
 		// Agent workspace (web/conversations.go, web/conversation_merge.go,
-		// web/customers.go, web/attachments.go).
+		// web/composer.go, web/customers.go, web/attachments.go).
 		{http.MethodGet, "/", s.conversationsPage, roleAnyUser, kindPage},
 		{http.MethodGet, "/conversations/:id", s.conversationPage, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies", s.conversationReply, roleAnyUser, kindPage},
@@ -75,6 +75,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/conversations/:id/tags/delete", s.conversationTagRemove, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies/:thread/retry", s.conversationReplyRetry, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/merge", s.conversationMerge, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/:id/forward", s.conversationForward, roleAnyUser, kindPage},
 		{http.MethodGet, "/customers/:id", s.customerPage, roleAnyUser, kindPage},
 		{http.MethodGet, "/attachments/:id", s.attachmentDownload, roleAnyUser, kindPage},
 		{http.MethodGet, "/threads/:id/inline", s.attachmentInline, roleAnyUser, kindPage},

@@ -90,6 +90,9 @@ type Config struct {
 	// 2 MiB); a larger one shows its text part and a link to download
 	// the HTML.
 	MailHTMLMaxBytes int64
+	// Attachments bound the files of one reply: each file (default
+	// 20 MiB) and all of them together (default 25 MiB).
+	Attachments helpdesk.AttachmentLimits
 	// OAuthClients are the helpdesk's clients at the preset providers
 	// ("google", "microsoft"), for "Connect with ..." on mailbox pages.
 	OAuthClients map[string]OAuthClient
@@ -149,6 +152,8 @@ func New(cfg Config) *Server {
 	if cfg.MailHTMLMaxBytes <= 0 {
 		cfg.MailHTMLMaxBytes = 2 << 20
 	}
+	cfg.Attachments.PerFile = positiveOr(cfg.Attachments.PerFile, helpdesk.DefaultAttachmentMaxBytes)
+	cfg.Attachments.PerReply = positiveOr(cfg.Attachments.PerReply, helpdesk.DefaultReplyAttachmentMaxBytes)
 	if cfg.Presence == nil {
 		cfg.Presence = presence.NewLocal(0)
 	}
@@ -191,7 +196,7 @@ func loginDefenses(cfg *Config) (loginLimiter, passwordChecks) {
 }
 
 // positiveOr is v, or def when v is not positive.
-func positiveOr[T int | time.Duration](v, def T) T {
+func positiveOr[T int | int64 | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
 	}

@@ -46,6 +46,7 @@ var notices = map[string]string{
 	"created":          "Mailbox created.",
 	"saved":            "Changes saved.",
 	"reply-queued":     "Reply queued: it shows as sent once the mail server has accepted it.",
+	"forwarded":        "Conversation forwarded: the mail is queued, and a note records it.",
 	"merged":           "Conversations merged: the other one's messages, participants and tags are in this one now.",
 	"reply-retried":    "The reply is queued again; it shows as sent once the mail server has accepted it.",
 	"connected":        "Mailbox connected: it signs in with the account below.",
@@ -67,6 +68,7 @@ var notices = map[string]string{
 }
 
 var templateFuncs = template.FuncMap{
+	"bytesize": helpdesk.ByteSize,
 	"time": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:

@@ -111,6 +111,7 @@ func serve(ctx context.Context, cfg config, store *store.Store, roles map[string
 			CaughtMail:       caught,
 			MetricsToken:     cfg.MetricsToken,
 			MailHTMLMaxBytes: cfg.MailHTMLMaxBytes,
+			Attachments:      cfg.Attachments,
 			OAuthClients:     cfg.OAuthClients, // for "Connect with Google / Microsoft"
 			TestConnection:   fetcher.New(store, fetcher.Config{Logger: logger, Tokens: tokens}).TestConnection,
 			Presence:         presenceBoard(ctx, deps, logger),

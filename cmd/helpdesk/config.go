@@ -48,6 +48,10 @@ type config struct {
 	// MailHTMLMaxBytes (HELPDESK_MAIL_HTML_MAX_BYTES): larger HTML mail
 	// shows its text; 0 leaves the web's default.
 	MailHTMLMaxBytes int64
+	// Attachments bound the files of one reply:
+	// HELPDESK_ATTACHMENT_MAX_BYTES each, HELPDESK_REPLY_ATTACHMENTS_MAX_BYTES
+	// together; zero leaves the web's defaults.
+	Attachments helpdesk.AttachmentLimits
 	// OAuthClients are the helpdesk's OAuth2 clients at Google and
 	// Microsoft (HELPDESK_OAUTH_GOOGLE_CLIENT_ID/_SECRET and the
 	// MICROSOFT pair), for "Connect with ..." on mailbox pages.
@@ -102,6 +106,12 @@ func loadConfig() (config, error) {
 			return c, fmt.Errorf("HELPDESK_MAIL_HTML_MAX_BYTES %q: want a size of at least 64KiB, e.g. 2MiB or a number of bytes", v)
 		}
 		c.MailHTMLMaxBytes = int64(n)
+	}
+	if c.Attachments.PerFile, err = envSize("HELPDESK_ATTACHMENT_MAX_BYTES"); err != nil {
+		return c, err
+	}
+	if c.Attachments.PerReply, err = envSize("HELPDESK_REPLY_ATTACHMENTS_MAX_BYTES"); err != nil {
+		return c, err
 	}
 	if c.PublicURL, err = parsePublicURL(envOr("HELPDESK_PUBLIC_URL", "http://"+c.Listen)); err != nil {
 		return c, err
@@ -180,6 +190,19 @@ func positiveIntEnv(name, what string, example int) (int, error) {
 		return 0, fmt.Errorf("%s %q: want a number of %s of at least 1, e.g. %d", name, v, what, example)
 	}
 	return n, nil
+}
+
+// envSize reads a size like 20MiB or a number of bytes (0: not set).
+func envSize(name string) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n < 1 || n > 1<<40 {
+		return 0, fmt.Errorf("%s %q: want a size, e.g. 20MiB or a number of bytes", name, v)
+	}
+	return int64(n), nil
 }
 
 func envOr(name, def string) string {

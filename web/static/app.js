@@ -53,5 +53,21 @@
         if (e.key === "Enter") e.preventDefault();
       });
     });
+    // Files over the composer's limits are refused as they are chosen,
+    // before anything is uploaded (the server refuses them too).
+    document.querySelectorAll("input[type=file][data-max-file]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var perFile = +input.getAttribute("data-max-file"), perReply = +input.getAttribute("data-max-total");
+        var total = 0, msg = "";
+        Array.prototype.forEach.call(input.files, function (f) {
+          total += f.size;
+          if (!msg && f.size > perFile) msg = f.name + " is too large: each file may be at most " + Math.floor(perFile / 1048576 * 10) / 10 + " MiB.";
+        });
+        if (!msg && total > perReply) msg = "The files are too large together: at most " + Math.floor(perReply / 1048576 * 10) / 10 + " MiB.";
+        var out = document.getElementById("files-error");
+        if (out) out.textContent = msg, out.hidden = !msg;
+        if (msg) input.value = "";
+      });
+    });
   });
 })();
