@@ -132,6 +132,8 @@ func TestBadCommandLinesAndConfig(t *testing.T) {
 		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_TRUSTED_PROXIES=10.0.0.0/33"}, 1, "HELPDESK_TRUSTED_PROXIES"},
 		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_MAIL_HTML_MAX_BYTES=huge"}, 1, "HELPDESK_MAIL_HTML_MAX_BYTES"},
 		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_MAIL_HTML_MAX_BYTES=100"}, 1, "at least 64KiB"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_ATTACHMENT_MAX_BYTES=huge"}, 1, "HELPDESK_ATTACHMENT_MAX_BYTES"},
+		{[]string{"serve", "--roles", "web"}, []string{"HELPDESK_REPLY_ATTACHMENTS_MAX_BYTES=0"}, 1, "HELPDESK_REPLY_ATTACHMENTS_MAX_BYTES"},
 	} {
 		_, stderr, code := w.runEnv(tc.env, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
