@@ -200,6 +200,7 @@ func TestComposerSendsRealMail(t *testing.T) {
 		_, page = agent.get(path)
 		thread := page[strings.Index(page, `id="thread-`+itoa(reply.ID)+`"`):]
 		for _, want := range []string{`data-field="cc">carol@partner.example, dan@partner.example<`, `data-field="bcc">boss@example.org<`,
+			"<strong>Alice</strong>", // shown as the customer sees it
 			`data-attachment="` + itoa(reply.Attachments[0].ID) + `">manual.pdf<`} {
 			if !strings.Contains(thread, want) {
 				t.Errorf("the reply on the page lacks %s", want)

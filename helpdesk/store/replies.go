@@ -69,7 +69,7 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		subject := helpdesk.SubjectWithToken(helpdesk.ReplySubject(rc.Subject), convID)
 
 		if err := t.get(ctx, &w.ThreadID, q.InsertReply, convID, inReplyTo, rc.MailboxEmail, author.Name, rc.CustomerEmail,
-			strings.Join(cc, ", "), strings.Join(bcc, ", "), subject, body, v.UserID, now()); err != nil {
+			strings.Join(cc, ", "), strings.Join(bcc, ", "), subject, body, html, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert reply: %w", err)
 		}
 		for _, a := range r.Attachments {

@@ -141,9 +141,11 @@ SELECT kind, message_id FROM threads
 WHERE conversation_id = ? AND kind IN ('customer', 'reply') AND message_id <> '' ORDER BY id
 
 -- name: insert-reply
+-- body_html is the HTML the mail carries, so the page shows the reply as
+-- the customer sees it.
 INSERT INTO threads (conversation_id, kind, in_reply_to, from_email, from_name, to_addrs, cc_addrs, bcc_addrs,
-	subject, body_text, user_id, created_at)
-VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+	subject, body_text, body_html, user_id, created_at)
+VALUES (?, 'reply', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
 
 -- name: set-thread-message-id
 UPDATE threads SET message_id = ? WHERE id = ?
