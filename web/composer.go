@@ -32,7 +32,7 @@ func (s *Server) conversationReply(c echo.Context) error {
 		if err != nil {
 			return "", err
 		}
-		f.Reply, f.fresh = "", true
+		f.Reply, f.Bcc, f.fresh = "", "", true
 		f.anchor = "#thread-" + itoa(w.ThreadID)
 		return "reply-queued", nil
 	})

@@ -21,21 +21,22 @@ import (
 
 // conversationForm is the agent's input on the conversation page.
 type conversationForm struct {
-	Seen  int64  // the version of the conversation the page showed
-	Reply string // typed reply (the "body" box), kept until it is sent
-	Note  string // typed note, kept until it is added
-	Tag   string // typed tag, kept until it is added
+	Seen   int64             // the version of the conversation the page showed
+	Reply  string            // typed reply (the "body" box), kept until it is sent
+	Note   string            // typed note, kept until it is added
+	Tag    string            // typed tag, kept until it is added
+	Fields map[string]string // inline errors, by field
+	Stale  *helpdesk.StaleError
+	// Changed describes Stale for people, with the conversation as it is now.
+	Changed []string
+	anchor  string // where to go after success
+
 	// Cc and Bcc are the reply's copies as typed; a fresh page starts Cc
 	// with "reply all" (helpdesk.ReplyAllCc).
 	Cc, Bcc     string
 	ForwardTo   string // forward: the address and the note, kept until sent
 	ForwardNote string
-	fresh       bool              // nothing typed yet: fill in the defaults
-	Fields      map[string]string // inline errors, by field
-	Stale       *helpdesk.StaleError
-	// Changed describes Stale for people, with the conversation as it is now.
-	Changed []string
-	anchor  string // where to go after success
+	fresh       bool // nothing typed yet: fill in the defaults
 }
 
 // conversationAct is one action of the form. It clears the input it used

@@ -41,8 +41,7 @@ func enqueueComposedTx(ctx context.Context, t *tx, m helpdesk.OutboundMail, file
 	if err != nil {
 		return "", fmt.Errorf("attach files to outbox %d: %w", id, err)
 	}
-	var n int
-	if err := t.get(ctx, &n, q.CountOutboxFiles, id, id); err != nil {
+	if _, err := t.exec(ctx, q.CountOutboxFiles, id, id); err != nil {
 		return "", fmt.Errorf("count files of outbox %d: %w", id, err)
 	}
 	return messageID, nil

@@ -20,10 +20,11 @@ type replyContext struct {
 }
 
 // AddReply answers the customer: in one transaction it stores the reply
-// thread and enqueues the mail (From the mailbox address, To the customer,
-// In-Reply-To the last customer message, References the chain, subject
-// with the [#N] token) and sets the status (pending unless r.Status says
-// otherwise), as one new version. The thread's message_id is the outbox
+// thread with its files and enqueues the mail (From the mailbox address, To
+// the customer, r.Cc and r.Bcc, In-Reply-To the last customer message,
+// References the chain, subject with the [#N] token, the text with its HTML
+// rendered from Markdown, the files) and sets the status (pending unless
+// r.Status says otherwise), as one new version. The thread's message_id is the outbox
 // row's Message-ID, so the customer's answer threads back by In-Reply-To.
 // It is refused (*helpdesk.StaleError) when a customer message or another
 // agent's reply arrived since r.Seen: the agent reads it first.

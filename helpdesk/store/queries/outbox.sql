@@ -94,7 +94,6 @@ WHERE t.conversation_id = ? AND t.kind IN ('customer', 'reply')
 
 -- name: count-outbox-files
 UPDATE outbox SET attachment_count = (SELECT COUNT(*) FROM outbox_attachments WHERE outbox_id = ?) WHERE id = ?
-RETURNING attachment_count
 
 -- name: outbox-attachments
 -- The files of a row, in the order they were stored.
