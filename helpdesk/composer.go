@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dustin/go-humanize"
 )
 
 // MaxRecipients bounds the CC and the BCC list of one reply each.
@@ -109,7 +111,7 @@ func AttachmentFilename(name string) string {
 		_, size := utf8.DecodeLastRuneInString(name)
 		name = name[:len(name)-size]
 	}
-	if name == "" || name == "." || name == "/" {
+	if name == "" || name == "." || name == ".." || name == "/" {
 		return "attachment"
 	}
 	return name
@@ -125,17 +127,8 @@ func AttachmentType(ct string) string {
 	return t
 }
 
-// ByteSize is a size for people: 512 bytes, 20 KiB, 1.5 MiB.
-func ByteSize(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d bytes", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	default:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/(1<<20)), ".0") + " MiB"
-	}
-}
+// ByteSize is a size for people: 512 B, 1.5 KiB, 20 MiB.
+func ByteSize(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // ReplyAllCc is whom "reply all" copies: the others on the newest
 // customer message (its To and Cc), without the mailbox and the customer.

@@ -65,7 +65,7 @@ func TestComposerInChromium(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.SetUploadFiles(`#reply-files`, []string{big})); err != nil {
 		t.Fatal(err)
 	}
-	if got := tab.eval(`JSON.stringify([document.querySelector("#files-error").hidden, document.querySelector("#files-error").textContent, document.querySelector("#reply-files").files.length])`); !strings.Contains(got, `[false,"too-big.bin is too large`) || !strings.HasSuffix(got, ",0]") {
+	if got := tab.eval(`JSON.stringify([document.querySelector("#files-error").hidden, document.querySelector("#files-error").textContent, document.querySelector("#reply-files").files.length])`); !strings.Contains(got, `[false,"too-big.bin is 5.0 KiB: each file may be at most 4.0 KiB.`) || !strings.HasSuffix(got, ",0]") {
 		t.Errorf("an oversized file chosen: %s", got)
 	}
 

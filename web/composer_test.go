@@ -270,7 +270,7 @@ func TestComposerRefusesInPlace(t *testing.T) {
 			t.Fatalf("oversized upload: %d", resp.StatusCode)
 		}
 		for _, want := range []string{">My carefully typed answer</textarea>", ">a note in progress</textarea>",
-			`value="not an address"`, `value="x@"`, "big.bin is 1 KiB: each file may be at most 1 KiB", `data-error="cc"`, `data-error="bcc"`} {
+			`value="not an address"`, `value="x@"`, "big.bin is 1.5 KiB: each file may be at most 1.0 KiB", `data-error="cc"`, `data-error="bcc"`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the refused page lacks %q", want)
 			}
@@ -278,7 +278,7 @@ func TestComposerRefusesInPlace(t *testing.T) {
 		// Together over the reply's limit, each file within its own.
 		_, page = agent.submitMultipart(path+"/replies", map[string]string{"body": "Two files"},
 			[]upload{{"a.bin", "", bytes.Repeat([]byte("a"), 1000)}, {"b.bin", "", bytes.Repeat([]byte("b"), 1000)}, {"c.bin", "", bytes.Repeat([]byte("c"), 1000)}})
-		if !strings.Contains(page, "a reply may carry at most 2 KiB") || !strings.Contains(page, ">Two files</textarea>") {
+		if !strings.Contains(page, "a reply may carry at most 2.0 KiB") || !strings.Contains(page, ">Two files</textarea>") {
 			t.Errorf("files over the reply's limit together were not refused in place")
 		}
 		// Far over every limit: refused before it is read.

@@ -58,12 +58,13 @@
     document.querySelectorAll("input[type=file][data-max-file]").forEach(function (input) {
       input.addEventListener("change", function () {
         var perFile = +input.getAttribute("data-max-file"), perReply = +input.getAttribute("data-max-total");
+        var size = function (n) { return n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB"; };
         var total = 0, msg = "";
         Array.prototype.forEach.call(input.files, function (f) {
           total += f.size;
-          if (!msg && f.size > perFile) msg = f.name + " is too large: each file may be at most " + Math.floor(perFile / 1048576 * 10) / 10 + " MiB.";
+          if (!msg && f.size > perFile) msg = f.name + " is " + size(f.size) + ": each file may be at most " + size(perFile) + ".";
         });
-        if (!msg && total > perReply) msg = "The files are too large together: at most " + Math.floor(perReply / 1048576 * 10) / 10 + " MiB.";
+        if (!msg && total > perReply) msg = "The files are " + size(total) + " together: a reply may carry at most " + size(perReply) + ".";
         var out = document.getElementById("files-error");
         if (out) out.textContent = msg, out.hidden = !msg;
         if (msg) input.value = "";
