@@ -20,6 +20,7 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 	"github.com/helpdesk/helpdesk/helpdesk/notifier"
 	"github.com/helpdesk/helpdesk/internal/testserver"
+	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
 // upload is a file of a multipart form post.
@@ -212,42 +213,88 @@ func TestComposerSendsRealMail(t *testing.T) {
 	})
 }
 
-// TestComposedMailIsTheSameOnResend: an outbox row with files composes
-// to the same bytes every time, so a resend after a crash sends the same
-// message; a row whose files are gone is never sent without them.
-func TestComposedMailIsTheSameOnResend(t *testing.T) {
-	w := setupWorkspace(t, "sqlite")
-	ctx := context.Background()
-	r, err := w.store.AddReply(ctx, helpdesk.ViewerOf(w.agent), w.c2, helpdesk.NewReply{Body: "See *attached*.",
-		Attachments: []helpdesk.NewAttachment{{Filename: "a.bin", ContentType: "application/octet-stream", Data: allBytes()}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := w.store.OutboxByKind(ctx, "reply", 10)
-	if err != nil || len(rows) != 1 || rows[0].MessageID != r.MessageID || rows[0].AttachmentCount != 1 {
-		t.Fatalf("outbox: %+v %v", rows, err)
-	}
-	compose := func() []byte {
-		m, err := w.store.OutboxMessage(ctx, rows[0].ID)
-		if err != nil {
+// TestResendSendsTheSameFiles: when the notifier died after the server
+// took a reply with a file and before it recorded that (the row is still
+// pending), the resend is the same message, byte for byte, the file
+// included. A row whose file is gone meanwhile fails instead of going out
+// without it.
+func TestResendSendsTheSameFiles(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		w := setupWorkspace(t, dialect)
+		ctx := context.Background()
+		if _, err := w.store.AddReply(ctx, helpdesk.ViewerOf(w.agent), w.c2, helpdesk.NewReply{Body: "See *attached*.",
+			Attachments: []helpdesk.NewAttachment{{Filename: "a.bin", ContentType: "application/octet-stream", Data: allBytes()}}}); err != nil {
 			t.Fatal(err)
 		}
-		if m.Attachments, err = w.store.OutboxAttachments(ctx, m.ID); err != nil {
+		sink := testserver.StartSMTP(t)
+		toBob := func() (mails []testserver.SMTPMessage) {
+			for _, m := range sink.Messages() {
+				if slices.Contains(m.To, "bob@customer.example") {
+					mails = append(mails, m)
+				}
+			}
+			return mails
+		}
+		drain := func(want int) {
+			t.Helper()
+			n := notifier.New(w.store, notifier.Config{SMTPURL: sink.URL(), PollEvery: 20 * time.Millisecond, RetryBase: time.Hour, MaxAttempts: 1,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err := n.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer n.Stop()
+			for i := 1; len(toBob()) < want; i++ {
+				sink.WaitMessages(t, i, 20*time.Second)
+			}
+		}
+		raw := teststore.RawDB(t, w.dbURL)
+		unrecorded := func() {
+			t.Helper()
+			if _, err := raw.Exec("UPDATE outbox SET status = 'pending', sent_at = NULL WHERE kind = 'reply'"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drain(1)
+		unrecorded()
+		drain(2)
+		mails := toBob()
+		if len(mails) != 2 || !bytes.Equal(mails[0].Data, mails[1].Data) {
+			t.Fatalf("the resend differs from the first send (%d mails)", len(mails))
+		}
+		if got := readMail(t, mails[1].Data).attachments["a.bin"]; !bytes.Equal(got, allBytes()) {
+			t.Errorf("the resent file arrived changed")
+		}
+
+		unrecorded()
+		if _, err := raw.Exec("DELETE FROM attachments WHERE filename = 'a.bin'"); err != nil {
 			t.Fatal(err)
 		}
-		data, err := notifier.Compose(m)
-		if err != nil {
+		n := notifier.New(w.store, notifier.Config{SMTPURL: sink.URL(), PollEvery: 20 * time.Millisecond, RetryBase: time.Hour, MaxAttempts: 1,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err := n.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return data
-	}
-	first := compose()
-	if !bytes.Equal(first, compose()) {
-		t.Errorf("composing the row again gave other bytes")
-	}
-	if !bytes.Contains(first, []byte(base64.StdEncoding.EncodeToString(allBytes())[:60])) {
-		t.Errorf("the file is not in the mail")
-	}
+		defer n.Stop()
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			if time.Now().After(deadline) {
+				t.Fatal("the reply whose file is gone did not fail within 20s")
+			}
+			rows, err := w.store.OutboxByKind(ctx, "reply", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows[0].Status == "failed" {
+				if !strings.Contains(rows[0].LastError, "attachments of this mail are gone") {
+					t.Errorf("failed with %q", rows[0].LastError)
+				}
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(toBob()) != 2 {
+			t.Errorf("a reply whose file is gone was sent")
+		}
+	})
 }
 
 // TestComposerRefusesInPlace: a file over the limit, a bad Cc and a bad
