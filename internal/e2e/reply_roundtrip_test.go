@@ -19,7 +19,7 @@ import (
 )
 
 // TestReplyRoundTrip: a customer mail is fetched from Dovecot; the agent
-// answers through the API; the notifier sends the answer to an SMTP
+// answers through the API (with a Cc and a file); the notifier sends the answer to an SMTP
 // server; the customer's answer to it (quoting its Message-ID, with a new
 // subject) goes back into Dovecot, is fetched, and lands in the same
 // conversation. A hostile subject cannot add header fields on the way, and
@@ -60,7 +60,10 @@ func TestReplyRoundTrip(t *testing.T) {
 	_, evilList, _ := e.call(t, e.agentToken, "GET", "/api/v1/conversations?q=eve%40customer", "")
 	evil := convIDs(t, evilList)[0]
 
-	code, reply, _ := e.call(t, e.agentToken, "POST", "/api/v1/conversations/"+itoa(conv)+"/replies", `{"body": "Sorry! It ships today."}`)
+	label := []byte("%PDF-1.4 shipping label \x00\xff")
+	code, reply, _ := e.call(t, e.agentToken, "POST", "/api/v1/conversations/"+itoa(conv)+"/replies", `{"body": "Sorry! It ships **today**.",
+		"cc": ["warehouse@partner.example"], "attachments": [{"filename": "label.pdf", "content_type": "application/pdf", "content_base64": "`+
+		base64.StdEncoding.EncodeToString(label)+`"}]}`)
 	if code != 201 {
 		t.Fatalf("reply: %d %v", code, reply)
 	}
@@ -81,7 +84,7 @@ func TestReplyRoundTrip(t *testing.T) {
 	for (toAlice == nil || toEve == nil) && time.Now().Before(deadline) {
 		for _, m := range sink.Messages() {
 			switch strings.Join(m.To, ",") {
-			case "alice@customer.example":
+			case "alice@customer.example,warehouse@partner.example":
 				toAlice = &m
 			case "eve@customer.example":
 				toEve = &m
@@ -101,6 +104,10 @@ func TestReplyRoundTrip(t *testing.T) {
 	if from == nil || from.Address != "support@example.test" || toAlice.MessageID != "<"+replyID+">" ||
 		h.Get("In-Reply-To") != "<order-1@customer.example>" || !strings.Contains(h.Get("References"), "<order-1@customer.example>") {
 		t.Errorf("reply headers: %v (Message-ID %s, want <%s>)", h, toAlice.MessageID, replyID)
+	}
+	if h.Get("Cc") != "<warehouse@partner.example>" || !bytes.Contains(toAlice.Data, []byte(base64.StdEncoding.EncodeToString(label))) ||
+		!strings.HasPrefix(h.Get("Content-Type"), "multipart/mixed") {
+		t.Errorf("the reply's Cc %q, type %q, or its file is missing", h.Get("Cc"), h.Get("Content-Type"))
 	}
 	if subj, _ := new(mime.WordDecoder).DecodeHeader(h.Get("Subject")); !strings.Contains(subj, fmt.Sprintf("[#%d]", conv)) || !strings.Contains(subj, "Order 1234 missing") {
 		t.Errorf("reply subject %q lacks the [#%d] token", subj, conv)
