@@ -65,7 +65,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/logout", s.logout, roleAnyUser, kindPage},
 
 		// Agent workspace (web/conversations.go, web/conversation_merge.go,
-		// web/composer.go, web/customers.go, web/attachments.go).
+		// web/composer_mail.go, web/customers.go, web/attachments.go).
 		{http.MethodGet, "/", s.conversationsPage, roleAnyUser, kindPage},
 		{http.MethodGet, "/conversations/:id", s.conversationPage, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies", s.conversationReply, roleAnyUser, kindPage},

@@ -13,12 +13,12 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-// TestComposerInChromium: the composer (Cc prefilled for reply all, Bcc,
+// TestComposerMailInChromium: the composer (Cc prefilled for reply all, Bcc,
 // files, the forward box) fits 390, 768 and 1,280 px without sideways
 // scrolling; a file over the limit is refused as it is chosen, and a
 // reply with a file sent from the page is stored with it. Screenshots go
 // to testdata/artifacts.
-func TestComposerInChromium(t *testing.T) {
+func TestComposerMailInChromium(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	w := &workspace{env: setup(t, "sqlite", func(c *Config) { c.Attachments = helpdesk.AttachmentLimits{PerFile: 4 << 10, PerReply: 8 << 10} })}
@@ -58,7 +58,7 @@ func TestComposerInChromium(t *testing.T) {
 		if want := `{"overflow":0,"cc":"carol@partner.example, a-colleague-with-a-very-long-address@partner-company.example"}`; got != want {
 			t.Errorf("composer at %d px: %s, want %s", width, got, want)
 		}
-		saveScreenshot(t, bctx, fmt.Sprintf("composer-%d.png", width))
+		saveScreenshot(t, bctx, fmt.Sprintf("composer-mail-%d.png", width))
 	}
 
 	// A file over the limit is refused as it is chosen.
