@@ -195,6 +195,7 @@ type conversationViewPage struct {
 	Others []helpdesk.ConversationSummary
 	// MergeInto is the typed number of a refused merge, kept.
 	MergeInto string
+	Composer  composerAids
 }
 
 // conversationPage shows one conversation: threads oldest first, HTML
@@ -205,7 +206,11 @@ func (s *Server) conversationPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, &conversationForm{}))
+	f := &conversationForm{}
+	if err := s.restoreDraft(c, id, f); err != nil {
+		return err
+	}
+	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, f))
 }
 
 // showConversation renders the conversation page as it is now, with the
@@ -235,6 +240,10 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	if p.Others, err = s.otherConversations(ctx, viewer(c), d); err != nil {
 		return err
 	}
+	if p.Composer, err = s.loadComposerAids(ctx, viewer(c), d); err != nil {
+		return err
+	}
+	p.Composer.DraftRestored = c.Request().Method == http.MethodGet && f.Reply != ""
 	// Mail keeps its inline styles (only allowed properties, sanitize.go):
 	// style attributes apply on this page, style elements stay 'self'.
 	imgSrc := "'self' data:"

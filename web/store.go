@@ -35,6 +35,17 @@ type Store interface {
 	SanitizedHTML(ctx context.Context, v helpdesk.Viewer, threadIDs []int64, remoteImages bool, policy int) (map[int64]helpdesk.SanitizedHTML, error)
 	SaveSanitizedHTML(ctx context.Context, h helpdesk.SanitizedHTML) error
 
+	// Writing a reply: the signature, saved replies (admins change them),
+	// the agent's draft.
+	Signature(ctx context.Context, v helpdesk.Viewer, convID int64) (string, error)
+	SavedReplies(ctx context.Context, v helpdesk.Viewer, mailboxID int64) ([]helpdesk.SavedReply, error)
+	SavedReply(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.SavedReply, error)
+	CreateSavedReply(ctx context.Context, in helpdesk.SavedReplyInput) (int64, error)
+	UpdateSavedReply(ctx context.Context, id int64, in helpdesk.SavedReplyInput) error
+	DeleteSavedReply(ctx context.Context, id int64) error
+	Draft(ctx context.Context, v helpdesk.Viewer, convID int64) (string, error)
+	SaveDraft(ctx context.Context, v helpdesk.Viewer, convID int64, body string) error
+
 	// Mailboxes, their fetch state and "fetch now".
 	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)
 	Mailboxes(ctx context.Context) ([]helpdesk.Mailbox, error)

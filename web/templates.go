@@ -64,6 +64,9 @@ var notices = map[string]string{
 	"password-changed": "Password changed. Other browsers signed in as you were signed out.",
 	"token-revoked":    "Token revoked: it no longer works.",
 	"time-zone-saved":  "Time zone saved: your pages show times in it.",
+	"saved-reply-new":  "Saved reply created: agents can insert it now.",
+	"saved-reply-gone": "Saved reply deleted.",
+	"saved-reply-used": "Saved reply inserted into your reply: check it, then send.",
 }
 
 var templateFuncs = template.FuncMap{

@@ -66,6 +66,11 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		if err != nil {
 			return err
 		}
+		// The body as it is sent and stored: with the mailbox's signature.
+		body, err := signedTx(ctx, t, convID, author.Name, body)
+		if err != nil {
+			return err
+		}
 		inReplyTo, refs, err := referencesTx(ctx, t, convID)
 		if err != nil {
 			return err
@@ -111,6 +116,9 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		}
 		if _, err := t.exec(ctx, q.RecordReply, cv.next(), v.UserID, cv.next(), now(), convID); err != nil {
 			return fmt.Errorf("update conversation %d: %w", convID, err)
+		}
+		if err := deleteDraftTx(ctx, t, v.UserID, convID); err != nil {
+			return err
 		}
 		agentThreadEvents(t, mailboxID, convID, w.ThreadID)
 		return nil
