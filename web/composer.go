@@ -67,7 +67,7 @@ func (s *Server) conversationSavedReply(c echo.Context) error {
 		}
 		r, err := s.cfg.Store.SavedReply(ctx, v, rid)
 		if errors.Is(err, helpdesk.ErrNotFound) {
-			return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"saved_reply": "this saved reply no longer exists"}}
+			return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"saved_reply": "no such saved reply: choose another"}}
 		}
 		if err != nil {
 			return "", err
