@@ -69,7 +69,7 @@ func TestSavedRepliesAdmin(t *testing.T) {
 		printer := createSavedReply(t, w, admin, "Printer fire", "Unplug the printer first.", w.mb1)
 		secret := createSavedReply(t, w, admin, "Mailbox 2 only", "Not for mailbox 1.", w.mb2)
 		if _, body := admin.get("/admin/saved-replies?notice=saved-reply-new"); !strings.Contains(body, "Saved reply created") ||
-			!strings.Contains(body, `data-saved-reply="`+itoa(printer)+`"`) || !strings.Contains(body, "every mailbox") {
+			!strings.Contains(body, `data-saved-reply="`+itoa(printer)+`"`) || !strings.Contains(body, "Every mailbox") {
 			t.Errorf("list page:\n%s", body)
 		}
 
@@ -104,7 +104,7 @@ func TestSavedRepliesAdmin(t *testing.T) {
 		_, page := agent.get(conv)
 		if !strings.Contains(page, `<option value="`+itoa(greeting)+`"`) || !strings.Contains(page, `<option value="`+itoa(printer)+`"`) ||
 			strings.Contains(page, `<option value="`+itoa(secret)+`"`) {
-			t.Errorf("saved replies offered on the conversation:\n%s", between(t, page, `id="saved-replies"`, "</select>"))
+			t.Errorf("saved replies offered on the conversation:\n%s", between(t, page, `id="saved-reply-picker"`, "</select>"))
 		}
 
 		// Without script, Insert adds it after what is typed, keeps the

@@ -48,6 +48,7 @@
       if (/\/replies$/.test(by)) {
         sending = true; // the server deletes the draft with the reply
         window.clearTimeout(timer);
+        timer = null;
       } else if (timer) {
         save(); // another action: keep the draft current as the page reloads
       }
