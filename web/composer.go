@@ -45,13 +45,20 @@ func (s *Server) restoreDraft(c echo.Context, id int64, f *conversationForm) err
 }
 
 // conversationDraft saves what the agent typed in the reply box (the form
-// field body; empty deletes the draft): 204.
+// fields body, empty to delete the draft, and version, the page's): 204.
 func (s *Server) conversationDraft(c echo.Context) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.SaveDraft(c.Request().Context(), viewer(c), id, c.FormValue("body")); err != nil {
+	f, err := parseConversationForm(c)
+	if err != nil {
+		return err
+	}
+	if len(f.Fields) > 0 {
+		return &fieldError{status: http.StatusUnprocessableEntity, fields: f.Fields}
+	}
+	if err := s.cfg.Store.SaveDraft(c.Request().Context(), viewer(c), id, f.Reply, f.Seen); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -77,6 +84,6 @@ func (s *Server) conversationSavedReply(c echo.Context) error {
 		}
 		f.Reply += r.Body
 		// Kept as the draft too, as if typed.
-		return "saved-reply-used", s.cfg.Store.SaveDraft(ctx, v, id, f.Reply)
+		return "saved-reply-used", s.cfg.Store.SaveDraft(ctx, v, id, f.Reply, f.Seen)
 	})
 }

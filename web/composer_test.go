@@ -153,9 +153,18 @@ func TestReplyDrafts(t *testing.T) {
 		}
 
 		// Sending deletes the sender's draft only.
-		resp, _ := agent.submit(conv+"/replies", url.Values{"body": {"Done."}, "then": {"pending"}})
+		before, err := w.store.Conversation(ctx, helpdesk.ViewerOf(w.agent), w.c1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := agent.submit(conv+"/replies", url.Values{"body": {"Done."}, "then": {"pending"}, "version": {itoa(before.Version)}})
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("reply: %d", resp.StatusCode)
+		}
+		// A save from the page the reply was sent from, arriving late,
+		// does not bring the sent text back.
+		if resp, _ := agent.submit(conv+"/draft", url.Values{"body": {"Done."}, "version": {itoa(before.Version)}}); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("late save: %d", resp.StatusCode)
 		}
 		if d, _ := w.store.Draft(ctx, helpdesk.ViewerOf(w.agent), w.c1); d != "" {
 			t.Errorf("draft after sending: %q", d)
@@ -165,6 +174,15 @@ func TestReplyDrafts(t *testing.T) {
 		}
 		if _, page := agent.get(conv); strings.Contains(page, "Your unsent draft") || !strings.Contains(page, "data-draft-url=\"/conversations/"+itoa(w.c1)+"/draft\"></textarea>") {
 			t.Errorf("reply box after sending:\n%s", between(t, page, "data-reply", "</textarea>"))
+		}
+		if resp, _ := agent.submit(conv+"/draft", url.Values{"body": {"Next one"}, "version": {itoa(before.Version + 1)}}); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("save after the reply: %d", resp.StatusCode)
+		}
+		if d, _ := w.store.Draft(ctx, helpdesk.ViewerOf(w.agent), w.c1); d != "Next one" {
+			t.Errorf("draft on the page after the reply: %q", d)
+		}
+		if resp, _ := agent.submit(conv+"/draft", url.Values{"body": {"x"}, "version": {"x"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("version x: %d", resp.StatusCode)
 		}
 		// Blank deletes.
 		save(admin, conv, "  \n")

@@ -44,7 +44,7 @@ type Store interface {
 	UpdateSavedReply(ctx context.Context, id int64, in helpdesk.SavedReplyInput) error
 	DeleteSavedReply(ctx context.Context, id int64) error
 	Draft(ctx context.Context, v helpdesk.Viewer, convID int64) (string, error)
-	SaveDraft(ctx context.Context, v helpdesk.Viewer, convID int64, body string) error
+	SaveDraft(ctx context.Context, v helpdesk.Viewer, convID int64, body string, seen int64) error
 
 	// Mailboxes, their fetch state and "fetch now".
 	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)

@@ -24,14 +24,24 @@ func (s *Store) Draft(ctx context.Context, v helpdesk.Viewer, convID int64) (str
 }
 
 // SaveDraft keeps the viewer's unsent reply in a conversation they may
-// see, in place of the one before; an empty (blank) body deletes it.
-func (s *Store) SaveDraft(ctx context.Context, v helpdesk.Viewer, convID int64, body string) error {
+// see, in place of the one before; an empty (blank) body deletes it. A
+// save made on a page older than the viewer's last reply (seen: the
+// version the page showed; 0 when not known) changes nothing: it was on
+// its way while that reply was sent, and would bring back the sent text.
+func (s *Store) SaveDraft(ctx context.Context, v helpdesk.Viewer, convID int64, body string, seen int64) error {
 	if err := helpdesk.ValidateDraft(body); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(t *tx) error {
 		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {
 			return err
+		}
+		cv, err := versionsTx(ctx, t, convID) // on PostgreSQL, after or before a reply, not beside it
+		if err != nil {
+			return err
+		}
+		if seen > 0 && cv.ThreadV > seen && cv.ThreadBy != nil && *cv.ThreadBy == v.UserID {
+			return nil
 		}
 		if strings.TrimSpace(body) == "" {
 			return deleteDraftTx(ctx, t, v.UserID, convID)

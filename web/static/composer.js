@@ -29,6 +29,7 @@
       var data = new URLSearchParams();
       data.set("_csrf", csrf);
       data.set("body", body);
+      data.set("version", form.querySelector("input[name=version]").value);
       // keepalive lets a save started as the page is left finish (up to 64 KB).
       fetch(url, { method: "POST", body: data, credentials: "same-origin", keepalive: body.length < 30000 })
         .then(function (r) {
