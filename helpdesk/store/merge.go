@@ -8,7 +8,8 @@ import (
 )
 
 // MergeConversation moves the threads, participants and tags of
-// conversation fromID into intoID, in one transaction; fromID keeps its
+// conversation fromID into intoID (and so its words in the search index),
+// in one transaction; fromID keeps its
 // row, pointing at intoID (merged_into). Both must be conversations the
 // viewer may change (else ErrNotFound) of the same mailbox (else a
 // ValidationError): a mailbox's agents answer from its address. The merge
@@ -37,6 +38,9 @@ func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID
 			return err
 		}
 		if err := recordMergeTx(ctx, t, v, from, into, tagsMoved); err != nil {
+			return err
+		}
+		if err := reindexConversation(ctx, t, intoID); err != nil {
 			return err
 		}
 		t.addEvent(helpdesk.EventConversationUpdated, from.mailboxID, fromID, 0)
