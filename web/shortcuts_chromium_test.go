@@ -66,7 +66,7 @@ const (
 )
 
 // TestShortcutsInChromium: on the list j and k mark the next and previous
-// conversation (highlighted, its link focused) and Enter opens it; on the
+// conversation (highlighted, its link focused) and Enter or o opens it; on the
 // conversation j and k go through the list's order, r, n and a focus the
 // reply, the note and the assignee, c closes through the page's form
 // (refused on a stale version like the Save button), "/" searches and "?"
@@ -147,6 +147,18 @@ func TestShortcutsInChromium(t *testing.T) {
 	a.keyTo("k", onConv(order[1]))
 	a.keyTo("k", onConv(order[0]))
 
+	// "/" on a conversation: the list it came from, its search focused.
+	a.keyTo("/", `!!document.getElementById("conversations")`)
+	if got := a.eval(focusedTag); got != "INPUT[q]" {
+		t.Errorf("/ on a conversation: focus on %q, want the list's search", got)
+	}
+	// Back on the list, the conversation just left is marked; o opens it.
+	a.eval(`document.activeElement.blur(), ""`)
+	if got := a.eval(markedRow); got != order[0] {
+		t.Errorf("back on the list, %q is marked; want %s, the one just left", got, order[0])
+	}
+	a.keyTo("o", onConv(order[0]))
+
 	// r, n, a focus their fields without typing the key; typed keys then
 	// go into the field, not to the shortcuts.
 	for _, step := range []struct{ key, want string }{{"r", "TEXTAREA[body]"}, {"n", "TEXTAREA[note]"}, {"a", "SELECT[assignee]#assignee"}} {
@@ -192,10 +204,5 @@ func TestShortcutsInChromium(t *testing.T) {
 		t.Errorf("after c the status is %s, want closed", d.Status)
 	}
 
-	// "/" on a conversation: the list it came from, its search focused.
-	a.keyTo("/", `!!document.getElementById("conversations")`)
-	if got := a.eval(focusedTag); got != "INPUT[q]" {
-		t.Errorf("/ on a conversation: focus on %q, want the list's search", got)
-	}
 	consoleErrors(t)
 }

@@ -6,7 +6,7 @@
 // came from.
 (function () {
   "use strict";
-  var LIST_KEY = "helpdesk.list";          // {ids: ["12", ...], url: "/?status=active"}
+  var LIST_KEY = "helpdesk.list";          // {ids: ["12", ...], url: "/?status=active", last: "12"}
   var SEARCH_KEY = "helpdesk.focusSearch"; // "/" on a conversation: the list focuses its search
 
   var HELP = [
@@ -112,7 +112,8 @@
     function remember() {
       save(LIST_KEY, JSON.stringify({
         ids: rows().map(function (r) { return r.getAttribute("data-conversation"); }),
-        url: window.location.pathname + window.location.search
+        url: window.location.pathname + window.location.search,
+        last: current
       }));
     }
     function mark(focus) {
@@ -138,9 +139,9 @@
       window.location.href = link(row).href;
       return true;
     }
-    // The conversation the agent last opened from this list stays marked.
-    var last = /^\/conversations\/(\d+)/.exec(new URL(document.referrer || "/", window.location.href).pathname);
-    if (last) current = last[1], mark(false);
+    // The conversation of the list the agent was on last stays marked.
+    current = savedList().last || "";
+    mark(false);
     remember();
     window.addEventListener("pagehide", remember);
     // The live list replaces its table: mark the row again.
@@ -167,6 +168,11 @@
   }
 
   function conversationPage(id) {
+    var shown = savedList();
+    if (shown.ids.indexOf(id) >= 0) {
+      shown.last = id;
+      save(LIST_KEY, JSON.stringify(shown));
+    }
     function go(step) {
       var list = savedList(), i = list.ids.indexOf(id);
       if (i < 0 || i + step < 0 || i + step >= list.ids.length) return;
