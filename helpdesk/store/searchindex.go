@@ -110,8 +110,8 @@ func (s *Store) finishSearchReindex(ctx context.Context) error {
 
 // indexSearchBatch rebuilds the rows of the indexBatch conversations
 // after id after, in one transaction. A tracked batch starts where the
-// migration's rebuild got to, records how far it got, and ends it after
-// the last conversation; with no rebuild asked for it does nothing.
+// migration's rebuild got to (with no rebuild asked for it does nothing)
+// and records how far it got.
 func (s *Store) indexSearchBatch(ctx context.Context, after int64, tracked bool) (n int, last int64, err error) {
 	q := &s.searchQ
 	err = s.inTx(ctx, func(t *tx) error {
@@ -128,26 +128,33 @@ func (s *Store) indexSearchBatch(ctx context.Context, after int64, tracked bool)
 		if err := t.sel(ctx, &convs, q.ConversationsToIndex, after, indexBatch); err != nil {
 			return fmt.Errorf("index search: %w", err)
 		}
-		n = len(convs)
-		if n > 0 {
+		if n = len(convs); n > 0 {
 			last = convs[n-1].ID
 			if err := replaceSearchRows(ctx, t, convs); err != nil {
 				return err
 			}
 		}
-		switch {
-		case !tracked:
-		case n < indexBatch:
-			_, err = t.exec(ctx, q.FinishReindex)
-		default:
-			_, err = t.exec(ctx, q.SaveReindexProgress, last)
-		}
-		if err != nil {
-			return fmt.Errorf("record search rebuild progress: %w", err)
+		if tracked {
+			return recordReindexProgress(ctx, t, n, last)
 		}
 		return nil
 	})
 	return n, last, err
+}
+
+// recordReindexProgress notes that a tracked rebuild got to conversation
+// last, or, after a batch short of indexBatch, that it is done.
+func recordReindexProgress(ctx context.Context, t *tx, n int, last int64) error {
+	var err error
+	if n < indexBatch {
+		_, err = t.exec(ctx, t.store.searchQ.FinishReindex)
+	} else {
+		_, err = t.exec(ctx, t.store.searchQ.SaveReindexProgress, last)
+	}
+	if err != nil {
+		return fmt.Errorf("record search rebuild progress: %w", err)
+	}
+	return nil
 }
 
 type conversationToIndex struct {
