@@ -23,7 +23,7 @@ type Store interface {
 	RetryReply(ctx context.Context, v helpdesk.Viewer, convID, threadID int64) error
 	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
 	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
-	MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID int64) error
+	MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID, seen int64) error
 	Customer(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.Customer, error)
 	CustomerConversations(ctx context.Context, v helpdesk.Viewer, customerID int64) ([]helpdesk.ConversationSummary, error)
 	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)

@@ -70,21 +70,6 @@ var notices = map[string]string{
 }
 
 var templateFuncs = template.FuncMap{
-	"time": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05 UTC")
-		case *time.Time:
-			if v == nil || v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05 UTC")
-		}
-		return "—"
-	},
 	"isotime": func(t any) string {
 		v, ok := timeValue(t)
 		if !ok {
@@ -122,13 +107,21 @@ var templateFuncs = template.FuncMap{
 		return fieldMessage{Name: name, Msg: fields[name]}
 	},
 	"list": func(xs ...string) []string { return xs },
-	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string) quarantineView {
-		return quarantineView{Items: items, Names: names}
+	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string, zone *time.Location) quarantineView {
+		return quarantineView{Items: items, Names: names, Zone: zone}
 	},
 	"mailboxNames": func(m *helpdesk.Mailbox) map[int64]string { return map[int64]string{m.ID: m.Name} },
-	"tokensView": func(tokens []helpdesk.APIToken, owners bool, now time.Time, csrf string) tokensView {
-		return tokensView{Tokens: tokens, Owners: owners, Now: now, CSRF: csrf}
+	"tokensView": func(tokens []helpdesk.APIToken, owners bool, now time.Time, csrf string, zone *time.Location) tokensView {
+		return tokensView{Tokens: tokens, Owners: owners, Now: now, CSRF: csrf, Zone: zone}
 	},
+	"zoned": func(data any, zone *time.Location) zonedData { return zonedData{Data: data, Zone: zone} },
+}
+
+// zonedData hands a partial that prints times its data with the viewer's
+// time zone: {{template "runs" (zoned $st.Runs $.Zone)}}.
+type zonedData struct {
+	Data any
+	Zone *time.Location
 }
 
 // tokensView is the data of the "tokens" partial.
@@ -137,6 +130,7 @@ type tokensView struct {
 	Owners bool // show whose each token is
 	Now    time.Time
 	CSRF   string
+	Zone   *time.Location // the viewer's
 }
 
 // fieldMessage is the data of the "fielderr" partial.

@@ -111,6 +111,9 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		if _, err := t.exec(ctx, q.SetThreadMessageID, w.MessageID, w.ThreadID); err != nil {
 			return fmt.Errorf("set reply message id: %w", err)
 		}
+		if err := indexThread(ctx, t, convID, body); err != nil {
+			return err
+		}
 		if err := setStatusTx(ctx, t, v, cv, convID, status); err != nil {
 			return err
 		}
@@ -157,6 +160,9 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 		if err := t.get(ctx, &w.ThreadID, s.convQ.InsertNote,
 			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert note: %w", err)
+		}
+		if err := indexThread(ctx, t, convID, body); err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
 			return fmt.Errorf("update conversation %d: %w", convID, err)

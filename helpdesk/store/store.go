@@ -86,8 +86,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.prepareQueries(ctx); err != nil {
 		return err
 	}
-	_, err := s.IndexSearch(ctx)
-	return err
+	return s.finishSearchReindex(ctx)
 }
 
 // CheckSchema fails with migrations.ErrOutdated on an old schema, then
