@@ -37,6 +37,9 @@ type Mailbox struct {
 	// one that signs in with its password.
 	IMAPAuth string        `db:"-" json:"imap_auth,omitempty"`
 	OAuth    *MailboxOAuth `db:"-" json:"oauth,omitempty"`
+	// Signature is appended to every reply from this mailbox, with
+	// {{agent}} and {{mailbox}} filled in (RenderSignature).
+	Signature string `db:"signature" json:"signature"`
 }
 
 // MailboxInput is what an admin sets on a mailbox. An empty IMAPPassword on
@@ -64,6 +67,7 @@ type MailboxInput struct {
 	// IMAPAllowInsecure: security "none" may send the password
 	// unencrypted to a host other than this machine.
 	IMAPAllowInsecure bool
+	Signature         string // a template for RenderSignature; "" for none
 }
 
 // Validate checks every field and reports all problems at once.
@@ -148,6 +152,11 @@ func (in *MailboxInput) Validate(creating bool) error {
 		if _, err := ParseSMTPURL(in.SMTPURL); err != nil {
 			bad["smtp_url"] = err.Error()
 		}
+	}
+	if sig, err := ValidateSignature(in.Signature); err != nil {
+		bad["signature"] = err.(*ValidationError).Fields["signature"]
+	} else {
+		in.Signature = sig
 	}
 	if len(bad) > 0 {
 		return &ValidationError{Fields: bad}

@@ -78,6 +78,7 @@ func (s *Server) adminMailboxEdit(c echo.Context) error {
 			"imap_security": m.IMAPSecurity, "imap_user": m.IMAPUser, "folders": strings.Join(m.Folders, "\n"),
 			"after_fetch": m.AfterFetch, "move_to_folder": m.MoveToFolder,
 			"poll_interval_s": strconv.Itoa(m.PollIntervalS), "max_message_bytes": strconv.FormatInt(m.MaxMessageBytes, 10),
+			"signature": m.Signature,
 		}}
 	if m.ImportSince != nil {
 		f.V["import_since"] = m.ImportSince.UTC().Format(time.DateOnly)

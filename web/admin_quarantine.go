@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,6 +15,7 @@ import (
 type quarantineView struct {
 	Items []helpdesk.QuarantinedMessage
 	Names map[int64]string
+	Zone  *time.Location // the viewer's
 }
 
 // adminQuarantineRetry asks for a quarantined message to be retried on

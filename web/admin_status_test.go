@@ -323,7 +323,7 @@ func TestStatusPageShowsOutbox(t *testing.T) {
 			"<td>test</td>", "bob0@customer.example", "Helpdesk test email", "<td>1</td>",
 			"550 5.1.1 &lt;bob0@customer.example&gt;: recipient rejected",
 			fmt.Sprintf(`form="outbox-retry" formaction="/admin/outbox/%d/retry"`, failed.ID),
-			`data-field="failed-at">` + failedAt.Format("2006-01-02 15:04:05 UTC") + "<",
+			`data-field="failed-at">` + formatWhen(failedAt, time.UTC) + "<",
 		} {
 			if !strings.Contains(row, want) {
 				t.Errorf("failed mail row lacks %q:\n%s", want, row)

@@ -40,6 +40,8 @@ func TestConversationFormRefusals(t *testing.T) {
 		}{
 			{"stale save", "/update", url.Values{"status": {"active"}, "assignee": {""}, "version": {seen}, "body": {"my <typed> text"}},
 				409, []string{`id="conflict"`, "Ada Admin set the status to closed.", "my &lt;typed&gt; text</textarea>"}},
+			{"stale merge", "/merge", url.Values{"into": {itoa(w.c2)}, "version": {seen}},
+				409, []string{`id="conflict"`, "Ada Admin set the status to closed.", `value="` + itoa(w.c2) + `"`}},
 			{"tag with a comma", "/tags", url.Values{"tag": {"a,b"}, "note": {"keep me"}},
 				422, []string{`id="tag-error"`, `value="a,b"`, ">keep me</textarea>"}},
 			{"reply of spaces", "/replies", url.Values{"body": {"   "}, "note": {"keep me"}, "then": {"pending"}},

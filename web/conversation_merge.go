@@ -13,7 +13,8 @@ import (
 )
 
 // conversationMerge merges the conversation into the one numbered in the
-// form's "into"; the merged page then leads to it. Text typed into the
+// form's "into", refused when it changed since the version the page
+// showed; the merged page then leads to it. Text typed into the
 // reply, note or tag box belongs to this conversation, so the merge waits
 // until it is sent or cleared.
 func (s *Server) conversationMerge(c echo.Context) error {
@@ -25,7 +26,7 @@ func (s *Server) conversationMerge(c echo.Context) error {
 		if err != nil || into < 1 {
 			return "", mergeRefusal("must be a conversation number")
 		}
-		err = s.cfg.Store.MergeConversation(ctx, v, id, into)
+		err = s.cfg.Store.MergeConversation(ctx, v, id, into, f.Seen)
 		if errors.Is(err, helpdesk.ErrNotFound) {
 			return "", mergeRefusal("no conversation #" + itoa(into) + " that you can see")
 		}
@@ -37,17 +38,19 @@ func mergeRefusal(msg string) error {
 	return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"into": msg}}
 }
 
-// apiMerge is POST /api/v1/conversations/:id/merge with {"into": ID}:
-// the merged conversation's threads, participants and tags move into ID,
-// which comes back (200). 404 when the agent cannot see either, 422 for
-// another mailbox's conversation or itself.
+// apiMerge is POST /api/v1/conversations/:id/merge with {"into": ID,
+// "version": N}: the merged conversation's threads, participants and tags
+// move into ID, which comes back (200). 404 when the agent cannot see
+// either, 422 for another mailbox's conversation or itself, 409 when the
+// merged one changed since version N (optional: also If-Match).
 func (s *Server) apiMerge(c echo.Context) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
 	var in struct {
-		Into *int64 `json:"into"`
+		Into    *int64 `json:"into"`
+		Version *int64 `json:"version"`
 	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -55,10 +58,14 @@ func (s *Server) apiMerge(c echo.Context) error {
 	if in.Into == nil || *in.Into < 1 {
 		return &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"into": "must be a conversation id"}}
 	}
+	seen, err := seenVersion(c, in.Version)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	v := viewer(c)
-	if err := s.cfg.Store.MergeConversation(ctx, v, id, *in.Into); err != nil {
-		return err
+	if err := s.cfg.Store.MergeConversation(ctx, v, id, *in.Into, seen); err != nil {
+		return s.apiRefusal(c, id, err)
 	}
 	d, err := s.cfg.Store.Conversation(ctx, v, *in.Into)
 	if err != nil {

@@ -196,6 +196,7 @@ type conversationViewPage struct {
 	// MergeInto is the typed number of a refused merge, kept.
 	MergeInto string
 	Limits    helpdesk.AttachmentLimits // of the composer's files
+	Composer  composerAids
 }
 
 // conversationPage shows one conversation: threads oldest first, HTML
@@ -206,7 +207,11 @@ func (s *Server) conversationPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, &conversationForm{fresh: true}))
+	f := &conversationForm{fresh: true}
+	if err := s.restoreDraft(c, id, f); err != nil {
+		return err
+	}
+	return mergedRedirect(c, s.showConversation(c, id, http.StatusOK, f))
 }
 
 // showConversation renders the conversation page as it is now, with the
@@ -236,6 +241,10 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	if p.Others, err = s.otherConversations(ctx, viewer(c), d); err != nil {
 		return err
 	}
+	if p.Composer, err = s.loadComposerAids(ctx, viewer(c), d); err != nil {
+		return err
+	}
+	p.Composer.DraftRestored = c.Request().Method == http.MethodGet && f.Reply != ""
 	// Mail keeps its inline styles (only allowed properties, sanitize.go):
 	// style attributes apply on this page, style elements stay 'self'.
 	imgSrc := "'self' data:"

@@ -101,7 +101,20 @@ func TestAPIMerge(t *testing.T) {
 			t.Fatal("a refused merge changed the target")
 		}
 
-		status, out := merge(w.agentToken, w.c1, fmt.Sprintf(`{"into": %d}`, second))
+		// A merge made on a version older than a change of the merged
+		// conversation is refused, as other versioned changes are.
+		_, out, _ := w.call(t, w.agentToken, http.MethodGet, "/api/v1/conversations/"+itoa(w.c1), "")
+		seen := out["version"].(float64)
+		if status, _, _ := w.call(t, w.adminToken, http.MethodPatch, "/api/v1/conversations/"+itoa(w.c1), `{"status": "pending"}`); status != 200 {
+			t.Fatalf("admin's patch: %d", status)
+		}
+		status, out := merge(w.agentToken, w.c1, fmt.Sprintf(`{"into": %d, "version": %d}`, second, int64(seen)))
+		refused(t, "stale merge", status, out, "status", "Ada Admin", seen+1)
+		if w.snapshot(t, second) != before {
+			t.Fatal("a stale merge changed the target")
+		}
+
+		status, out = merge(w.agentToken, w.c1, fmt.Sprintf(`{"into": %d, "version": %d}`, second, int64(seen)+1))
 		if status != 200 || int64(out["id"].(float64)) != second || len(out["threads"].([]any)) != 2 {
 			t.Fatalf("merge: %d %v", status, out)
 		}

@@ -74,6 +74,7 @@ func parseMailboxForm(c echo.Context, creating bool, clients map[string]OAuthCli
 	in.MoveToFolder = text("move_to_folder")
 	in.IMAPSecurity = val("imap_security")
 	in.AfterFetch = val("after_fetch")
+	in.Signature = val("signature") // checked by the domain: length, placeholders
 	for _, name := range []string{"imap_security", "after_fetch"} {
 		if len(f.V[name]) > 20 {
 			f.V[name] = ""

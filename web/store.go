@@ -24,7 +24,7 @@ type Store interface {
 	RetryReply(ctx context.Context, v helpdesk.Viewer, convID, threadID int64) error
 	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
 	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
-	MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID int64) error
+	MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID, seen int64) error
 	Customer(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.Customer, error)
 	CustomerConversations(ctx context.Context, v helpdesk.Viewer, customerID int64) ([]helpdesk.ConversationSummary, error)
 	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)
@@ -35,6 +35,17 @@ type Store interface {
 	ThreadHTML(ctx context.Context, v helpdesk.Viewer, threadID int64) (string, error)
 	SanitizedHTML(ctx context.Context, v helpdesk.Viewer, threadIDs []int64, remoteImages bool, policy int) (map[int64]helpdesk.SanitizedHTML, error)
 	SaveSanitizedHTML(ctx context.Context, h helpdesk.SanitizedHTML) error
+
+	// Writing a reply: the signature, saved replies (admins change them),
+	// the agent's draft.
+	Signature(ctx context.Context, v helpdesk.Viewer, convID int64) (string, error)
+	SavedReplies(ctx context.Context, v helpdesk.Viewer, mailboxID int64) ([]helpdesk.SavedReply, error)
+	SavedReply(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.SavedReply, error)
+	CreateSavedReply(ctx context.Context, in helpdesk.SavedReplyInput) (int64, error)
+	UpdateSavedReply(ctx context.Context, id int64, in helpdesk.SavedReplyInput) error
+	DeleteSavedReply(ctx context.Context, id int64) error
+	Draft(ctx context.Context, v helpdesk.Viewer, convID int64) (string, error)
+	SaveDraft(ctx context.Context, v helpdesk.Viewer, convID int64, body string, seen int64) error
 
 	// Mailboxes, their fetch state and "fetch now".
 	Mailbox(ctx context.Context, id int64) (*helpdesk.Mailbox, error)

@@ -65,25 +65,13 @@ var notices = map[string]string{
 	"password-changed": "Password changed. Other browsers signed in as you were signed out.",
 	"token-revoked":    "Token revoked: it no longer works.",
 	"time-zone-saved":  "Time zone saved: your pages show times in it.",
+	"saved-reply-new":  "Saved reply created: agents can insert it now.",
+	"saved-reply-gone": "Saved reply deleted.",
+	"saved-reply-used": "Saved reply inserted into your reply: check it, then send.",
 }
 
 var templateFuncs = template.FuncMap{
 	"bytesize": helpdesk.ByteSize,
-	"time": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05 UTC")
-		case *time.Time:
-			if v == nil || v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05 UTC")
-		}
-		return "—"
-	},
 	"isotime": func(t any) string {
 		v, ok := timeValue(t)
 		if !ok {
@@ -121,13 +109,21 @@ var templateFuncs = template.FuncMap{
 		return fieldMessage{Name: name, Msg: fields[name]}
 	},
 	"list": func(xs ...string) []string { return xs },
-	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string) quarantineView {
-		return quarantineView{Items: items, Names: names}
+	"quarantineView": func(items []helpdesk.QuarantinedMessage, names map[int64]string, zone *time.Location) quarantineView {
+		return quarantineView{Items: items, Names: names, Zone: zone}
 	},
 	"mailboxNames": func(m *helpdesk.Mailbox) map[int64]string { return map[int64]string{m.ID: m.Name} },
-	"tokensView": func(tokens []helpdesk.APIToken, owners bool, now time.Time, csrf string) tokensView {
-		return tokensView{Tokens: tokens, Owners: owners, Now: now, CSRF: csrf}
+	"tokensView": func(tokens []helpdesk.APIToken, owners bool, now time.Time, csrf string, zone *time.Location) tokensView {
+		return tokensView{Tokens: tokens, Owners: owners, Now: now, CSRF: csrf, Zone: zone}
 	},
+	"zoned": func(data any, zone *time.Location) zonedData { return zonedData{Data: data, Zone: zone} },
+}
+
+// zonedData hands a partial that prints times its data with the viewer's
+// time zone: {{template "runs" (zoned $st.Runs $.Zone)}}.
+type zonedData struct {
+	Data any
+	Zone *time.Location
 }
 
 // tokensView is the data of the "tokens" partial.
@@ -136,6 +132,7 @@ type tokensView struct {
 	Owners bool // show whose each token is
 	Now    time.Time
 	CSRF   string
+	Zone   *time.Location // the viewer's
 }
 
 // fieldMessage is the data of the "fielderr" partial.

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Times on the agents' pages: a date in the signed-in user's time zone
-// (pageData.Zone, set on /account) and how long ago, in whole units.
+// Times on every page: a date in the signed-in user's time zone
+// (pageData.Zone, set on /account; partials get it with "zoned" or their
+// view) and how long ago, in whole units.
 
 // whenLayout shows the zone's abbreviation, so a time is never ambiguous.
 const whenLayout = "Mon 2 Jan 2006 15:04 MST"

@@ -37,6 +37,9 @@ func (s *Store) CreateMailbox(ctx context.Context, in helpdesk.MailboxInput) (in
 		if err := s.replaceFolders(ctx, t, id, in.Folders); err != nil {
 			return err
 		}
+		if _, err := t.exec(ctx, s.mailboxQ.SetMailboxSignature, in.Signature, id); err != nil {
+			return fmt.Errorf("set signature of mailbox %d: %w", id, err)
+		}
 		if in.IMAPAuth == helpdesk.AuthOAuth2 {
 			if err := s.insertMailboxOAuth(ctx, t, id, in.OAuth); err != nil {
 				return err
@@ -83,6 +86,9 @@ func (s *Store) UpdateMailbox(ctx context.Context, id int64, in helpdesk.Mailbox
 		}
 		if err := s.replaceFolders(ctx, t, id, in.Folders); err != nil {
 			return err
+		}
+		if _, err := t.exec(ctx, s.mailboxQ.SetMailboxSignature, in.Signature, id); err != nil {
+			return fmt.Errorf("set signature of mailbox %d: %w", id, err)
 		}
 		return s.bumpMailboxesVersion(ctx, t)
 	})

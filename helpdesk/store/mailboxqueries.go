@@ -15,4 +15,6 @@ type mailboxQueries struct {
 	MailboxFolders      *sqlx.Stmt `query:"mailbox-folders"`
 	Mailboxes           *sqlx.Stmt `query:"mailboxes"`
 	AllMailboxFolders   *sqlx.Stmt `query:"all-mailbox-folders"`
+	SetMailboxSignature *sqlx.Stmt `query:"set-mailbox-signature"`
+	ReplySignature      *sqlx.Stmt `query:"reply-signature"`
 }

@@ -8,18 +8,25 @@ import (
 )
 
 // MergeConversation moves the threads, participants and tags of
-// conversation fromID into intoID, in one transaction; fromID keeps its
-// row, pointing at intoID (merged_into). Both must be conversations the
-// viewer may change (else ErrNotFound) of the same mailbox (else a
-// ValidationError): a mailbox's agents answer from its address. The merge
-// is a new version of both.
-func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID int64) error {
+// conversation fromID into intoID (and so its words in the search index),
+// in one transaction; fromID keeps its row, pointing at intoID
+// (merged_into). Both must be conversations the viewer may change (else
+// ErrNotFound) of the same mailbox (else a ValidationError): a mailbox's
+// agents answer from its address. The merge is a new version of both. It is refused (*helpdesk.StaleError) when
+// fromID's status, assignee, tags or messages changed since version seen
+// (0: not given): the agent merges what they saw.
+func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID, seen int64) error {
 	if fromID == intoID {
 		return &helpdesk.ValidationError{Fields: map[string]string{"into": "must be another conversation"}}
 	}
 	return s.inTx(ctx, func(t *tx) error {
 		from, into, err := mergePairTx(ctx, t, v, fromID, intoID)
 		if err != nil {
+			return err
+		}
+		cv := from.cv
+		changes := append([]helpdesk.Change{cv.statusChange(), cv.assigneeChange(), cv.tagsChange()}, cv.messagesChange(v.UserID)...)
+		if err := cv.staleness(seen, changes...); err != nil {
 			return err
 		}
 		if from.mailboxID != into.mailboxID {
@@ -30,6 +37,9 @@ func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID
 			return err
 		}
 		if err := recordMergeTx(ctx, t, v, from, into, tagsMoved); err != nil {
+			return err
+		}
+		if err := reindexConversation(ctx, t, intoID); err != nil {
 			return err
 		}
 		t.addEvent(helpdesk.EventConversationUpdated, from.mailboxID, fromID, 0)

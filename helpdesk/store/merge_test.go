@@ -54,7 +54,7 @@ func TestMergeMovesThreadsParticipantsAndTags(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if err := w.s.MergeConversation(ctx, w.agentV(), from, into); err != nil {
+			if err := w.s.MergeConversation(ctx, w.agentV(), from, into, 0); err != nil {
 				t.Fatal(err)
 			}
 
@@ -114,7 +114,7 @@ func TestMergeMovesThreadsParticipantsAndTags(t *testing.T) {
 			if err := w.s.AddTag(ctx, w.agentV(), from, "x", 0); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Errorf("tagging a merged conversation: %v", err)
 			}
-			if err := w.s.MergeConversation(ctx, w.agentV(), from, into); !errors.Is(err, helpdesk.ErrNotFound) {
+			if err := w.s.MergeConversation(ctx, w.agentV(), from, into, 0); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Errorf("merging it again: %v", err)
 			}
 		})
@@ -131,10 +131,10 @@ func TestMergedConversationThreadsIntoTarget(t *testing.T) {
 			middle := w.ingest(t, mail{from: "ann@customer.example", subject: "Printer 2", text: "jammed"}).ConversationID
 			into := w.ingest(t, mail{from: "ann@customer.example", subject: "Printer 3", text: "jammed"}).ConversationID
 			// A chain: from into middle, then middle into into.
-			if err := w.s.MergeConversation(ctx, w.adminV(), from, middle); err != nil {
+			if err := w.s.MergeConversation(ctx, w.adminV(), from, middle, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.s.MergeConversation(ctx, w.adminV(), middle, into); err != nil {
+			if err := w.s.MergeConversation(ctx, w.adminV(), middle, into, 0); err != nil {
 				t.Fatal(err)
 			}
 			var merged *helpdesk.Merged
@@ -170,25 +170,25 @@ func TestMergeRefusals(t *testing.T) {
 			va, vb := w.version(t, a), w.version(t, b)
 
 			// The agent of mailbox 2 sees neither of mailbox 1's.
-			if err := w.s.MergeConversation(ctx, w.otherV(), a, b); !errors.Is(err, helpdesk.ErrNotFound) {
+			if err := w.s.MergeConversation(ctx, w.otherV(), a, b, 0); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Errorf("agent without the mailbox: %v", err)
 			}
 			// The agent of mailbox 1 does not see mailbox 2's: not found,
 			// whichever side it is on.
-			if err := w.s.MergeConversation(ctx, w.agentV(), a, other); !errors.Is(err, helpdesk.ErrNotFound) {
+			if err := w.s.MergeConversation(ctx, w.agentV(), a, other, 0); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Errorf("into another mailbox's conversation: %v", err)
 			}
-			if err := w.s.MergeConversation(ctx, w.agentV(), other, a); !errors.Is(err, helpdesk.ErrNotFound) {
+			if err := w.s.MergeConversation(ctx, w.agentV(), other, a, 0); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Errorf("from another mailbox's conversation: %v", err)
 			}
 			// An admin sees both, but mailboxes do not mix.
-			if err := w.s.MergeConversation(ctx, w.adminV(), a, other); !errors.Is(err, helpdesk.ErrInvalid) {
+			if err := w.s.MergeConversation(ctx, w.adminV(), a, other, 0); !errors.Is(err, helpdesk.ErrInvalid) {
 				t.Errorf("across mailboxes: %v", err)
 			}
-			if err := w.s.MergeConversation(ctx, w.adminV(), a, a); !errors.Is(err, helpdesk.ErrInvalid) {
+			if err := w.s.MergeConversation(ctx, w.adminV(), a, a, 0); !errors.Is(err, helpdesk.ErrInvalid) {
 				t.Errorf("into itself: %v", err)
 			}
-			if err := w.s.MergeConversation(ctx, w.adminV(), a, 999999); !errors.Is(err, helpdesk.ErrNotFound) {
+			if err := w.s.MergeConversation(ctx, w.adminV(), a, 999999, 0); !errors.Is(err, helpdesk.ErrNotFound) {
 				t.Errorf("into a missing one: %v", err)
 			}
 			if w.version(t, a) != va || w.version(t, b) != vb {
@@ -234,7 +234,7 @@ func TestCustomerSeesOnlyVisibleMailboxes(t *testing.T) {
 				t.Errorf("admin: %v", convIDs(cu))
 			}
 			// Merged conversations are not listed.
-			if err := w.s.MergeConversation(ctx, w.agentV(), first.ConversationID, second); err != nil {
+			if err := w.s.MergeConversation(ctx, w.agentV(), first.ConversationID, second, 0); err != nil {
 				t.Fatal(err)
 			}
 			cu, err = w.s.Customer(ctx, w.agentV(), customerID)
@@ -263,4 +263,40 @@ func mustConversation(t *testing.T, w *workspace, id int64) *helpdesk.Conversati
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestMergeRefusesStaleVersion: a merge made on a version of the merged
+// conversation older than a change to it is refused and moves nothing;
+// on the current version (or with none given) it goes through.
+func TestMergeRefusesStaleVersion(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			w := setupWorkspace(t, dialect)
+			from := w.ingest(t, mail{from: "ann@customer.example", subject: "A", text: "a"}).ConversationID
+			into := w.ingest(t, mail{from: "ann@customer.example", subject: "B", text: "b"}).ConversationID
+			seen := w.version(t, from)
+			closed := helpdesk.StatusClosed
+			if err := w.s.UpdateConversation(ctx, w.adminV(), from, helpdesk.ConversationChange{Status: &closed}); err != nil {
+				t.Fatal(err)
+			}
+			before, intoV := w.threadIDs(t), w.version(t, into)
+
+			err := w.s.MergeConversation(ctx, w.agentV(), from, into, seen)
+			var se *helpdesk.StaleError
+			if !errors.As(err, &se) || len(se.Changes) != 1 || se.Changes[0].Field != helpdesk.ChangedStatus {
+				t.Fatalf("merge on version %d after a status change: %v, want a stale status", seen, err)
+			}
+			if !slices.Equal(w.threadIDs(t), before) || w.version(t, into) != intoV {
+				t.Error("a refused merge moved threads or changed the target")
+			}
+			if err := w.s.MergeConversation(ctx, w.agentV(), from, into, w.version(t, from)); err != nil {
+				t.Fatalf("merge on the current version: %v", err)
+			}
+			if got := w.rows(t, "SELECT CAST(id AS TEXT) FROM threads WHERE conversation_id = ?", from); len(got) != 0 {
+				t.Errorf("threads left in the merged conversation: %v", got)
+			}
+		})
+	}
 }

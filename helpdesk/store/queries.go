@@ -47,6 +47,7 @@ func (s *Store) areas() []queryArea {
 		{"oauth.sql", &s.oauthQ},
 		{"events.sql", &s.eventQ},
 		{"search.sql", &s.searchQ},
+		{"composer_aids.sql", &s.composerQ},
 	}
 }
 

@@ -33,10 +33,6 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 	if err != nil {
 		return nil, err
 	}
-	html, err := helpdesk.RenderMarkdown(body)
-	if err != nil {
-		return nil, err
-	}
 	status := r.Status
 	if status == "" {
 		status = helpdesk.StatusPending
@@ -60,6 +56,15 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 			return fmt.Errorf("read conversation %d: %w", convID, err)
 		}
 		author, err := authorTx(ctx, t, v.UserID)
+		if err != nil {
+			return err
+		}
+		// The body as it is sent and stored: with the mailbox's signature.
+		body, err := signedTx(ctx, t, convID, author.Name, body)
+		if err != nil {
+			return err
+		}
+		html, err := helpdesk.RenderMarkdown(body)
 		if err != nil {
 			return err
 		}
@@ -112,11 +117,17 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		if _, err := t.exec(ctx, q.SetThreadMessageID, w.MessageID, w.ThreadID); err != nil {
 			return fmt.Errorf("set reply message id: %w", err)
 		}
+		if err := indexThread(ctx, t, convID, body); err != nil {
+			return err
+		}
 		if err := setStatusTx(ctx, t, v, cv, convID, status); err != nil {
 			return err
 		}
 		if _, err := t.exec(ctx, q.RecordReply, cv.next(), v.UserID, cv.next(), now(), convID); err != nil {
 			return fmt.Errorf("update conversation %d: %w", convID, err)
+		}
+		if err := deleteDraftTx(ctx, t, v.UserID, convID); err != nil {
+			return err
 		}
 		agentThreadEvents(t, mailboxID, convID, w.ThreadID)
 		return nil
@@ -183,6 +194,9 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 		if err := t.get(ctx, &w.ThreadID, s.convQ.InsertNote,
 			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
 			return fmt.Errorf("insert note: %w", err)
+		}
+		if err := indexThread(ctx, t, convID, body); err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
 			return fmt.Errorf("update conversation %d: %w", convID, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
 
@@ -114,32 +115,99 @@ func TestConversationSearchRefusesOddQueries(t *testing.T) {
 	}
 }
 
-// TestIndexSearchIndexesOlderConversations: conversations from before the
-// index (here: their rows dropped) are indexed by Migrate's IndexSearch.
-func TestIndexSearchIndexesOlderConversations(t *testing.T) {
+// TestSearchFindsRepliesAndNotes: an agent's reply and note are
+// searchable as soon as they are written, and a merge takes the merged
+// conversation's words into its target.
+func TestSearchFindsRepliesAndNotes(t *testing.T) {
 	for _, dialect := range teststore.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			w := setupWorkspace(t, dialect)
-			c := w.ingest(t, mail{from: "o@kunde.example", name: "Öztürk", subject: "Alte Anfrage", text: "Kündigung"}).ConversationID
-			if _, err := w.db.Exec("DELETE FROM conversation_search"); err != nil {
+			conv := w.ingest(t, mail{from: "kim@kunde.example", subject: "Drucker", text: "Er druckt nicht."}).ConversationID
+			other := w.ingest(t, mail{from: "kim@kunde.example", subject: "Scanner", text: "Er scannt nicht."}).ConversationID
+			if _, err := w.s.AddReply(ctx, w.agentV(), conv, helpdesk.NewReply{Body: "Bitte tauschen Sie die Tonerkartusche."}); err != nil {
 				t.Fatal(err)
 			}
-			if got := ids(searchList(t, w, "kundigung")); !eqIDs(got, []int64{}) {
-				t.Fatalf("before indexing: %v", got)
+			if _, err := w.s.AddNote(ctx, w.agentV(), other, "Kundin ruft zurück wegen Garantieverlängerung", 0); err != nil {
+				t.Fatal(err)
 			}
-			n, err := w.s.IndexSearch(ctx)
-			if err != nil || n != 1 {
-				t.Fatalf("IndexSearch: %d, %v", n, err)
+			for q, want := range map[string][]int64{
+				"tonerkartusche": {conv}, "garantieverlangerung": {other}, "zuruck": {other}, "zurueck": {other},
+			} {
+				if got := ids(searchList(t, w, q)); !eqIDs(got, want) {
+					t.Errorf("%q: got %v, want %v", q, got, want)
+				}
 			}
-			for _, q := range []string{"kundigung", "kuendigung", "from:ozturk", "alte"} {
-				if got := ids(searchList(t, w, q)); !eqIDs(got, []int64{c}) {
-					t.Errorf("%q: got %v", q, got)
+			if err := w.s.MergeConversation(ctx, w.agentV(), other, conv, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{"garantieverlangerung", "scannt", "tonerkartusche"} {
+				if got := ids(searchList(t, w, q)); !eqIDs(got, []int64{conv}) {
+					t.Errorf("after the merge, %q: got %v, want the target %d", q, got, conv)
 				}
 			}
 		})
 	}
+}
+
+// TestSearchRebuildRunsOnce: a rebuild the migration asked for
+// (search_reindex) indexes every conversation with its replies and notes
+// when the store is migrated, from where an interrupted one stopped, and
+// then no more: later starts leave the index alone.
+func TestSearchRebuildRunsOnce(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			url := teststore.URL(t, dialect)
+			w := setupWorkspaceAt(t, url)
+			if n := w.count(t, "SELECT COUNT(*) FROM search_reindex"); n != 0 {
+				t.Fatalf("a fresh store's rebuild is not done: %d rows", n)
+			}
+			done := w.ingest(t, mail{from: "a@kunde.example", subject: "Erledigt", text: "alt"}).ConversationID
+			c := w.ingest(t, mail{from: "o@kunde.example", name: "Öztürk", subject: "Alte Anfrage", text: "Kündigung"}).ConversationID
+			if _, err := w.s.AddNote(ctx, w.agentV(), c, "Vertrag endet im Mai", 0); err != nil {
+				t.Fatal(err)
+			}
+			// As before the index held agent text: no rows, a rebuild
+			// asked for that got past the first conversation.
+			w.db.MustExec("DELETE FROM conversation_search")
+			w.db.MustExec(w.db.Rebind("INSERT INTO search_reindex (after_id) VALUES (?)"), done)
+			if got := ids(searchList(t, w, "kundigung")); !eqIDs(got, []int64{}) {
+				t.Fatalf("before the rebuild: %v", got)
+			}
+
+			teststore.OpenURL(t, url, store.Options{}) // a start: Migrate
+			for _, q := range []string{"kundigung", "kuendigung", "from:ozturk", "alte", "vertrag"} {
+				if got := ids(searchList(t, w, q)); !eqIDs(got, []int64{c}) {
+					t.Errorf("%q: got %v", q, got)
+				}
+			}
+			if got := ids(searchList(t, w, "erledigt")); !eqIDs(got, []int64{}) {
+				t.Errorf("the rebuild did not resume after conversation %d: %v", done, got)
+			}
+			if n := w.count(t, "SELECT COUNT(*) FROM search_reindex"); n != 0 {
+				t.Errorf("the rebuild is not marked done: %d rows", n)
+			}
+
+			// The next start does not index again.
+			w.db.MustExec("DELETE FROM conversation_search")
+			teststore.OpenURL(t, url, store.Options{})
+			if n := w.count(t, "SELECT COUNT(*) FROM conversation_search"); n != 0 {
+				t.Errorf("a later start rebuilt %d rows", n)
+			}
+		})
+	}
+}
+
+func (w *workspace) count(t *testing.T, query string) int {
+	t.Helper()
+	var n int
+	if err := w.db.Get(&n, query); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func searchList(t *testing.T, w *workspace, q string) *helpdesk.ConversationList {

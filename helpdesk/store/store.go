@@ -35,7 +35,9 @@ type Store struct {
 	oauthQ   oauthQueries
 	eventQ   eventQueries
 	searchQ  searchQueries
-	list     listPieces // the conversation list's pieces (conversationlist.go)
+	// composerQ: saved replies and drafts (savedreplies.go, drafts.go).
+	composerQ composerQueries
+	list      listPieces // the conversation list's pieces (conversationlist.go)
 	// eventSignals wakes WatchEvents after a commit with events (events.go).
 	eventSignals eventSignals
 }
@@ -84,8 +86,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.prepareQueries(ctx); err != nil {
 		return err
 	}
-	_, err := s.IndexSearch(ctx)
-	return err
+	return s.finishSearchReindex(ctx)
 }
 
 // CheckSchema fails with migrations.ErrOutdated on an old schema, then

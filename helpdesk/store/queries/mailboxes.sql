@@ -31,7 +31,7 @@ INSERT INTO mailbox_folders (mailbox_id, name) VALUES (?, ?) ON CONFLICT DO NOTH
 -- name: mailbox
 SELECT id, name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
 	move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes, smtp_url_enc, auto_ack,
-	imap_allow_insecure, fetch_alert_sent, created_at, updated_at
+	imap_allow_insecure, fetch_alert_sent, created_at, updated_at, signature
 FROM mailboxes WHERE id = ?
 
 -- name: mailbox-folders
@@ -40,8 +40,15 @@ SELECT name FROM mailbox_folders WHERE mailbox_id = ? ORDER BY name
 -- name: mailboxes
 SELECT id, name, email, imap_host, imap_port, imap_security, imap_user, imap_password_enc, after_fetch,
 	move_to_folder, enabled, poll_interval_s, import_since, max_message_bytes, smtp_url_enc, auto_ack,
-	imap_allow_insecure, fetch_alert_sent, created_at, updated_at
+	imap_allow_insecure, fetch_alert_sent, created_at, updated_at, signature
 FROM mailboxes ORDER BY id
 
 -- name: all-mailbox-folders
 SELECT mailbox_id, name FROM mailbox_folders ORDER BY mailbox_id, name
+
+-- name: set-mailbox-signature
+UPDATE mailboxes SET signature = ? WHERE id = ?
+
+-- name: reply-signature
+-- The signature template of a conversation's mailbox, and its name.
+SELECT m.name, m.signature FROM mailboxes m JOIN conversations c ON c.mailbox_id = m.id WHERE c.id = ?
