@@ -117,15 +117,15 @@ func (s *Server) conversationForward(c echo.Context) error {
 	})
 }
 
-// uploadBodyLimit is how large a request to a route that takes files may
-// be: room for a reply's files as base64 (the API), and for a file over
+// uploadBodyLimit is how large a request that may carry files may be: a
+// multipart post of the conversation page's form, or an API reply. There
+// is room for a reply's files as base64 (the API), and for a file over
 // the limits to arrive whole, so that it is refused in place with what
 // was typed kept, rather than cut off.
 func (s *Server) uploadBodyLimit(c echo.Context) (int64, bool) {
-	path := c.Path()
-	takesFiles := c.Request().Method == http.MethodPost &&
-		(strings.HasPrefix(path, "/conversations/:id/") || path == "/api/v1/conversations/:id/replies")
-	if !takesFiles {
+	req, path := c.Request(), c.Path()
+	page := strings.HasPrefix(path, "/conversations/:id/") && strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm)
+	if req.Method != http.MethodPost || !page && path != "/api/v1/conversations/:id/replies" {
 		return 0, false
 	}
 	return 3*s.cfg.Attachments.PerReply + maxBody, true
