@@ -51,3 +51,10 @@ func TestReplyAllCc(t *testing.T) {
 		t.Errorf("reply all copies %q", got)
 	}
 }
+
+func TestRecipientsOnceEach(t *testing.T) {
+	m := OutboundMail{To: []string{"ann@x.example"}, Cc: []string{"Ann@x.example", "bob@x.example"}, Bcc: []string{"bob@x.example", "eve@x.example"}}
+	if got := strings.Join(m.Recipients(), " "); got != "ann@x.example bob@x.example eve@x.example" {
+		t.Errorf("envelope recipients %q", got)
+	}
+}

@@ -91,9 +91,20 @@ func NewLeaseOwner(instance string) string {
 	return Truncate(instance, 100) + "/" + hex.EncodeToString(b)
 }
 
-// Recipients are the envelope's: To, Cc and Bcc.
+// Recipients are the envelope's: To, Cc and Bcc, each address once (an
+// address in two of them gets one copy).
 func (m OutboundMail) Recipients() []string {
-	return append(append(append([]string{}, m.To...), m.Cc...), m.Bcc...)
+	var rcpts []string
+	seen := map[string]bool{}
+	for _, list := range [][]string{m.To, m.Cc, m.Bcc} {
+		for _, a := range list {
+			if key := strings.ToLower(a); !seen[key] {
+				seen[key] = true
+				rcpts = append(rcpts, a)
+			}
+		}
+	}
+	return rcpts
 }
 
 // MailAttachment is a file sent with an outbox row.
