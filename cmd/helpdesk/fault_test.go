@@ -123,34 +123,21 @@ func (c *cluster) ledgerRowsAbove(id, fence int64) int {
 // and keeps every other writer waiting.)
 func (c *cluster) tryPause(p *proc, ignore map[int]bool) bool {
 	p.stop(c.t)
-	if c.inTransaction(ignore) {
-		p.signal(syscall.SIGCONT)
-		return false
+	for pid, inTx := range c.sessions() {
+		if inTx && !ignore[pid] {
+			p.signal(syscall.SIGCONT)
+			return false
+		}
 	}
 	return true
 }
 
-// inTransaction says a session but those of ignore is inside a transaction.
-func (c *cluster) inTransaction(ignore map[int]bool) bool {
-	for pid, inTx := range c.sessions() {
-		if inTx && !ignore[pid] {
-			return true
-		}
-	}
-	return false
-}
-
 // pauseBetweenTransactions tries to pause p until it catches p between two
-// of its transactions; p barely runs meanwhile: after a try that caught it
-// inside one, only until that transaction ends. (Stopped again at once, a
-// starved p could not end it, try after try.)
+// of its transactions; p barely runs meanwhile, only between the tries.
 func (c *cluster) pauseBetweenTransactions(p *proc, ignore map[int]bool) {
 	c.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !c.tryPause(p, ignore) {
-		for c.inTransaction(ignore) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("could not pause the process between two of its transactions within a minute")
 		}

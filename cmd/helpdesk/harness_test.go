@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -30,8 +29,6 @@ import (
 var binDir, binPath string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	waitersInParallel()
 	dir, err := os.MkdirTemp("", "helpdesk-bin-")
 	if err != nil {
 		panic(err)
@@ -42,18 +39,6 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	testserver.Main(m, func() { os.RemoveAll(dir) })
-}
-
-// waitersInParallel runs up to four parallel tests at once, not GOMAXPROCS
-// (two on CI), unless -parallel says otherwise: these tests mostly wait,
-// on helpdesk processes (whose CPU is theirs, not this process's), Dovecot,
-// lease TTLs and poll intervals.
-func waitersInParallel() {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		flag.Set("test.parallel", "4")
-	}
 }
 
 // buildBinary builds the helpdesk command with the given build tags into
