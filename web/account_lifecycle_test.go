@@ -23,6 +23,7 @@ func signedOut(resp *http.Response) bool {
 // their API token on the very next request, and their login; enabling
 // them lets the token and a new login in again.
 func TestDisabledUserIsShutOutAtOnce(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		admin := e.session(t, e.admin)
@@ -83,6 +84,7 @@ func TestDisabledUserIsShutOutAtOnce(t *testing.T) {
 
 // A role change applies to the user's open session at once.
 func TestRoleChangeTakesEffect(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		admin := e.session(t, e.admin)
@@ -121,6 +123,7 @@ func TestRoleChangeTakesEffect(t *testing.T) {
 // chosen user; past notes keep their name; nothing happens without a
 // choice, and the choice is kept on the error.
 func TestDeleteUserFromAdminPage(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		ctx := context.Background()
@@ -186,6 +189,7 @@ func TestDeleteUserFromAdminPage(t *testing.T) {
 // Changing one's own password needs the current one, keeps this session
 // and ends the others; an admin's reset ends them all.
 func TestPasswordChangeAndReset(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		here, elsewhere := e.anonymous(t), e.anonymous(t)
@@ -246,6 +250,7 @@ var newTokenField = regexp.MustCompile(`value="(hd_[^"]+)" data-field="new-token
 // and last use, and revokes it; an expired token is refused; admins see
 // and revoke everyone's; the JSON API does the same.
 func TestAPITokensPageAndAPI(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		agent := e.session(t, e.agent)
@@ -363,6 +368,7 @@ func TestAPITokensPageAndAPI(t *testing.T) {
 // Bad input to the account forms is a 422 naming the field, on the page,
 // without echoing markup or a password, and changes nothing.
 func TestAccountFormsBadInput(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()

@@ -17,6 +17,7 @@ import (
 // the conversation page then shows the mail's Date and the received time
 // in the chosen zone.
 func TestTimeZoneSetting(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		conv := w.ingest(t, w.mb1, &helpdesk.IncomingMessage{

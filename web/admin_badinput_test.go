@@ -34,6 +34,7 @@ var badMailboxValues = map[string][]string{
 }
 
 func TestMailboxFormBadInput(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()
@@ -86,6 +87,7 @@ func TestMailboxFormBadInput(t *testing.T) {
 var badIDs = []string{"abc", "0", "-1", "99999999999999999999999", "1.5", "%3Cscript%3E", "0x10", "+1", "01", "1e3", "%20"}
 
 func TestBadIDs(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()
@@ -143,6 +145,7 @@ func TestBadIDs(t *testing.T) {
 }
 
 func TestOtherFormsBadInput(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()

@@ -117,29 +117,14 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 }
 
-// startBrowser starts a headless Chromium with a window of the size and
-// returns its context and a check that fails the test on any console
-// error seen so far (a CSP violation, a script error, a missing
-// resource).
+// startBrowser opens a tab with a window of the size, in a browser context
+// of its own in the package's shared Chromium, and returns its context and
+// a check that fails the test on any console error seen so far (a CSP
+// violation, a script error, a missing resource).
 func startBrowser(t *testing.T, width, height int) (context.Context, func(t *testing.T)) {
 	t.Helper()
-	chromium := testserver.Chromium(t)
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromium), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height)}
-	for _, f := range testserver.ChromiumFlags() {
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(f, "--"), "=")
-		if hasValue {
-			opts = append(opts, chromedp.Flag(name, value))
-		} else {
-			opts = append(opts, chromedp.Flag(name, true))
-		}
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	bctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	bctx, cancel := context.WithTimeout(testserver.ChromiumTab(t, width, height), 90*time.Second)
 	t.Cleanup(cancel)
-
 	return bctx, watchConsole(t, bctx)
 }
 

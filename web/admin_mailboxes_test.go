@@ -23,6 +23,7 @@ func validMailboxForm() url.Values {
 }
 
 func TestMailboxAdmin(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()
@@ -112,6 +113,7 @@ func TestMailboxAdmin(t *testing.T) {
 }
 
 func TestTestConnection(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		var gotMailbox int64
 		var fail bool
@@ -153,6 +155,7 @@ func TestTestConnectionUnavailable(t *testing.T) {
 }
 
 func TestUsersAdmin(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()

@@ -119,6 +119,7 @@ func listedMailboxes(t testing.TB, body string) []int64 {
 // marked with what is wrong; the rest follow by ID, 50 a page; ?state=
 // and ?q= filter, and the links keep the filter.
 func TestStatusPageShowsProblemsFirstAndPagesTheRest(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		seed := seedFleet(t, e, 120, false)

@@ -22,6 +22,7 @@ import (
 )
 
 func TestStatusPageShowsLeaseAndFetchState(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()
@@ -137,6 +138,7 @@ func TestStatusPageShowsLeaseAndFetchState(t *testing.T) {
 }
 
 func TestFetchNowRecordsARequest(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()
@@ -164,6 +166,7 @@ func TestFetchNowRecordsARequest(t *testing.T) {
 }
 
 func TestAPIMailboxesHidesSecrets(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		e.mailbox(t, 1)
@@ -268,6 +271,7 @@ func TestStatusCache(t *testing.T) {
 // counts, the newest send error and the failed mails, escaped; only an
 // admin's CSRF-checked Retry puts a failed mail back to pending.
 func TestStatusPageShowsOutbox(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()

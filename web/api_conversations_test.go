@@ -141,6 +141,7 @@ func convIDs(t *testing.T, out map[string]any) []int64 {
 }
 
 func TestAPIConversationList(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		cases := []struct {
@@ -193,6 +194,7 @@ func TestAPIConversationList(t *testing.T) {
 }
 
 func TestAPIConversationGet(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		code, out, _ := w.call(t, w.agentToken, "GET", "/api/v1/conversations/"+itoa(w.c1), "")
@@ -234,6 +236,7 @@ func TestAPIConversationGet(t *testing.T) {
 }
 
 func TestAPIRepliesAndNotes(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		path := "/api/v1/conversations/" + itoa(w.c1)
@@ -293,6 +296,7 @@ func TestAPIRepliesAndNotes(t *testing.T) {
 }
 
 func TestAPIPatchConversation(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		path := "/api/v1/conversations/" + itoa(w.c1)
@@ -351,6 +355,7 @@ func TestAPIPatchConversation(t *testing.T) {
 }
 
 func TestAPITags(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		path := "/api/v1/conversations/" + itoa(w.c1) + "/tags/"
@@ -398,6 +403,7 @@ func TestAPITags(t *testing.T) {
 }
 
 func TestAttachmentDownload(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		d, err := w.store.Conversation(context.Background(), helpdesk.Viewer{Admin: true}, w.c1)

@@ -49,6 +49,7 @@ func refused(t *testing.T, what string, code int, out map[string]any, field, by 
 }
 
 func TestAPIVersions(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		path := "/api/v1/conversations/" + itoa(w.c1)

@@ -16,6 +16,7 @@ import (
 // anonymous visitor, an agent and an admin. A route added to the table is
 // covered without touching this test.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		// An event stream answers and ends at once, so reading it ends.
 		e := setup(t, dialect, func(c *Config) { c.EventStreamLifetime = time.Millisecond })

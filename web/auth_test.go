@@ -13,6 +13,7 @@ import (
 )
 
 func TestLoginLogout(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		c := e.anonymous(t)
@@ -125,6 +126,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestAPIToken(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		e := setup(t, dialect)
 		ctx := context.Background()

@@ -14,6 +14,7 @@ var versionInput = regexp.MustCompile(`name="version" value="(\d+)"`)
 // is the page again, with a status saying why, the refusal beside its
 // field and the typed text kept; a success with text still typed keeps it.
 func TestConversationFormRefusals(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		agent, admin := w.session(t, w.agent), w.session(t, w.admin)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestConversationPages(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		agent := w.session(t, w.agent)

@@ -31,6 +31,7 @@ func (w *workspace) customerOf(t *testing.T, conv int64) int64 {
 }
 
 func TestAPICustomer(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		second, elsewhere := w.alicesHistory(t)
@@ -69,6 +70,7 @@ func TestAPICustomer(t *testing.T) {
 }
 
 func TestAPIMerge(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		second, _ := w.alicesHistory(t)
@@ -134,6 +136,7 @@ func TestAPIMerge(t *testing.T) {
 }
 
 func TestCustomerPageAndSidebar(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		second, _ := w.alicesHistory(t)

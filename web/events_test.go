@@ -112,6 +112,7 @@ func expectEvents(t *testing.T, events <-chan sseEvent, after int64, wants ...wa
 // client that reconnects with Last-Event-ID gets what it missed, then the
 // live events.
 func TestEventStreamAPI(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		ctx := context.Background()

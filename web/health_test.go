@@ -13,6 +13,7 @@ import (
 )
 
 func TestHealthReadyMetrics(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		rsrv := testserver.StartRedis(t)
 		e := setup(t, dialect, func(c *Config) { c.Inspector = leaseview.NewRedisInspector(redisViewer(t, rsrv)) })

@@ -44,6 +44,7 @@ func logTo(b *logBuffer) envOption {
 // databases: PostgreSQL answered 500, and on SQLite q=%00 matched every
 // conversation.
 func TestBadTextIsRefused(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		agent := w.session(t, w.agent)
@@ -99,6 +100,7 @@ func TestBadTextIsRefused(t *testing.T) {
 // access check, the CSRF token from the query string, the typed address
 // in the log of a failed sign-in.
 func TestSmallLeaks(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		var log logBuffer
 		w := &workspace{env: setup(t, dialect, logTo(&log))}

@@ -13,6 +13,7 @@ import (
 // sanitised result, per view kind; later views show what was kept
 // instead of sanitising again, until the sanitiser's version changes.
 func TestMailHTMLSanitisedOnce(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		w := setupWorkspace(t, dialect)
@@ -80,6 +81,7 @@ func TestMailHTMLSanitisedOnce(t *testing.T) {
 // sanitised or sent; the page shows the mail's text and a link that
 // downloads the HTML (as an attachment, never as a page of ours).
 func TestLargeMailHTMLShowsItsText(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		ctx := context.Background()
 		w := &workspace{env: setup(t, dialect, func(c *Config) { c.MailHTMLMaxBytes = 64 << 10 })}

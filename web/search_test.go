@@ -13,6 +13,7 @@ import (
 // run is 422 in the API and an inline message on the page that keeps the
 // typed text.
 func TestSearchAPIAndPage(t *testing.T) {
+	t.Parallel()
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		w := setupWorkspace(t, dialect)
 		m := w.ingest(t, w.mb1, &helpdesk.IncomingMessage{

@@ -91,7 +91,7 @@ func TestFetchExitsThreeWhenHeld(t *testing.T) {
 func TestCommandsRefuseOldSchema(t *testing.T) {
 	t.Parallel()
 	w := &world{t: t, bin: binPath, dbURL: teststore.URL(t, "sqlite"), dataDir: t.TempDir()}
-	w.env = []string{"HELPDESK_DATABASE_URL=" + w.dbURL, "HELPDESK_DATA_DIR=" + w.dataDir, "HELPDESK_SECRET_KEY=" + teststore.SecretKey}
+	w.env = []string{"HELPDESK_DATABASE_URL=" + w.dbURL, "HELPDESK_DATA_DIR=" + w.dataDir, "HELPDESK_SECRET_KEY=" + teststore.SecretKey, raceExitEnv}
 	_, stderr, code := w.runEnv(nil, "fetch", "--mailbox", "1")
 	if code != 1 || !strings.Contains(stderr, "helpdesk migrate") {
 		t.Fatalf("fetch on an unmigrated database: exit %d, %q; want a clear error naming `helpdesk migrate`", code, stderr)

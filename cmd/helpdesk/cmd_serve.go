@@ -35,10 +35,22 @@ func cmdServe(ctx context.Context, args []string, logger *slog.Logger) error {
 	}
 	store, err := openStore(ctx, cfg, false)
 	if err != nil {
-		return err
+		return stoppedWhileStarting(ctx, err, logger)
 	}
 	defer store.Close()
-	return serve(ctx, cfg, store, roles, logger, nil)
+	return stoppedWhileStarting(ctx, serve(ctx, cfg, store, roles, logger, nil), logger)
+}
+
+// stoppedWhileStarting is err, or nil when the stop signal came first: a
+// process told to stop (SIGTERM in a rolling restart) before it was up
+// has stopped as asked, not failed, whatever the cancelled start-up
+// returned (context canceled, a bad connection, an unread schema version).
+func stoppedWhileStarting(ctx context.Context, err error, logger *slog.Logger) error {
+	if err != nil && ctx.Err() != nil {
+		logger.Info("stopped while starting", "err", err)
+		return nil
+	}
+	return err
 }
 
 func parseRoles(s string) (map[string]bool, error) {

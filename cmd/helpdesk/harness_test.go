@@ -57,6 +57,12 @@ func buildBinary(name string, tags ...string) (string, error) {
 	return path, nil
 }
 
+// raceExitEnv spares each helpdesk process of a test the race runtime's
+// sleep at exit (GORACE atexit_sleep_ms, 1 s by default, meant for reports
+// still being written by other threads; Go reports a race as it happens).
+// Tests run dozens of processes, one after another.
+const raceExitEnv = "GORACE=atexit_sleep_ms=0"
+
 // noFencing is the binary built with -tags nofencing, whose fetch writes
 // skip the fence check: built on first use, once per test binary.
 var noFencing struct {
@@ -97,6 +103,7 @@ func newWorld(t testing.TB, dbURL string, extraEnv ...string) *world {
 		"HELPDESK_LISTEN=127.0.0.1:0",
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
+		raceExitEnv,
 	}, extraEnv...)
 	w.run(0, "migrate")
 	w.store = teststore.OpenURL(t, dbURL, store.Options{})

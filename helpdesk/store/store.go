@@ -26,6 +26,7 @@ type Store struct {
 	// mail without links.
 	publicURL string
 	signer    *helpdesk.MailSigner
+	hashCost  secret.HashCost // of new password hashes
 	// The prepared queries of each area (queries.go).
 	fetchQ   fetchQueries
 	userQ    userQueries
@@ -51,6 +52,10 @@ type Options struct {
 	// Signer keys the Message-IDs and loop headers of outbound mail;
 	// required.
 	Signer *helpdesk.MailSigner
+	// PasswordCost is the cost of new password hashes; zero means
+	// secret.DefaultHashCost. Only tests set it, to a cheaper one:
+	// nothing in the configuration reaches it.
+	PasswordCost secret.HashCost
 }
 
 // Open connects to "postgres://..." or "sqlite:PATH" (SQLite with WAL and a
@@ -74,7 +79,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{db: db, dialect: d, secrets: opts.Secrets, publicURL: opts.PublicURL, signer: opts.Signer}, nil
+	cost := opts.PasswordCost
+	if cost == (secret.HashCost{}) {
+		cost = secret.DefaultHashCost
+	}
+	return &Store{db: db, dialect: d, secrets: opts.Secrets, publicURL: opts.PublicURL, signer: opts.Signer, hashCost: cost}, nil
 }
 
 // Migrate applies every pending schema migration, then prepares the

@@ -110,7 +110,7 @@ func (s *Store) ResetPassword(ctx context.Context, id int64, password string) er
 // setPassword stores a new password hash and ends the user's sessions but
 // the one whose token hash is keepHash ("" for none).
 func (s *Store) setPassword(ctx context.Context, id int64, password, keepHash string) error {
-	hash, err := secret.HashPassword(password)
+	hash, err := s.hashCost.Hash(password)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func (s *Store) CreateUser(ctx context.Context, in helpdesk.UserInput) (*helpdes
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	hash, err := secret.HashPassword(in.Password)
+	hash, err := s.hashCost.Hash(in.Password)
 	if err != nil {
 		return nil, err
 	}

@@ -89,26 +89,11 @@ func fetchHostileCorpus(t *testing.T, e *env, canaryAddr string) (int64, int) {
 	return mb, len(files)
 }
 
-// browser starts headless Chromium for the test.
+// browser opens a tab for the test in the package's shared Chromium, in a
+// browser context of its own, with headless Chromium's default window.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(testserver.Chromium(t)), chromedp.UserDataDir(t.TempDir())}
-	for _, f := range testserver.ChromiumFlags() {
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(f, "--"), "=")
-		if hasValue {
-			opts = append(opts, chromedp.Flag(name, value))
-		} else {
-			opts = append(opts, chromedp.Flag(name, true))
-		}
-	}
-	opts = append(opts, chromedp.Flag("disable-dev-shm-usage", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return testserver.ChromiumTab(t, 800, 600)
 }
 
 func TestHostileMailInChromium(t *testing.T) {

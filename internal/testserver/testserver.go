@@ -21,8 +21,10 @@
 //
 //	s := testserver.StartSMTP(t)          // s.Messages(), s.FailRate(0.5)
 //
-// Packages that call PostgresURL must run their tests through Main, which
-// stops the shared cluster after the tests:
+//	tab := testserver.ChromiumTab(t, 1280, 900) // own browser context, shared Chromium
+//
+// Packages that call PostgresURL or ChromiumTab must run their tests
+// through Main, which stops the shared cluster and browser after the tests:
 //
 //	func TestMain(m *testing.M) { testserver.Main(m) }
 package testserver
@@ -43,7 +45,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,7 +54,8 @@ import (
 )
 
 // Main runs the tests of a package and then stops the servers shared by the
-// whole test binary (the PostgreSQL cluster behind PostgresURL). Call it from
+// whole test binary (the PostgreSQL cluster behind PostgresURL, the Chromium
+// behind ChromiumTab). Call it from
 // TestMain; it does not return. cleanups run after the tests.
 func Main(m *testing.M, cleanups ...func()) {
 	shared.mu.Lock()
@@ -61,6 +63,7 @@ func Main(m *testing.M, cleanups ...func()) {
 	shared.mu.Unlock()
 	code := m.Run()
 	stopSharedPostgres()
+	stopSharedChromium()
 	for _, c := range cleanups {
 		c()
 	}
@@ -368,38 +371,6 @@ func logTail(path string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
-}
-
-// ChromiumFlags returns the flags for running Chromium headless in tests.
-// A new slice on every call, so callers may append to it.
-func ChromiumFlags() []string {
-	return []string{
-		"--headless",
-		"--no-sandbox",
-		"--disable-gpu",
-		"--disable-background-networking",
-		"--disable-component-update",
-		"--disable-sync",
-		"--no-first-run",
-		"--disable-quic",
-	}
-}
-
-// Chromium returns the path of Debian's Chromium and fails the test if it is
-// not installed (skips it under -short).
-func Chromium(t testing.TB) string {
-	t.Helper()
-	SkipShort(t, "Chromium")
-	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return filepath.Clean(p)
-	}
-	t.Fatal("testserver: chromium not found; install it with: apt-get install -y chromium")
-	return ""
 }
 
 // selfSignedCert makes a self-signed ECDSA certificate for 127.0.0.1, ::1

@@ -54,8 +54,15 @@ func Open(t testing.TB, dialect string) *store.Store {
 	return OpenURL(t, URL(t, dialect), store.Options{})
 }
 
-// OpenURL opens and migrates the store at url with the test secret key
-// (and its signer, unless opts has one).
+// CheapPasswords is the cost of the password hashes of a store that
+// OpenURL opens: argon2id at its production cost takes a quarter of a
+// second of CPU under the race detector, and tests create and sign in
+// users by the hundred. Checking a password works the same at any cost.
+var CheapPasswords = secret.HashCost{Time: 1, MemoryKiB: 64}
+
+// OpenURL opens and migrates the store at url with the test secret key,
+// its signer (unless opts has one) and CheapPasswords (unless opts has a
+// PasswordCost).
 func OpenURL(t testing.TB, url string, opts store.Options) *store.Store {
 	t.Helper()
 	secrets, err := secret.NewBox(SecretKey)
@@ -63,6 +70,9 @@ func OpenURL(t testing.TB, url string, opts store.Options) *store.Store {
 		t.Fatal(err)
 	}
 	opts.Secrets = secrets
+	if opts.PasswordCost == (secret.HashCost{}) {
+		opts.PasswordCost = CheapPasswords
+	}
 	if opts.Signer == nil {
 		opts.Signer = helpdesk.NewMailSigner(SecretKey)
 	}
