@@ -23,8 +23,10 @@ import (
 
 // listPieces are the pieces of queries/conversationlist.sql.
 type listPieces struct {
-	count, countEnd, page, pageEnd, pageSearching, pageSearchingEnd         string
+	count, countEnd, page, pageSearching, limit                             string
+	orderLast, orderCreated, orderWaiting, orderRank                        string
 	agent, mailbox, mailboxNamed, unassigned, assignee, tag, search, status string
+	open, assigned, folderCounts, folderReads, folderEnd                    string
 }
 
 func readListPieces(dialect string) (listPieces, error) {
@@ -34,11 +36,15 @@ func readListPieces(dialect string) (listPieces, error) {
 	}
 	var p listPieces
 	pieces := map[string]*string{
-		"count": &p.count, "count-end": &p.countEnd, "page": &p.page, "page-end": &p.pageEnd,
-		"page-searching": &p.pageSearching, "page-searching-end": &p.pageSearchingEnd,
-		"agent": &p.agent, "mailbox": &p.mailbox, "mailbox-named": &p.mailboxNamed,
+		"count": &p.count, "count-end": &p.countEnd, "page": &p.page,
+		"page-searching": &p.pageSearching, "limit": &p.limit,
+		"order-last": &p.orderLast, "order-created": &p.orderCreated, "order-waiting": &p.orderWaiting,
+		"order-rank": &p.orderRank,
+		"agent":      &p.agent, "mailbox": &p.mailbox, "mailbox-named": &p.mailboxNamed,
 		"unassigned": &p.unassigned, "assignee": &p.assignee,
 		"tag": &p.tag, "search": &p.search, "status": &p.status,
+		"open": &p.open, "assigned": &p.assigned,
+		"folder-counts": &p.folderCounts, "folder-reads": &p.folderReads, "folder-end": &p.folderEnd,
 	}
 	for name, text := range texts {
 		dst, ok := pieces[name]
@@ -90,10 +96,42 @@ func (p *listPieces) filter(q *listQuery, v helpdesk.Viewer, f helpdesk.Conversa
 	if f.Search != nil && f.Search.Mailbox != "" {
 		q.add(p.mailboxNamed, f.Search.Mailbox, f.Search.Mailbox)
 	}
+	p.folder(q, v, f.Folder)
 }
 
-// Conversations lists the viewer's conversations matching f, newest
-// message first.
+// folder adds the conditions of a folder (helpdesk.Folders).
+func (p *listPieces) folder(q *listQuery, v helpdesk.Viewer, folder string) {
+	switch folder {
+	case helpdesk.FolderMine:
+		q.add(p.open)
+		q.add(p.assignee, v.UserID)
+	case helpdesk.FolderUnassigned:
+		q.add(p.open)
+		q.add(p.unassigned)
+	case helpdesk.FolderAssigned:
+		q.add(p.open)
+		q.add(p.assigned)
+	case helpdesk.FolderClosed, helpdesk.FolderSpam:
+		q.add(p.status, folder)
+	}
+}
+
+// order is the page's order: the chosen one, else best match in a
+// search and newest message otherwise.
+func (p *listPieces) order(sort string, searching bool) string {
+	switch {
+	case sort == helpdesk.SortCreated:
+		return p.orderCreated
+	case sort == helpdesk.SortWaiting:
+		return p.orderWaiting
+	case sort == "" && searching:
+		return p.orderRank
+	}
+	return p.orderLast
+}
+
+// Conversations lists the viewer's conversations matching f in the
+// order f.Sort, each marked unread or not for the viewer.
 func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk.ConversationFilter) (*helpdesk.ConversationList, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
@@ -134,18 +172,17 @@ func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk
 	}
 
 	var page listQuery
-	head, end := p.page, p.pageEnd
 	if match != "" {
-		head, end = p.pageSearching, p.pageSearchingEnd
-		page.add(head, match)
+		page.add(p.pageSearching, match)
 	} else {
-		page.add(head)
+		page.add(p.page)
 	}
 	p.filter(&page, v, f)
 	if f.Status != "" {
 		page.add(p.status, f.Status)
 	}
-	page.add(end, f.PerPage, (f.Page-1)*f.PerPage)
+	page.add(p.order(f.Sort, match != ""))
+	page.add(p.limit, f.PerPage, (f.Page-1)*f.PerPage)
 	if err := page.sel(ctx, s, &list.Conversations); err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
@@ -153,6 +190,9 @@ func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk
 		highlight(list.Conversations, f.Search)
 	}
 	if err := s.attachTags(ctx, list.Conversations); err != nil {
+		return nil, err
+	}
+	if err := s.markUnread(ctx, v, list.Conversations); err != nil {
 		return nil, err
 	}
 	return list, nil

@@ -15,16 +15,24 @@ GROUP BY c.status
 -- name: page
 SELECT c.id, c.mailbox_id, m.name AS mailbox_name, c.customer_id, cu.email AS customer_email,
 	cu.name AS customer_name, c.subject, c.status, c.assignee_id, u.name AS assignee_name, c.preview,
-	c.created_at, c.updated_at, c.last_message_at
+	c.created_at, c.updated_at, c.last_message_at, c.version, c.customer_v, c.waiting_since
 FROM conversations c
 JOIN mailboxes m ON m.id = c.mailbox_id
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN users u ON u.id = c.assignee_id
 WHERE c.merged_into IS NULL
 
--- name: page-end
--- Newest message first: limit, offset.
-ORDER BY c.last_message_at DESC, c.id DESC LIMIT ? OFFSET ?
+-- name: order-last
+-- Newest message first (conversations_list, conversations_recent).
+ORDER BY c.last_message_at DESC, c.id DESC
+
+-- name: order-created
+-- Newest conversation first (conversations_created).
+ORDER BY c.created_at DESC, c.id DESC
+
+-- name: limit
+-- limit, offset.
+LIMIT ? OFFSET ?
 
 -- name: agent
 -- An agent sees the mailboxes given to them: user id.
@@ -49,3 +57,32 @@ AND c.mailbox_id IN (SELECT mb.id FROM mailboxes mb WHERE lower(mb.name) = lower
 
 -- name: status
 AND c.status = ?
+
+-- name: open
+-- The folders Mine, Unassigned, Assigned.
+AND c.status IN ('active', 'pending')
+
+-- name: assigned
+AND c.assignee_id IS NOT NULL
+
+-- name: folder-counts
+-- The sidebar: conversations per mailbox, status and who has them (the
+-- viewer's user id), and how many have a customer message; read from
+-- conversations_folders alone.
+SELECT c.mailbox_id, c.status,
+	CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = ? THEN 'me' ELSE 'other' END AS who,
+	COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
+FROM conversations c WHERE c.merged_into IS NULL
+
+-- name: folder-reads
+-- The same groups over the conversations the viewer (user id twice) has
+-- read since their newest customer message: as many rows as they read,
+-- not as conversations there are. Unread is the difference.
+SELECT c.mailbox_id, c.status,
+	CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = ? THEN 'me' ELSE 'other' END AS who,
+	COUNT(*) AS n, 0 AS unread
+FROM conversation_reads r JOIN conversations c ON c.id = r.conversation_id
+WHERE r.user_id = ? AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v
+
+-- name: folder-end
+GROUP BY c.mailbox_id, c.status, 3
