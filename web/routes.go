@@ -67,6 +67,7 @@ func (s *Server) routes() []route {
 		// Agent workspace (web/conversations.go, web/conversation_merge.go,
 		// web/customers.go, web/attachments.go).
 		{http.MethodGet, "/", s.conversationsPage, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/bulk", s.conversationsBulk, roleAnyUser, kindPage},
 		{http.MethodGet, "/conversations/:id", s.conversationPage, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies", s.conversationReply, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/notes", s.conversationNote, roleAnyUser, kindPage},

@@ -131,6 +131,25 @@ func BenchmarkConversationList(b *testing.B) {
 					return err
 				}})
 			}
+			if os.Getenv("XEXPLAIN") != "" {
+				for _, q := range []string{
+					`EXPLAIN ANALYZE SELECT c.mailbox_id, c.status, CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = 2 THEN 'me' ELSE 'other' END AS who, COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread FROM conversations c WHERE c.merged_into IS NULL AND c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = 2) GROUP BY c.mailbox_id, c.status, 3`,
+					`EXPLAIN ANALYZE SELECT c.mailbox_id, c.status, CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = 2 THEN 'me' ELSE 'other' END AS who, COUNT(*) AS n, 0 AS unread FROM conversation_reads r JOIN conversations c ON c.id = r.conversation_id WHERE r.user_id = 2 AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v AND c.mailbox_id IN (SELECT um.mailbox_id FROM user_mailboxes um WHERE um.user_id = 2) GROUP BY c.mailbox_id, c.status, 3`,
+				} {
+					if dialect == "sqlite" {
+						q = strings.Replace(q, "EXPLAIN ANALYZE", "EXPLAIN QUERY PLAN", 1)
+					}
+					rows, err := w.db.QueryxContext(ctx, q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for rows.Next() {
+						cols, _ := rows.SliceScan()
+						b.Log(fmt.Sprint(cols...))
+					}
+					rows.Close()
+				}
+			}
 			only := os.Getenv("HELPDESK_BENCH_SHAPES") // a regexp; empty: every shape
 			for _, shape := range shapes {
 				if only != "" && !regexp.MustCompile(only).MatchString(shape.name) {
@@ -199,11 +218,11 @@ func recountFolders(ctx context.Context, w *workspace, userID int64) error {
 	var rows []struct {
 		MailboxID int64  `db:"mailbox_id"`
 		Status    string `db:"status"`
-		Mine      bool   `db:"mine"`
+		Mine      int    `db:"mine"`
 		N         int    `db:"n"`
 		Unread    int    `db:"unread"`
 	}
-	return w.db.SelectContext(ctx, &rows, w.db.Rebind(`SELECT c.mailbox_id, c.status, c.assignee_id = ? AS mine, COUNT(*) AS n,
+	return w.db.SelectContext(ctx, &rows, w.db.Rebind(`SELECT c.mailbox_id, c.status, CASE WHEN c.assignee_id = ? THEN 1 ELSE 0 END AS mine, COUNT(*) AS n,
 		SUM(CASE WHEN c.customer_v > COALESCE(r.read_v, 0) THEN 1 ELSE 0 END) AS unread
 		FROM conversations c LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.user_id = ?
 		WHERE c.merged_into IS NULL AND c.mailbox_id IN (SELECT mailbox_id FROM user_mailboxes WHERE user_id = ?)
