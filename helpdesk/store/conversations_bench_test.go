@@ -98,7 +98,7 @@ func BenchmarkConversationList(b *testing.B) {
 					return err
 				}},
 				{"folder-recount-reference", func(r *rand.Rand) error {
-					return recountFolders(ctx, w, w.agent.ID)
+					return recountFoldersQuery(ctx, w, w.agent.ID)
 				}},
 				{"count-all-reference", func(r *rand.Rand) error {
 					var n int
@@ -211,10 +211,10 @@ func likeSearch(ctx context.Context, w *workspace, dialect, text string) error {
 		ORDER BY c.last_message_at DESC, c.id DESC LIMIT 25`), args...)
 }
 
-// recountFolders is the sidebar's counts as one plain query over every
+// recountFoldersQuery is the sidebar's counts as one plain query over every
 // conversation with the user's read versions joined, the shape
 // FolderCounts replaces: the benchmark's reference for it.
-func recountFolders(ctx context.Context, w *workspace, userID int64) error {
+func recountFoldersQuery(ctx context.Context, w *workspace, userID int64) error {
 	var rows []struct {
 		MailboxID int64  `db:"mailbox_id"`
 		Status    string `db:"status"`
