@@ -39,7 +39,7 @@ func TestConversationListUnreadAndFolders(t *testing.T) {
 		if strings.Contains(body, `data-mailbox="`+itoa(w.mb2)+`"`) {
 			t.Errorf("the sidebar shows mailbox 2 to an agent of mailbox 1")
 		}
-		if l := folderLinkOf(body, w.mb1, "unassigned"); !strings.Contains(l, "<span class=\"count\" data-count>2</span>") || !strings.Contains(l, ">2 new<") {
+		if l := folderLinkOf(body, w.mb1, "unassigned"); !strings.Contains(l, "<span class=\"count\" data-count>2</span>") || !strings.Contains(l, ">2 new ·<") {
 			t.Errorf("unassigned folder: %q", l)
 		}
 
@@ -51,7 +51,7 @@ func TestConversationListUnreadAndFolders(t *testing.T) {
 		if row := rowOf(body, w.c2); !strings.Contains(row, `class="unread"`) {
 			t.Errorf("#%d became read without being opened: %q", w.c2, row)
 		}
-		if l := folderLinkOf(body, w.mb1, "unassigned"); !strings.Contains(l, ">1 new<") {
+		if l := folderLinkOf(body, w.mb1, "unassigned"); !strings.Contains(l, ">1 new ·<") {
 			t.Errorf("unassigned folder after reading one: %q", l)
 		}
 		// Another agent's reading is their own.
