@@ -97,6 +97,12 @@ func TestConversationListUnreadAndFolders(t *testing.T) {
 		if len(list.Conversations) != 1 || list.Conversations[0].ID != w.c1 || !list.Conversations[0].Unread || list.Conversations[0].WaitingSince == nil {
 			t.Errorf("API unassigned folder: %s", raw)
 		}
+		resp, raw = w.api(t, w.agentToken, http.MethodGet, "/api/v1/folders")
+		if want := `{"mailbox_id":` + itoa(w.mb1) + `,"mailbox_name":"Support 1","folders":[{"folder":"mine","total":0,"unread":0},` +
+			`{"folder":"unassigned","total":1,"unread":1},{"folder":"assigned","total":0,"unread":0},{"folder":"closed","total":0,"unread":0},` +
+			`{"folder":"spam","total":1,"unread":1}]}`; resp.StatusCode != 200 || !strings.Contains(raw, want) || strings.Contains(raw, "Support 2") {
+			t.Errorf("API folders: %d %s", resp.StatusCode, raw)
+		}
 		for _, q := range []string{"sort=oldest", "folder=inbox"} {
 			if resp, _ := w.api(t, w.agentToken, http.MethodGet, "/api/v1/conversations?"+q); resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("API %s: %d, want 400", q, resp.StatusCode)

@@ -126,6 +126,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/outbox", s.apiOutbox, roleAdmin, kindAPI},
 		{http.MethodGet, "/api/v1/conversations", s.apiConversations, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/conversations/:id", s.apiConversation, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/folders", s.apiFolders, roleAnyUser, kindAPI},
 		{http.MethodPatch, "/api/v1/conversations/:id", s.apiPatchConversation, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/replies", s.apiReply, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/replies/:thread/retry", s.apiReplyRetry, roleAnyUser, kindAPI},
