@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,6 +16,129 @@ import (
 
 // viewer is who is asking, for the access checks of helpdesk.
 func viewer(c echo.Context) helpdesk.Viewer { return helpdesk.ViewerOf(currentUser(c)) }
+
+// parseConversationFilter reads the list's query parameters: mailbox,
+// folder, status ("all" or empty for every status), assignee (a user id,
+// "me" or "none"), tag, q, sort, page, per_page. defaultStatus applies
+// when status and folder are absent.
+func parseConversationFilter(c echo.Context, defaultStatus string) (helpdesk.ConversationFilter, error) {
+	q := c.QueryParams()
+	f := helpdesk.ConversationFilter{Tag: q.Get("tag"), Query: q.Get("q"), Folder: q.Get("folder"), Sort: q.Get("sort")}
+	bad := map[string]string{}
+	num := func(name string, max int64) int64 {
+		v := strings.TrimSpace(q.Get(name))
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > max {
+			bad[name] = "must be a whole number from 1 to " + strconv.FormatInt(max, 10)
+			return 0
+		}
+		return n
+	}
+	f.MailboxID = num("mailbox", 1<<62)
+	f.Page = int(num("page", 10000))
+	f.PerPage = int(num("per_page", helpdesk.MaxPerPage))
+	switch a := strings.TrimSpace(q.Get("assignee")); a {
+	case "", "any":
+	case "none":
+		f.Unassigned = true
+	case "me":
+		if u := currentUser(c); u != nil {
+			f.AssigneeID = u.ID
+		}
+	default:
+		f.AssigneeID = num("assignee", 1<<62)
+		if bad["assignee"] != "" {
+			bad["assignee"] = "must be a user id, me or none"
+		}
+	}
+	switch st, ok := q["status"]; {
+	case !ok && f.Folder == "":
+		f.Status = defaultStatus
+	case !ok || st[0] == "all" || st[0] == "":
+		f.Status = ""
+	default:
+		f.Status = st[0]
+	}
+	if len(bad) == 0 {
+		// The domain's checks (status, lengths) are query-parameter
+		// errors here too: 400.
+		if err := f.Validate(); err != nil {
+			if ve, ok := err.(*helpdesk.ValidationError); ok {
+				for k, v := range ve.Fields {
+					bad[k] = v
+				}
+			} else {
+				return f, err
+			}
+		}
+	}
+	if len(bad) == 1 && bad["q"] != "" {
+		// What was typed in the search box: a form field, 422.
+		return f, &fieldError{status: http.StatusUnprocessableEntity, fields: bad}
+	}
+	if len(bad) > 0 {
+		return f, &fieldError{status: http.StatusBadRequest, fields: bad}
+	}
+	return f, nil
+}
+
+// searchError is the message of a search the list cannot run (too long,
+// nothing to search for), when it is the request's only bad parameter.
+func searchError(err error) string {
+	var fe *fieldError
+	if errors.As(err, &fe) && len(fe.fields) == 1 {
+		return fe.fields["q"]
+	}
+	return ""
+}
+
+type conversationListPage struct {
+	Filter     helpdesk.ConversationFilter
+	Query      string // the search as typed
+	QueryError string // why the search did not run; the list is then unsearched
+	StatusTab  string // "all" or the filter's status
+	Assignee   string // the assignee parameter as given
+	List       *helpdesk.ConversationList
+	Mailboxes  []helpdesk.MailboxRef
+	Tags       []string
+	Statuses   []string
+	Sorts      []string
+	query      url.Values
+	PrevURL    string
+	NextURL    string
+	StatusURLs map[string]string
+	AllURL     string
+	// The sidebar: every visible mailbox's folders.
+	Folders    []folderLinks
+	FolderName string // of the folder shown, for the collapsed sidebar; "" for none
+	// The bulk actions' form: the list's own address to come back to,
+	// who can be assigned, what was typed and what failed.
+	ListQuery string
+	Assignees []helpdesk.Assignee
+	Bulk      *bulkForm
+}
+
+// conversationsPage is "/": the viewer's conversations, active first by
+// default.
+func (s *Server) conversationsPage(c echo.Context) error {
+	return s.showConversationList(c, http.StatusOK, nil)
+}
+
+// link is the list URL with the current filters, another status and page.
+func (d *conversationListPage) link(status string, page int) string {
+	q := url.Values{}
+	for k, v := range d.query {
+		q[k] = v
+	}
+	q.Set("status", status)
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	return "/?" + q.Encode()
+}
 
 type conversationViewPage struct {
 	C            *helpdesk.ConversationDetail

@@ -9,6 +9,10 @@
 -- Counts per status, over every filter but the status itself.
 SELECT c.status, COUNT(*) AS n FROM conversations c WHERE c.merged_into IS NULL
 
+-- name: count-searching
+-- The same in a search, which finds its few conversations first.
+SELECT c.status, COUNT(*) AS n FROM conversations c WHERE c.merged_into IS NULL
+
 -- name: count-end
 GROUP BY c.status
 
@@ -48,8 +52,9 @@ AND c.assignee_id IS NULL
 AND c.assignee_id = ?
 
 -- name: tag
-AND EXISTS (SELECT 1 FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id
-	WHERE ct.conversation_id = c.id AND tg.name = ?)
+-- The tag's conversations as a set (conversation_tags_tag), not a lookup
+-- per conversation.
+AND c.id IN (SELECT ct.conversation_id FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id WHERE tg.name = ?)
 
 -- name: mailbox-named
 -- mailbox: in a search, by name or address (twice).

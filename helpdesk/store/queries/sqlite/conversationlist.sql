@@ -2,6 +2,18 @@
 -- table conversation_search (rowid = conversation id) with a MATCH
 -- expression (searchlist.go).
 
+-- name: count
+-- SQLite scanned the table's rows for counts (BenchmarkConversationList);
+-- conversations_folders holds every column a count's conditions read,
+-- the tag's and the agent's sets are probed by id.
+SELECT c.status, COUNT(*) AS n FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL
+
+-- name: folder-counts
+SELECT c.mailbox_id, c.status,
+	CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = ? THEN 'me' ELSE 'other' END AS who,
+	COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
+FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL
+
 -- name: search
 AND c.id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?)
 
@@ -24,5 +36,5 @@ ORDER BY bm25(conversation_search, 10.0, 5.0, 1.0), c.last_message_at DESC, c.id
 
 -- name: order-waiting
 -- The oldest unanswered customer message first, the answered last
--- (SQLite indexes hold NULLs first, so this order is sorted).
+-- (conversations_waiting is on these expressions: SQLite puts NULLs first).
 ORDER BY c.waiting_since IS NULL, c.waiting_since, c.id
