@@ -19,8 +19,8 @@ func (s *Store) FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk
 	}
 	p := s.list
 	var all, read listQuery
-	all.add(p.folderCounts, v.UserID)
-	read.add(p.folderReads, v.UserID, v.UserID)
+	all.add(p.folderCounts)
+	read.add(p.folderReads, v.UserID)
 	if !v.Admin {
 		all.add(p.agent, v.UserID)
 		read.add(p.agent, v.UserID)
@@ -42,10 +42,10 @@ func (s *Store) FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk
 		}
 	}
 	for _, g := range groups {
-		g.addTo(counts, g.N, g.Unread)
+		g.addTo(counts, v.UserID, g.N, g.Unread)
 	}
 	for _, g := range readGroups {
-		g.addTo(counts, 0, -g.N)
+		g.addTo(counts, v.UserID, 0, -g.N)
 	}
 	out := make([]helpdesk.MailboxFolders, 0, len(mbs))
 	for _, m := range mbs {
@@ -60,36 +60,36 @@ func (s *Store) FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk
 
 // folderGroup is one group of folder-counts or folder-reads.
 type folderGroup struct {
-	MailboxID int64  `db:"mailbox_id"`
-	Status    string `db:"status"`
-	Who       string `db:"who"` // none, me, other
-	N         int    `db:"n"`
-	Unread    int    `db:"unread"`
+	MailboxID  int64  `db:"mailbox_id"`
+	Status     string `db:"status"`
+	AssigneeID *int64 `db:"assignee_id"`
+	N          int    `db:"n"`
+	Unread     int    `db:"unread"`
 }
 
 // addTo adds a group's counts to its folders.
-func (g folderGroup) addTo(counts map[int64]map[string]*helpdesk.FolderCount, n, unread int) {
+func (g folderGroup) addTo(counts map[int64]map[string]*helpdesk.FolderCount, userID int64, n, unread int) {
 	folders := counts[g.MailboxID]
 	if folders == nil {
 		return
 	}
-	for _, f := range g.folders() {
+	for _, f := range g.folders(userID) {
 		folders[f].Total += n
 		folders[f].Unread += unread
 	}
 }
 
-// folders are the folders of a group; assigned to the viewer is in Mine
-// and in Assigned.
-func (g folderGroup) folders() []string {
+// folders are the folders of a group; assigned to the viewer (userID)
+// is in Mine and in Assigned.
+func (g folderGroup) folders(userID int64) []string {
 	switch {
 	case g.Status == helpdesk.StatusClosed:
 		return []string{helpdesk.FolderClosed}
 	case g.Status == helpdesk.StatusSpam:
 		return []string{helpdesk.FolderSpam}
-	case g.Who == "none":
+	case g.AssigneeID == nil:
 		return []string{helpdesk.FolderUnassigned}
-	case g.Who == "me":
+	case *g.AssigneeID == userID:
 		return []string{helpdesk.FolderMine, helpdesk.FolderAssigned}
 	}
 	return []string{helpdesk.FolderAssigned}

@@ -71,23 +71,18 @@ AND c.status IN ('active', 'pending')
 AND c.assignee_id IS NOT NULL
 
 -- name: folder-counts
--- The sidebar: conversations per mailbox, status and who has them (the
--- viewer's user id), and how many have a customer message; read from
--- conversations_folders alone.
-SELECT c.mailbox_id, c.status,
-	CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = ? THEN 'me' ELSE 'other' END AS who,
-	COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
+-- The sidebar: conversations per mailbox, status and assignee, and how
+-- many have a customer message; conversations_folders alone, in its order.
+SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
 FROM conversations c WHERE c.merged_into IS NULL
 
 -- name: folder-reads
--- The same groups over the conversations the viewer (user id twice) has
+-- The same groups over the conversations the viewer (user id) has
 -- read since their newest customer message: as many rows as they read,
 -- not as conversations there are. Unread is the difference.
-SELECT c.mailbox_id, c.status,
-	CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = ? THEN 'me' ELSE 'other' END AS who,
-	COUNT(*) AS n, 0 AS unread
+SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, 0 AS unread
 FROM conversation_reads r JOIN conversations c ON c.id = r.conversation_id
 WHERE r.user_id = ? AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v
 
 -- name: folder-end
-GROUP BY c.mailbox_id, c.status, 3
+GROUP BY c.mailbox_id, c.status, c.assignee_id

@@ -9,10 +9,13 @@
 SELECT c.status, COUNT(*) AS n FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL
 
 -- name: folder-counts
-SELECT c.mailbox_id, c.status,
-	CASE WHEN c.assignee_id IS NULL THEN 'none' WHEN c.assignee_id = ? THEN 'me' ELSE 'other' END AS who,
-	COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
+SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
 FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL
+
+-- name: folder-reads
+SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, 0 AS unread
+FROM conversation_reads r JOIN conversations c INDEXED BY conversations_read_state ON c.id = r.conversation_id
+WHERE r.user_id = ? AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v
 
 -- name: search
 AND c.id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?)
