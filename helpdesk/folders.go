@@ -2,6 +2,7 @@ package helpdesk
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -45,34 +46,16 @@ type MailboxFolders struct {
 	Folders     []FolderCount `json:"folders"`
 }
 
-// Count is the count of one folder.
-func (m *MailboxFolders) Count(folder string) FolderCount {
-	for _, f := range m.Folders {
-		if f.Folder == folder {
-			return f
-		}
-	}
-	return FolderCount{Folder: folder}
-}
-
+// validateFolderSort checks the folder and the order of a list filter.
 func validateFolderSort(f *ConversationFilter, bad map[string]string) {
 	f.Folder = strings.TrimSpace(f.Folder)
 	f.Sort = strings.TrimSpace(f.Sort)
-	if f.Folder != "" && !oneOf(f.Folder, Folders) {
+	if f.Folder != "" && !slices.Contains(Folders, f.Folder) {
 		bad["folder"] = "must be one of " + strings.Join(Folders, ", ")
 	}
-	if f.Sort != "" && !oneOf(f.Sort, Sorts) {
+	if f.Sort != "" && !slices.Contains(Sorts, f.Sort) {
 		bad["sort"] = "must be one of " + strings.Join(Sorts, ", ")
 	}
-}
-
-func oneOf(s string, list []string) bool {
-	for _, v := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // Bulk actions on selected conversations of the list.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,19 +56,25 @@ func (s *Server) conversationsBulk(c echo.Context) error {
 			form.Failed[r.ID] = bulkMessage(r.Err)
 		}
 		if form.Error == "" && len(form.Failed) == 0 {
-			to := "/?" + c.QueryString()
-			return c.Redirect(http.StatusSeeOther, to+"&notice=bulk-done")
+			back := c.Request().URL.Query()
+			back.Set("notice", "bulk-done")
+			return c.Redirect(http.StatusSeeOther, "/?"+back.Encode())
 		}
 	}
 	return s.showConversationList(c, http.StatusUnprocessableEntity, form)
 }
 
-// parseBulkForm reads the form; a problem of the form itself goes in
+// parseBulkForm reads the posted form (not the list's query, which has
+// fields of the same names); a problem of the form itself goes in
 // form.Error.
 func parseBulkForm(c echo.Context) (*bulkForm, helpdesk.BulkChange) {
+	posted := url.Values{}
+	if err := c.Request().ParseForm(); err == nil {
+		posted = c.Request().PostForm
+	}
 	form := &bulkForm{Selected: map[int64]bool{}, Failed: map[int64]string{},
-		Assignee: c.FormValue("assignee"), Status: c.FormValue("status"), Tag: c.FormValue("tag"), Into: c.FormValue("into")}
-	pressed := c.FormValue("action")
+		Assignee: posted.Get("assignee"), Status: posted.Get("status"), Tag: posted.Get("tag"), Into: posted.Get("into")}
+	pressed := posted.Get("action")
 	b := helpdesk.BulkChange{Action: bulkActions[pressed], Seen: map[int64]int64{}, Status: form.Status, Tag: form.Tag}
 	switch pressed {
 	case "spam":
@@ -75,7 +82,7 @@ func parseBulkForm(c echo.Context) (*bulkForm, helpdesk.BulkChange) {
 	case "not-spam":
 		b.Status = helpdesk.StatusActive
 	}
-	for _, raw := range c.Request().PostForm["ids"] {
+	for _, raw := range posted["ids"] {
 		id, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || id < 1 {
 			form.Error = "the selection is not a list of conversation numbers"
@@ -83,7 +90,7 @@ func parseBulkForm(c echo.Context) (*bulkForm, helpdesk.BulkChange) {
 		}
 		form.Selected[id] = true
 		b.IDs = append(b.IDs, id)
-		if v, err := strconv.ParseInt(c.FormValue("seen_"+raw), 10, 64); err == nil {
+		if v, err := strconv.ParseInt(posted.Get("seen_"+raw), 10, 64); err == nil {
 			b.Seen[id] = v
 		}
 	}

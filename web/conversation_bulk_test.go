@@ -165,7 +165,7 @@ func TestConversationsBulk(t *testing.T) {
 			t.Errorf("bulk without CSRF: %d", resp.StatusCode)
 		}
 		resp, body := agent.submit("/conversations/bulk?status=all", form)
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?status=all&notice=bulk-done" {
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?notice=bulk-done&status=all" {
 			t.Fatalf("bulk assign: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
 		}
 		_, body = agent.get("/?status=all&notice=bulk-done")
