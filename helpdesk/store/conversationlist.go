@@ -35,7 +35,7 @@ type listPieces struct {
 	count, countSearching, countEnd, page, pageSearching, limit             string
 	orderLast, orderCreated, orderWaiting, orderRank                        string
 	agent, mailbox, mailboxNamed, unassigned, assignee, tag, search, status string
-	open, assigned, folderCounts, folderReads, folderEnd                    string
+	open, assigned, folderCounts, folderReads, folderEnd, mailboxes         string
 }
 
 func readListPieces(dialect string) (listPieces, error) {
@@ -54,6 +54,7 @@ func readListPieces(dialect string) (listPieces, error) {
 		"tag": &p.tag, "search": &p.search, "status": &p.status,
 		"open": &p.open, "assigned": &p.assigned,
 		"folder-counts": &p.folderCounts, "folder-reads": &p.folderReads, "folder-end": &p.folderEnd,
+		"mailboxes": &p.mailboxes,
 	}
 	for name, text := range texts {
 		dst, ok := pieces[name]

@@ -22,8 +22,18 @@ func (s *Store) FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk
 	all.add(p.folderCounts)
 	read.add(p.folderReads, v.UserID)
 	if !v.Admin {
-		all.add(p.agent, v.UserID)
-		read.add(p.agent, v.UserID)
+		// The agent's mailboxes as a list, not a join the planner
+		// weighs (PostgreSQL ran it on parallel workers).
+		ids := make([]int64, len(mbs))
+		for i, m := range mbs {
+			ids[i] = m.ID
+		}
+		list, err := s.dialect.listArg(ids)
+		if err != nil {
+			return nil, fmt.Errorf("count folders: %w", err)
+		}
+		all.add(p.mailboxes, list)
+		read.add(p.mailboxes, list)
 	}
 	all.add(p.folderEnd)
 	read.add(p.folderEnd)

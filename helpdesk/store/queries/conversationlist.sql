@@ -84,5 +84,9 @@ SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, 0 AS unread
 FROM conversation_reads r JOIN conversations c ON c.id = r.conversation_id
 WHERE r.user_id = ? AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v
 
+-- name: mailboxes
+-- The folders of the agent's mailboxes: their ids as one list parameter.
+AND c.mailbox_id IN (SELECT value FROM json_each(?))
+
 -- name: folder-end
 GROUP BY c.mailbox_id, c.status, c.assignee_id

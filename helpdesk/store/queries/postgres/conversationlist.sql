@@ -25,3 +25,6 @@ ORDER BY ts_rank(s.document, query) DESC, c.last_message_at DESC, c.id DESC
 -- The oldest unanswered customer message first, the answered last
 -- (conversations_waiting: ascending, NULLs last).
 ORDER BY c.waiting_since ASC NULLS LAST, c.id ASC
+
+-- name: mailboxes
+AND c.mailbox_id = ANY(?)

@@ -17,6 +17,26 @@ SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, 0 AS unread
 FROM conversation_reads r JOIN conversations c INDEXED BY conversations_read_state ON c.id = r.conversation_id
 WHERE r.user_id = ? AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v
 
+-- The conditions below do not choose the index (unary +): SQLite drove
+-- the page from the tag's or the assignee's rows, joined each to its
+-- mailbox and customer and sorted them all, where walking an index in
+-- the page's order and testing them stops after a page.
+
+-- name: tag
+AND +c.id IN (SELECT ct.conversation_id FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id WHERE tg.name = ?)
+
+-- name: assignee
+AND +c.assignee_id = ?
+
+-- name: unassigned
+AND +c.assignee_id IS NULL
+
+-- name: assigned
+AND +c.assignee_id IS NOT NULL
+
+-- name: open
+AND +c.status IN ('active', 'pending')
+
 -- name: search
 AND c.id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?)
 
