@@ -19,8 +19,14 @@ CREATE TABLE conversation_reads (
     PRIMARY KEY (user_id, conversation_id)
 );
 
--- Counts per folder and status read this index only.
-CREATE INDEX conversations_folders ON conversations (mailbox_id, status, assignee_id, customer_v) WHERE merged_into IS NULL;
+-- Counts per folder and status read this index only (INDEXED BY). Its
+-- extra condition, which only the counts state, keeps SQLite from
+-- choosing it for a page, which it then sorted whole.
+CREATE INDEX conversations_folders ON conversations (mailbox_id, status, assignee_id, customer_v)
+WHERE merged_into IS NULL AND customer_v >= 0;
+-- The open folders' pages, newest message first.
+CREATE INDEX conversations_open ON conversations (mailbox_id, last_message_at DESC, id DESC)
+WHERE merged_into IS NULL AND status IN ('active', 'pending');
 -- The same by id, for the conversations an agent read (folder-reads).
 CREATE INDEX conversations_read_state ON conversations (id, mailbox_id, status, assignee_id, customer_v) WHERE merged_into IS NULL;
 CREATE INDEX conversations_created ON conversations (created_at DESC, id DESC) WHERE merged_into IS NULL;

@@ -6,20 +6,21 @@
 -- SQLite scanned the table's rows for counts (BenchmarkConversationList);
 -- conversations_folders holds every column a count's conditions read,
 -- the tag's and the agent's sets are probed by id.
-SELECT c.status, COUNT(*) AS n FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL
+SELECT c.status, COUNT(*) AS n FROM conversations c INDEXED BY conversations_folders
+WHERE c.merged_into IS NULL AND c.customer_v >= 0
 
 -- name: folder-counts
 SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, SUM(CASE WHEN c.customer_v > 0 THEN 1 ELSE 0 END) AS unread
-FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL
+FROM conversations c INDEXED BY conversations_folders WHERE c.merged_into IS NULL AND c.customer_v >= 0
 
 -- name: folder-reads
 SELECT c.mailbox_id, c.status, c.assignee_id, COUNT(*) AS n, 0 AS unread
 FROM conversation_reads r JOIN conversations c INDEXED BY conversations_read_state ON c.id = r.conversation_id
 WHERE r.user_id = ? AND c.merged_into IS NULL AND c.customer_v > 0 AND r.read_v >= c.customer_v
 
--- The conditions below do not choose the index (unary +): SQLite drove
--- the page from the tag's or the assignee's rows, joined each to its
--- mailbox and customer and sorted them all, where walking an index in
+-- The tag and the assignee do not choose the index (unary +): SQLite
+-- drove the page from the tag's or the assignee's rows, joined each to
+-- its mailbox and customer and sorted them all, where walking an index in
 -- the page's order and testing them stops after a page.
 
 -- name: tag
@@ -27,15 +28,6 @@ AND +c.id IN (SELECT ct.conversation_id FROM conversation_tags ct JOIN tags tg O
 
 -- name: assignee
 AND +c.assignee_id = ?
-
--- name: unassigned
-AND +c.assignee_id IS NULL
-
--- name: assigned
-AND +c.assignee_id IS NOT NULL
-
--- name: open
-AND +c.status IN ('active', 'pending')
 
 -- name: search
 AND c.id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?)
