@@ -23,8 +23,12 @@ import (
 //
 // Counts read conversations_folders alone (mailbox, status, assignee,
 // customer_v); SQLite is told so (INDEXED BY), as it scanned the table's
-// rows instead. The tag is a set of ids probed per conversation, not a
-// lookup per conversation. Unread is per agent: conversation_reads holds
+// rows instead, and its index is partial on a condition only the counts
+// state, as SQLite otherwise took it for pages too and sorted every
+// matching row joined to its mailbox and customer. For the same reason
+// SQLite's tag and assignee conditions do not choose an index (unary +),
+// and the open folders' pages walk conversations_open. The tag is a set
+// of ids probed per conversation. Unread is per agent: conversation_reads holds
 // the version each agent read, unread is a customer message (customer_v)
 // after it; the folders' unread counts subtract the groups the agent read
 // from the groups with customer mail, so they cost as many rows as the
@@ -174,7 +178,7 @@ func (s *Store) Conversations(ctx context.Context, v helpdesk.Viewer, f helpdesk
 		list.Counts[st] = 0
 	}
 	for _, c := range counts {
-		list.Counts[c.Status] = c.N
+		list.Counts[c.Status] += c.N
 		if f.Status == "" || f.Status == c.Status {
 			list.Total += c.N
 		}
