@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -51,7 +50,7 @@ func (s *Server) conversationsBulk(c echo.Context) error {
 				continue
 			}
 			if statusOf(r.Err) >= 500 {
-				slog.Error("bulk change", "conversation", r.ID, "action", change.Action, "err", r.Err)
+				s.log.Error("web: bulk change failed", "conversation", r.ID, "action", change.Action, "err", r.Err)
 			}
 			form.Failed[r.ID] = bulkMessage(r.Err)
 		}
