@@ -32,3 +32,4 @@ CREATE INDEX conversations_read_state ON conversations (id, mailbox_id, status, 
 CREATE INDEX conversations_created ON conversations (created_at DESC, id DESC) WHERE merged_into IS NULL;
 -- Waiting ones first, NULLs (answered) last: SQLite sorts NULLs first.
 CREATE INDEX conversations_waiting ON conversations (waiting_since IS NULL, waiting_since, id) WHERE merged_into IS NULL;
+CREATE INDEX conversations_mailbox_waiting ON conversations (mailbox_id, waiting_since IS NULL, waiting_since, id) WHERE merged_into IS NULL;
