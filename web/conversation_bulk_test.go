@@ -160,6 +160,10 @@ func TestConversationsBulk(t *testing.T) {
 			return itoa(d.Version)
 		}
 
+		// The form comes back to the list it was sent from.
+		if _, body := agent.get("/?status=all&mailbox=" + itoa(w.mb1)); !strings.Contains(body, `action="/conversations/bulk?mailbox=`+itoa(w.mb1)+`&amp;status=all"`) {
+			t.Errorf("bulk form's address lacks the list's query")
+		}
 		form := url.Values{"ids": {itoa(w.c1), itoa(w.c2)}, "action": {"assign"}, "assignee": {itoa(w.agent.ID)}}
 		if resp, _ := agent.post("/conversations/bulk?status=all", form); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("bulk without CSRF: %d", resp.StatusCode)

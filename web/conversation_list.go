@@ -80,7 +80,7 @@ func (s *Server) showConversationList(c echo.Context, status int, bulk *bulkForm
 		d.StatusURLs[st] = d.link(st, 0)
 	}
 	d.AllURL = d.link("all", 0)
-	d.ListQuery = strings.TrimPrefix(d.link(d.StatusTab, f.Page), "/?")
+	d.BulkURL = "/conversations/bulk?" + strings.TrimPrefix(d.link(d.StatusTab, f.Page), "/?")
 	if f.Page > 1 {
 		d.PrevURL = d.link(d.StatusTab, f.Page-1)
 	}

@@ -78,6 +78,9 @@ func TestConversationListInChromium(t *testing.T) {
 		t.Fatalf("bulk close: %v", err)
 	}
 	saveScreenshot(t, bctx, "list-bulk-done-1280.png")
+	if loc, err := chromedp.Run(bctx, chromedp.Location()); err != nil || loc != w.ts.URL+"/?mailbox="+itoa(w.mb1)+"&notice=bulk-done&status=all" {
+		t.Errorf("after the bulk change: at %s (%v), want the list it was sent from", loc, err)
+	}
 	l, err := w.store.Conversations(context.Background(), helpdesk.ViewerOf(w.admin), helpdesk.ConversationFilter{MailboxID: w.mb1})
 	if err != nil {
 		t.Fatal(err)

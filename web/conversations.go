@@ -116,7 +116,7 @@ type conversationListPage struct {
 	FolderName string // of the folder shown, for the collapsed sidebar; "" for none
 	// The bulk actions' form: the list's own address to come back to,
 	// who can be assigned, what was typed and what failed.
-	ListQuery string
+	BulkURL   string
 	Assignees []helpdesk.Assignee
 	Bulk      *bulkForm
 }
