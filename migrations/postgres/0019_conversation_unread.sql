@@ -21,7 +21,5 @@ CREATE TABLE conversation_reads (
 
 -- Counts per folder and status read this index only.
 CREATE INDEX conversations_folders ON conversations (mailbox_id, status, assignee_id, customer_v) WHERE merged_into IS NULL;
--- The same by id, for the conversations an agent read (folder-reads).
-CREATE INDEX conversations_read_state ON conversations (id, mailbox_id, status, assignee_id, customer_v) WHERE merged_into IS NULL;
 CREATE INDEX conversations_created ON conversations (created_at DESC, id DESC) WHERE merged_into IS NULL;
 CREATE INDEX conversations_waiting ON conversations (waiting_since, id) WHERE merged_into IS NULL;

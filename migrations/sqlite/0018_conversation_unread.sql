@@ -27,7 +27,8 @@ WHERE merged_into IS NULL AND customer_v >= 0;
 -- The open folders' pages, newest message first.
 CREATE INDEX conversations_open ON conversations (mailbox_id, last_message_at DESC, id DESC)
 WHERE merged_into IS NULL AND status IN ('active', 'pending');
--- The same by id, for the conversations an agent read (folder-reads).
+-- The same by id, for the conversations an agent read (folder-reads,
+-- INDEXED BY): read without the table's wide rows.
 CREATE INDEX conversations_read_state ON conversations (id, mailbox_id, status, assignee_id, customer_v) WHERE merged_into IS NULL;
 CREATE INDEX conversations_created ON conversations (created_at DESC, id DESC) WHERE merged_into IS NULL;
 -- Waiting ones first, NULLs (answered) last: SQLite sorts NULLs first.
