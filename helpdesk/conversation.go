@@ -62,6 +62,8 @@ type ConversationFilter struct {
 	AssigneeID int64  // a user id; 0 for anyone
 	Unassigned bool   // only conversations nobody is assigned to
 	Tag        string
+	Folder     string       // one of Folders, or "" for any
+	Sort       string       // one of Sorts; "": newest message first, or best match in a search
 	Query      string       // searched in subject, customer e-mail and name, and message bodies; may hold filters (ParseSearch)
 	Search     *SearchQuery `json:"-"` // Query parsed by Validate; nil without a query
 	Page       int          // from 1
@@ -85,6 +87,7 @@ func (f *ConversationFilter) Validate() error {
 			f.applySearchFilters(sq)
 		}
 	}
+	validateFolderSort(f, bad)
 	if f.Status != "" && !ValidStatus(f.Status) {
 		bad["status"] = "must be one of " + strings.Join(Statuses, ", ")
 	}
@@ -143,7 +146,15 @@ type ConversationSummary struct {
 	CreatedAt     time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time `db:"updated_at" json:"updated_at"`
 	LastMessageAt time.Time `db:"last_message_at" json:"last_message_at"`
-	Tags          []string  `db:"-" json:"tags"`
+	Version       int64     `db:"version" json:"version"` // one more with every change
+	// WaitingSince is when the oldest customer message after the last
+	// reply arrived; nil when answered.
+	WaitingSince *time.Time `db:"waiting_since" json:"waiting_since"`
+	// CustomerV is the version of the newest customer message; the
+	// viewer has not read it (Unread) while their read version is lower.
+	CustomerV int64    `db:"customer_v" json:"-"`
+	Unread    bool     `db:"-" json:"unread"`
+	Tags      []string `db:"-" json:"tags"`
 	// Highlight marks the searched words in subject and preview (HTML,
 	// escaped); only in a search.
 	Highlight *SearchHighlight `db:"-" json:"highlight,omitempty"`
@@ -177,8 +188,7 @@ func (l *ConversationList) Pages() int {
 // ConversationDetail is one conversation with its threads, oldest first.
 type ConversationDetail struct {
 	ConversationSummary
-	Version      int64    `db:"version" json:"version"` // one more with every change
-	MergedInto   *int64   `db:"merged_into" json:"-"`   // set on a merged conversation (Store.Conversation answers *Merged)
+	MergedInto   *int64   `db:"merged_into" json:"-"` // set on a merged conversation (Store.Conversation answers *Merged)
 	MailboxEmail string   `db:"-" json:"mailbox_email"`
 	Threads      []Thread `json:"threads"`
 }

@@ -63,6 +63,16 @@ func (s *Server) apiConversations(c echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
+// apiFolders is GET /api/v1/folders: the folders of every mailbox the
+// caller may see, with their counts and the caller's unread counts.
+func (s *Server) apiFolders(c echo.Context) error {
+	folders, err := s.cfg.Store.FolderCounts(c.Request().Context(), viewer(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"mailboxes": folders})
+}
+
 // apiConversation is GET /api/v1/conversations/:id with threads and
 // attachments; a merged one answers 301 (mergedRedirect).
 func (s *Server) apiConversation(c echo.Context) error {

@@ -18,12 +18,12 @@ import (
 func viewer(c echo.Context) helpdesk.Viewer { return helpdesk.ViewerOf(currentUser(c)) }
 
 // parseConversationFilter reads the list's query parameters: mailbox,
-// status ("all" or empty for every status), assignee (a user id, "me" or
-// "none"), tag, q, page, per_page. defaultStatus applies when status is
-// absent.
+// folder, status ("all" or empty for every status), assignee (a user id,
+// "me" or "none"), tag, q, sort, page, per_page. defaultStatus applies
+// when status and folder are absent.
 func parseConversationFilter(c echo.Context, defaultStatus string) (helpdesk.ConversationFilter, error) {
 	q := c.QueryParams()
-	f := helpdesk.ConversationFilter{Tag: q.Get("tag"), Query: q.Get("q")}
+	f := helpdesk.ConversationFilter{Tag: q.Get("tag"), Query: q.Get("q"), Folder: q.Get("folder"), Sort: q.Get("sort")}
 	bad := map[string]string{}
 	num := func(name string, max int64) int64 {
 		v := strings.TrimSpace(q.Get(name))
@@ -55,9 +55,9 @@ func parseConversationFilter(c echo.Context, defaultStatus string) (helpdesk.Con
 		}
 	}
 	switch st, ok := q["status"]; {
-	case !ok:
+	case !ok && f.Folder == "":
 		f.Status = defaultStatus
-	case st[0] == "all" || st[0] == "":
+	case !ok || st[0] == "all" || st[0] == "":
 		f.Status = ""
 	default:
 		f.Status = st[0]
@@ -105,66 +105,26 @@ type conversationListPage struct {
 	Mailboxes  []helpdesk.MailboxRef
 	Tags       []string
 	Statuses   []string
+	Sorts      []string
 	query      url.Values
 	PrevURL    string
 	NextURL    string
 	StatusURLs map[string]string
 	AllURL     string
+	// The sidebar: every visible mailbox's folders.
+	Folders    []folderLinks
+	FolderName string // of the folder shown, for the collapsed sidebar; "" for none
+	// The bulk actions' form: the list's own address to come back to,
+	// who can be assigned, what was typed and what failed.
+	BulkURL   string
+	Assignees []helpdesk.Assignee
+	Bulk      *bulkForm
 }
 
 // conversationsPage is "/": the viewer's conversations, active first by
 // default.
 func (s *Server) conversationsPage(c echo.Context) error {
-	ctx := c.Request().Context()
-	status := http.StatusOK
-	f, err := parseConversationFilter(c, helpdesk.StatusActive)
-	queryError := searchError(err)
-	if queryError != "" {
-		// The list without the search, the message beside the typed text.
-		status = http.StatusUnprocessableEntity
-		f.Query = ""
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	v := viewer(c)
-	list, err := s.cfg.Store.Conversations(ctx, v, f)
-	if err != nil {
-		return err
-	}
-	mbs, err := s.cfg.Store.VisibleMailboxes(ctx, v)
-	if err != nil {
-		return err
-	}
-	tags, err := s.cfg.Store.Tags(ctx, v)
-	if err != nil {
-		return err
-	}
-	d := &conversationListPage{
-		Filter: f, Query: c.QueryParam("q"), QueryError: queryError, List: list, Mailboxes: mbs, Tags: tags, Statuses: helpdesk.Statuses,
-		Assignee: c.QueryParam("assignee"), query: url.Values{}, StatusURLs: map[string]string{},
-	}
-	d.StatusTab = f.Status
-	if d.StatusTab == "" {
-		d.StatusTab = "all"
-	}
-	for _, k := range []string{"mailbox", "assignee", "tag", "q", "per_page"} {
-		if v := c.QueryParam(k); v != "" && (k != "q" || queryError == "") {
-			d.query.Set(k, v)
-		}
-	}
-	for _, st := range helpdesk.Statuses {
-		d.StatusURLs[st] = d.link(st, 0)
-	}
-	d.AllURL = d.link("all", 0)
-	if f.Page > 1 {
-		d.PrevURL = d.link(d.StatusTab, f.Page-1)
-	}
-	if f.Page < list.Pages() {
-		d.NextURL = d.link(d.StatusTab, f.Page+1)
-	}
-	return s.render(c, status, "conversations.html", "Conversations", d)
+	return s.showConversationList(c, http.StatusOK, nil)
 }
 
 // link is the list URL with the current filters, another status and page.
@@ -220,6 +180,10 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	ctx := c.Request().Context()
 	d, err := s.cfg.Store.Conversation(ctx, viewer(c), id)
 	if err != nil {
+		return err
+	}
+	// The agent reads it as shown: no longer bold in their list.
+	if err := s.cfg.Store.MarkRead(ctx, viewer(c), id, d.Version); err != nil {
 		return err
 	}
 	p := &conversationViewPage{

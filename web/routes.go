@@ -67,6 +67,7 @@ func (s *Server) routes() []route {
 		// Agent workspace (web/conversations.go, web/conversation_merge.go,
 		// web/customers.go, web/attachments.go, web/composer.go, web/composer_mail.go).
 		{http.MethodGet, "/", s.conversationsPage, roleAnyUser, kindPage},
+		{http.MethodPost, "/conversations/bulk", s.conversationsBulk, roleAnyUser, kindPage},
 		{http.MethodGet, "/conversations/:id", s.conversationPage, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/replies", s.conversationReply, roleAnyUser, kindPage},
 		{http.MethodPost, "/conversations/:id/notes", s.conversationNote, roleAnyUser, kindPage},
@@ -133,6 +134,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/outbox", s.apiOutbox, roleAdmin, kindAPI},
 		{http.MethodGet, "/api/v1/conversations", s.apiConversations, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/conversations/:id", s.apiConversation, roleAnyUser, kindAPI},
+		{http.MethodGet, "/api/v1/folders", s.apiFolders, roleAnyUser, kindAPI},
 		{http.MethodPatch, "/api/v1/conversations/:id", s.apiPatchConversation, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/replies", s.apiReply, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/replies/:thread/retry", s.apiReplyRetry, roleAnyUser, kindAPI},

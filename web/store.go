@@ -25,6 +25,9 @@ type Store interface {
 	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
 	RemoveTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error
 	MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID, seen int64) error
+	Bulk(ctx context.Context, v helpdesk.Viewer, b helpdesk.BulkChange) ([]helpdesk.BulkResult, error)
+	FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxFolders, error)
+	MarkRead(ctx context.Context, v helpdesk.Viewer, convID, version int64) error
 	Customer(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.Customer, error)
 	CustomerConversations(ctx context.Context, v helpdesk.Viewer, customerID int64) ([]helpdesk.ConversationSummary, error)
 	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)

@@ -45,6 +45,7 @@ const ctxNotice = "helpdesk.notice"
 var notices = map[string]string{
 	"created":          "Mailbox created.",
 	"saved":            "Changes saved.",
+	"bulk-done":        "Every selected conversation was changed.",
 	"reply-queued":     "Reply queued: it shows as sent once the mail server has accepted it.",
 	"forwarded":        "Conversation forwarded: the mail is queued, and a note records it.",
 	"merged":           "Conversations merged: the other one's messages, participants and tags are in this one now.",
@@ -104,7 +105,10 @@ var templateFuncs = template.FuncMap{
 		}
 		return false
 	},
-	"join": strings.Join,
+	"join":     strings.Join,
+	"itoa":     itoa,
+	"sortName": func(sort string) string { return sortNames[sort] },
+	"maxTag":   func() int { return helpdesk.MaxTagLength },
 	"ferr": func(fields map[string]string, name string) fieldMessage {
 		return fieldMessage{Name: name, Msg: fields[name]}
 	},

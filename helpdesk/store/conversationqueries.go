@@ -23,6 +23,8 @@ type conversationQueries struct {
 	SetConversationStatus   *sqlx.Stmt `query:"set-conversation-status"`
 	Assignees               *sqlx.Stmt `query:"assignees"`
 	VisibleMailboxes        *sqlx.Stmt `query:"visible-mailboxes"`
+	ConversationReads       *sqlx.Stmt `query:"conversation-reads"`
+	MarkRead                *sqlx.Stmt `query:"mark-read"`
 
 	ReplyContext           *sqlx.Stmt `query:"reply-context"`
 	Author                 *sqlx.Stmt `query:"author"`
@@ -46,6 +48,7 @@ type conversationQueries struct {
 	MergeTags         *sqlx.Stmt `query:"merge-tags"`
 	DropTags          *sqlx.Stmt `query:"drop-tags"`
 	RecordMergeInto   *sqlx.Stmt `query:"record-merge-into"`
+	RecordMergeUnread *sqlx.Stmt `query:"record-merge-unread"`
 	RecordMerged      *sqlx.Stmt `query:"record-merged"`
 	RepointMerged     *sqlx.Stmt `query:"repoint-merged"`
 

@@ -233,7 +233,7 @@ func insertConversation(ctx context.Context, t *tx, mailboxID, customerID int64,
 	at := now()
 	var c threadedConversation
 	err := t.get(ctx, &c, t.q().InsertConversation,
-		mailboxID, customerID, subjectOrDefault(msg.Subject), preview(msg.Text), at, at, at)
+		mailboxID, customerID, subjectOrDefault(msg.Subject), preview(msg.Text), at, at, at, at)
 	if err != nil {
 		return c, fmt.Errorf("insert conversation: %w", err)
 	}
@@ -247,7 +247,7 @@ func touchConversation(ctx context.Context, t *tx, convID int64, msg *helpdesk.I
 	at := now()
 	reopen := !msg.AutoReply
 	var c threadedConversation
-	err := t.get(ctx, &c, t.q().TouchConversation, at, at, preview(msg.Text), reopen, reopen, reopen, convID)
+	err := t.get(ctx, &c, t.q().TouchConversation, at, at, preview(msg.Text), at, reopen, reopen, reopen, convID)
 	if err != nil {
 		return c, fmt.Errorf("update conversation %d: %w", convID, err)
 	}

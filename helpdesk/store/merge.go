@@ -124,6 +124,9 @@ func recordMergeTx(ctx context.Context, t *tx, v helpdesk.Viewer, from, into *me
 		tagsV, tagsBy, into.cv.next(), at, into.id); err != nil {
 		return fmt.Errorf("update conversation %d: %w", into.id, err)
 	}
+	if _, err := t.exec(ctx, q.RecordMergeUnread, from.id, into.cv.next(), into.id); err != nil {
+		return fmt.Errorf("update conversation %d: %w", into.id, err)
+	}
 	if _, err := t.exec(ctx, q.RecordMerged, into.id, from.cv.next(), at, from.id); err != nil {
 		return fmt.Errorf("update conversation %d: %w", from.id, err)
 	}

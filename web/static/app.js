@@ -44,6 +44,17 @@
     // Enter in a box with data-enter="ID" presses button ID, not the
     // form's first button (a page-wide form with several actions). The
     // keypress that would submit by the first button is held back too.
+    // The folders sidebar is open beside the list on wide screens and
+    // folded into its summary on narrow ones.
+    document.querySelectorAll("details[data-open-wide]").forEach(function (d) {
+      if (window.matchMedia("(min-width: 961px)").matches) d.open = true;
+    });
+    // "Select all on page" checks every row's box of its form.
+    document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+      all.addEventListener("change", function () {
+        all.form.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = all.checked; });
+      });
+    });
     document.querySelectorAll("input[data-enter]").forEach(function (box) {
       box.addEventListener("keydown", function (e) {
         var b = document.getElementById(box.getAttribute("data-enter"));

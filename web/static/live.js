@@ -1,6 +1,6 @@
 // Live pages, on top of pages that work without script:
 // - the conversation list ([data-live-list]) reloads its table, status
-//   counts and pager from the server when a conversation is created or
+//   counts, folders and pager from the server when a conversation is created or
 //   changed (events from /events, server-sent);
 // - a conversation ([data-live-conversation]) inserts threads that arrive
 //   and shows its new status;
@@ -36,10 +36,14 @@
   function liveList() {
     var reload = debounce(function () {
       fetchPage(window.location.href).then(function (doc) {
-        ["conversations", "status-tabs", "list-pages"].forEach(function (id) {
+        // The rows the agent checked for a bulk action stay checked.
+        var checked = {};
+        document.querySelectorAll("#conversations input[name=ids]:checked").forEach(function (b) { checked[b.value] = true; });
+        ["conversations", "status-tabs", "list-pages", "folder-nav"].forEach(function (id) {
           var old = document.getElementById(id), fresh = doc.getElementById(id);
           if (old && fresh) old.replaceWith(fresh);
         });
+        document.querySelectorAll("#conversations input[name=ids]").forEach(function (b) { b.checked = !!checked[b.value]; });
       }).catch(function () {});
     }, 200);
     listen({ "conversation.created": reload, "conversation.updated": reload });

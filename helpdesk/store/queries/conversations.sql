@@ -11,6 +11,19 @@
 SELECT ct.conversation_id, tg.name FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id
 WHERE ct.conversation_id IN (SELECT value FROM json_each(?)) ORDER BY tg.name
 
+-- name: conversation-reads
+-- The versions a user (user id) read of a page of conversations (one list
+-- parameter).
+SELECT conversation_id, read_v FROM conversation_reads
+WHERE user_id = ? AND conversation_id IN (SELECT value FROM json_each(?))
+
+-- name: mark-read
+-- A user (user id) read a conversation at a version; reading an older
+-- page (another tab) never makes it unread again.
+INSERT INTO conversation_reads (user_id, conversation_id, read_v) VALUES (?, ?, ?)
+ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_v = excluded.read_v
+WHERE excluded.read_v > conversation_reads.read_v
+
 -- name: conversation
 -- One conversation by id, if the viewer (admin, user id) may see it;
 -- also a merged one, whose reader is sent on to merged_into.
@@ -155,7 +168,8 @@ INSERT INTO threads (conversation_id, kind, from_email, from_name, body_text, us
 VALUES (?, 'note', ?, ?, ?, ?, ?) RETURNING id
 
 -- name: record-reply
-UPDATE conversations SET thread_v = ?, thread_by = ?, version = ?, updated_at = ? WHERE id = ?
+-- A reply answers what the customer is waiting for.
+UPDATE conversations SET thread_v = ?, thread_by = ?, version = ?, updated_at = ?, waiting_since = NULL WHERE id = ?
 
 -- name: record-note
 UPDATE conversations SET version = ?, updated_at = ? WHERE id = ?
@@ -224,6 +238,17 @@ DELETE FROM conversation_tags WHERE conversation_id = ?
 -- of both: last message time, preview.
 UPDATE conversations SET last_message_at = ?, preview = ?, thread_v = ?, thread_by = ?, tags_v = ?, tags_by = ?,
 	version = ?, updated_at = ?
+WHERE id = ?
+
+-- name: record-merge-unread
+-- The target of a merge is unread again when customer messages moved in
+-- (the source's customer_v; source id, new version), and waits since its
+-- oldest customer message after its last reply, of both (target id).
+UPDATE conversations SET
+	customer_v = CASE WHEN (SELECT s.customer_v FROM conversations s WHERE s.id = ?) > 0 THEN ? ELSE customer_v END,
+	waiting_since = (SELECT MIN(t.created_at) FROM threads t
+		WHERE t.conversation_id = conversations.id AND t.kind = 'customer'
+		AND t.id > COALESCE((SELECT MAX(r.id) FROM threads r WHERE r.conversation_id = conversations.id AND r.kind = 'reply'), 0))
 WHERE id = ?
 
 -- name: record-merged

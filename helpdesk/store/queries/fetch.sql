@@ -134,15 +134,19 @@ ON CONFLICT (email) DO UPDATE SET name = CASE WHEN customers.name = '' THEN excl
 RETURNING id
 
 -- name: insert-conversation
-INSERT INTO conversations (mailbox_id, customer_id, subject, status, preview, created_at, updated_at, last_message_at)
-VALUES (?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id, subject, assignee_id
+-- Its first version (1) has a customer message, waiting since now.
+INSERT INTO conversations (mailbox_id, customer_id, subject, status, preview, created_at, updated_at, last_message_at,
+	customer_v, waiting_since)
+VALUES (?, ?, ?, 'active', ?, ?, ?, ?, 1, ?) RETURNING id, subject, assignee_id
 
 -- name: touch-conversation
 -- A new customer message moves a conversation up and reopens it, unless
 -- the message is an auto-reply.
 -- It is a new version with a customer message (conversation-versions);
--- the right-hand sides read the row as it was.
+-- the right-hand sides read the row as it was. Unread again for everyone
+-- (customer_v); waiting since this message unless already waiting.
 UPDATE conversations SET last_message_at = ?, updated_at = ?, preview = ?,
+	customer_v = version + 1, waiting_since = COALESCE(waiting_since, ?),
 	status = CASE WHEN status IN ('closed', 'pending') AND ? THEN 'active' ELSE status END,
 	status_v = CASE WHEN status IN ('closed', 'pending') AND ? THEN version + 1 ELSE status_v END,
 	status_by = CASE WHEN status IN ('closed', 'pending') AND ? THEN NULL ELSE status_by END,

@@ -4,6 +4,9 @@
 SELECT ct.conversation_id, tg.name FROM conversation_tags ct JOIN tags tg ON tg.id = ct.tag_id
 WHERE ct.conversation_id = ANY(?) ORDER BY tg.name
 
+-- name: conversation-reads
+SELECT conversation_id, read_v FROM conversation_reads WHERE user_id = ? AND conversation_id = ANY(?)
+
 -- name: sanitized-html
 SELECT s.thread_id, s.remote_images, s.policy, s.html, s.remote_blocked
 FROM sanitized_html s JOIN threads t ON t.id = s.thread_id JOIN conversations c ON c.id = t.conversation_id
