@@ -19,7 +19,7 @@ var layoutWidths = []int{390, 768, 1280}
 
 // TestLayoutInChromium: the list, a conversation that tries hard to be
 // wide (an unbroken 300-letter word, an Arabic subject, a note, a
-// plain-text mail with links, a mail's own Date) and the status page with
+// plain-text mail with links, a mail's own Date), its customer's page and the status page with
 // many mailboxes fit 390, 768 and 1,280 px without sideways scrolling.
 // Screenshots of each go to testdata/artifacts.
 func TestLayoutInChromium(t *testing.T) {
@@ -66,6 +66,7 @@ func TestLayoutInChromium(t *testing.T) {
 		{"list", "/", `tr[data-conversation]`},
 		{"conversation", fmt.Sprintf("/conversations/%d", conv), `.thread-note`},
 		{"conversation-rtl", fmt.Sprintf("/conversations/%d", arabic), `.thread`},
+		{"customer", fmt.Sprintf("/customers/%d", w.customerOf(t, conv)), `#customer-conversations`},
 		{"status", "/admin/status", `tr[data-mailbox]`},
 	}
 	for _, width := range layoutWidths {
