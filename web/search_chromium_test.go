@@ -29,6 +29,11 @@ func TestSearchInChromium(t *testing.T) {
 	for _, width := range []int{1280, 390} {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
 			bctx, consoleErrors := startBrowser(t, width, 900)
+			if width < 1280 { // overlay scrollbars, as on a phone (see layoutWidths)
+				if err := chromedp.Do(bctx, chromedp.EmulateViewport(int64(width), 900, chromedp.EmulateMobile)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			err := chromedp.Do(bctx,
 				chromedp.Navigate(w.ts.URL+"/?status=all&q="+url.QueryEscape("müller")),
 				chromedp.WaitVisible(`input[name=email]`),
