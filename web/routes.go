@@ -134,6 +134,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/api/v1/mailboxes/:id/fetch", s.apiMailboxFetch, roleAdmin, kindAPI},
 		{http.MethodGet, "/api/v1/outbox", s.apiOutbox, roleAdmin, kindAPI},
 		{http.MethodGet, "/api/v1/conversations", s.apiConversations, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/bulk", s.apiBulk, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/conversations/:id", s.apiConversation, roleAnyUser, kindAPI},
 		{http.MethodGet, "/api/v1/folders", s.apiFolders, roleAnyUser, kindAPI},
 		{http.MethodPatch, "/api/v1/conversations/:id", s.apiPatchConversation, roleAnyUser, kindAPI},
