@@ -7,8 +7,8 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-// MergeConversation moves the threads, participants and tags of
-// conversation fromID into intoID (and so its words in the search index),
+// MergeConversation moves the threads, participants, tags and agents'
+// drafts of conversation fromID into intoID (and so its words in the search index),
 // in one transaction; fromID keeps its row, pointing at intoID
 // (merged_into). Both must be conversations the viewer may change (else
 // ErrNotFound) of the same mailbox (else a ValidationError): a mailbox's
@@ -34,6 +34,9 @@ func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID
 		}
 		tagsMoved, err := moveMergedRowsTx(ctx, t, fromID, intoID)
 		if err != nil {
+			return err
+		}
+		if err := mergeDraftsTx(ctx, t, fromID, intoID); err != nil {
 			return err
 		}
 		if err := recordMergeTx(ctx, t, v, from, into, tagsMoved); err != nil {
