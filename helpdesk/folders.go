@@ -64,6 +64,8 @@ const (
 	BulkStatus = "status"
 	BulkTag    = "tag"
 	BulkMerge  = "merge"
+	BulkRead   = "read"   // for the viewer only
+	BulkUnread = "unread" // for the viewer only
 )
 
 // MaxBulk bounds the conversations of one bulk action: a page.
@@ -107,8 +109,9 @@ func (b *BulkChange) Validate() error {
 		if b.Into < 1 {
 			bad["into"] = "choose the conversation to merge into"
 		}
+	case BulkRead, BulkUnread:
 	default:
-		bad["action"] = "must be one of assign, status, tag, merge"
+		bad["action"] = "must be one of assign, status, tag, merge, read, unread"
 	}
 	if len(bad) > 0 {
 		return &ValidationError{Fields: bad}

@@ -30,7 +30,7 @@ type bulkForm struct {
 // are status changes.
 var bulkActions = map[string]string{
 	"assign": helpdesk.BulkAssign, "status": helpdesk.BulkStatus, "tag": helpdesk.BulkTag, "merge": helpdesk.BulkMerge,
-	"spam": helpdesk.BulkStatus, "not-spam": helpdesk.BulkStatus,
+	"spam": helpdesk.BulkStatus, "not-spam": helpdesk.BulkStatus, "read": helpdesk.BulkRead, "unread": helpdesk.BulkUnread,
 }
 
 // conversationsBulk is POST /conversations/bulk?<the list's query>: one

@@ -28,6 +28,7 @@ type Store interface {
 	Bulk(ctx context.Context, v helpdesk.Viewer, b helpdesk.BulkChange) ([]helpdesk.BulkResult, error)
 	FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxFolders, error)
 	MarkRead(ctx context.Context, v helpdesk.Viewer, convID, version int64) error
+	SetRead(ctx context.Context, v helpdesk.Viewer, convID int64, read bool) error
 	Customer(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.Customer, error)
 	CustomerConversations(ctx context.Context, v helpdesk.Viewer, customerID int64) ([]helpdesk.ConversationSummary, error)
 	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)

@@ -46,6 +46,7 @@ var notices = map[string]string{
 	"created":          "Mailbox created.",
 	"saved":            "Changes saved.",
 	"bulk-done":        "Every selected conversation was changed.",
+	"marked-unread":    "Marked unread: it stays bold in your list until you open it.",
 	"reply-queued":     "Reply queued: it shows as sent once the mail server has accepted it.",
 	"forwarded":        "Conversation forwarded: the mail is queued, and a note records it.",
 	"merged":           "Conversations merged: the other one's messages, participants and tags are in this one now.",

@@ -42,6 +42,8 @@ func (s *Store) bulkOne(ctx context.Context, v helpdesk.Viewer, b *helpdesk.Bulk
 			return nil // the one the others go into
 		}
 		return s.MergeConversation(ctx, v, id, b.Into, seen)
+	case helpdesk.BulkRead, helpdesk.BulkUnread:
+		return s.SetRead(ctx, v, id, b.Action == helpdesk.BulkRead) // the viewer's own: no version
 	}
 	return nil // Validate refused any other action
 }

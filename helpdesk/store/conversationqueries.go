@@ -25,6 +25,8 @@ type conversationQueries struct {
 	VisibleMailboxes        *sqlx.Stmt `query:"visible-mailboxes"`
 	ConversationReads       *sqlx.Stmt `query:"conversation-reads"`
 	MarkRead                *sqlx.Stmt `query:"mark-read"`
+	MarkReadNow             *sqlx.Stmt `query:"mark-read-now"`
+	MarkUnread              *sqlx.Stmt `query:"mark-unread"`
 
 	ReplyContext           *sqlx.Stmt `query:"reply-context"`
 	Author                 *sqlx.Stmt `query:"author"`

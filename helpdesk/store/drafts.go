@@ -61,3 +61,20 @@ func deleteDraftTx(ctx context.Context, t *tx, userID, convID int64) error {
 	}
 	return nil
 }
+
+// mergeDraftsTx gives each agent's draft in fromID to intoID, the merge's
+// target: moved when they have none there, else after the one there,
+// separated by a blank line.
+func mergeDraftsTx(ctx context.Context, t *tx, fromID, intoID int64) error {
+	q := &t.store.composerQ
+	if _, err := t.exec(ctx, q.AppendDrafts, "\n\n", fromID, now(), intoID, fromID); err != nil {
+		return fmt.Errorf("append drafts of conversation %d: %w", fromID, err)
+	}
+	if _, err := t.exec(ctx, q.MoveDrafts, intoID, fromID, intoID); err != nil {
+		return fmt.Errorf("move drafts of conversation %d: %w", fromID, err)
+	}
+	if _, err := t.exec(ctx, q.DropDrafts, fromID); err != nil {
+		return fmt.Errorf("drop drafts of conversation %d: %w", fromID, err)
+	}
+	return nil
+}

@@ -147,3 +147,21 @@ func (s *Store) MarkRead(ctx context.Context, v helpdesk.Viewer, convID, version
 	}
 	return nil
 }
+
+// SetRead marks a conversation the viewer may see (else ErrNotFound) read
+// as it is now, or unread again: bold in their list until they next open
+// it. Unread needs a customer message (customer_v): there is nothing new
+// to read in a conversation without one.
+func (s *Store) SetRead(ctx context.Context, v helpdesk.Viewer, convID int64, read bool) error {
+	if _, err := s.ConversationMailbox(ctx, v, convID); err != nil {
+		return err
+	}
+	q, what := s.convQ.MarkReadNow, "read"
+	if !read {
+		q, what = s.convQ.MarkUnread, "unread"
+	}
+	if _, err := q.ExecContext(ctx, v.UserID, convID); err != nil {
+		return fmt.Errorf("mark conversation %d %s: %w", convID, what, err)
+	}
+	return nil
+}

@@ -7,12 +7,13 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-// MergeConversation moves the threads, participants and tags of
-// conversation fromID into intoID (and so its words in the search index),
-// in one transaction; fromID keeps its row, pointing at intoID
-// (merged_into). Both must be conversations the viewer may change (else
-// ErrNotFound) of the same mailbox (else a ValidationError): a mailbox's
-// agents answer from its address. The merge is a new version of both. It is refused (*helpdesk.StaleError) when
+// MergeConversation moves the threads, participants, tags and agents'
+// drafts (mergeDraftsTx) of conversation fromID into intoID (and so its
+// words in the search index), in one transaction; fromID keeps its row,
+// pointing at intoID (merged_into). Both must be conversations the viewer
+// may change (else ErrNotFound) of the same mailbox (else a
+// ValidationError): a mailbox's agents answer from its address. The merge
+// is a new version of both. It is refused (*helpdesk.StaleError) when
 // fromID's status, assignee, tags or messages changed since version seen
 // (0: not given): the agent merges what they saw.
 func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID, intoID, seen int64) error {
@@ -34,6 +35,9 @@ func (s *Store) MergeConversation(ctx context.Context, v helpdesk.Viewer, fromID
 		}
 		tagsMoved, err := moveMergedRowsTx(ctx, t, fromID, intoID)
 		if err != nil {
+			return err
+		}
+		if err := mergeDraftsTx(ctx, t, fromID, intoID); err != nil {
 			return err
 		}
 		if err := recordMergeTx(ctx, t, v, from, into, tagsMoved); err != nil {

@@ -21,6 +21,9 @@ type composerQueries struct {
 	Draft            *sqlx.Stmt `query:"draft"`
 	SaveDraft        *sqlx.Stmt `query:"save-draft"`
 	DeleteDraft      *sqlx.Stmt `query:"delete-draft"`
+	AppendDrafts     *sqlx.Stmt `query:"append-merged-drafts"`
+	MoveDrafts       *sqlx.Stmt `query:"move-merged-drafts"`
+	DropDrafts       *sqlx.Stmt `query:"drop-merged-drafts"`
 }
 
 // SavedReplies lists the saved replies the viewer may use, by name: the

@@ -35,3 +35,20 @@ ON CONFLICT (user_id, conversation_id) DO UPDATE SET body = excluded.body, updat
 
 -- name: delete-draft
 DELETE FROM reply_drafts WHERE user_id = ? AND conversation_id = ?
+
+-- name: append-merged-drafts
+-- A merge (separator, updated at, target id, source id, source id): an
+-- agent with a draft in both keeps the target's, the source's after it.
+UPDATE reply_drafts SET body = body || CAST(? AS TEXT) || (SELECT s.body FROM reply_drafts s
+	WHERE s.user_id = reply_drafts.user_id AND s.conversation_id = ?), updated_at = ?
+WHERE conversation_id = ? AND user_id IN (SELECT s.user_id FROM reply_drafts s WHERE s.conversation_id = ?)
+
+-- name: move-merged-drafts
+-- A merge (target id, source id, target id): the source's other drafts
+-- move to the target.
+UPDATE reply_drafts SET conversation_id = ?
+WHERE conversation_id = ? AND user_id NOT IN (SELECT t.user_id FROM reply_drafts t WHERE t.conversation_id = ?)
+
+-- name: drop-merged-drafts
+-- A merge (source id): its drafts left are in the target's now.
+DELETE FROM reply_drafts WHERE conversation_id = ?

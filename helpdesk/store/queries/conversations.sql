@@ -24,6 +24,17 @@ INSERT INTO conversation_reads (user_id, conversation_id, read_v) VALUES (?, ?, 
 ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_v = excluded.read_v
 WHERE excluded.read_v > conversation_reads.read_v
 
+-- name: mark-read-now
+-- A user (user id) read a conversation (id) as it is now.
+INSERT INTO conversation_reads (user_id, conversation_id, read_v)
+SELECT ?, c.id, c.version FROM conversations c WHERE c.id = ?
+ON CONFLICT (user_id, conversation_id) DO UPDATE SET read_v = excluded.read_v
+WHERE excluded.read_v > conversation_reads.read_v
+
+-- name: mark-unread
+-- A user (user id) wants a conversation unread again: as if never read.
+DELETE FROM conversation_reads WHERE user_id = ? AND conversation_id = ?
+
 -- name: conversation
 -- One conversation by id, if the viewer (admin, user id) may see it;
 -- also a merged one, whose reader is sent on to merged_into.
