@@ -41,5 +41,10 @@ func (s *Server) apiSetRead(c echo.Context, read bool) error {
 	if err := s.cfg.Store.SetRead(c.Request().Context(), viewer(c), id, read); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"conversation_id": id, "unread": !read})
+	// A conversation without a customer message is never unread.
+	unread, err := s.cfg.Store.Unread(c.Request().Context(), viewer(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"conversation_id": id, "unread": unread})
 }

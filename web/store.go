@@ -29,6 +29,7 @@ type Store interface {
 	FolderCounts(ctx context.Context, v helpdesk.Viewer) ([]helpdesk.MailboxFolders, error)
 	MarkRead(ctx context.Context, v helpdesk.Viewer, convID, version int64) error
 	SetRead(ctx context.Context, v helpdesk.Viewer, convID int64, read bool) error
+	Unread(ctx context.Context, v helpdesk.Viewer, convID int64) (bool, error)
 	Customer(ctx context.Context, v helpdesk.Viewer, id int64) (*helpdesk.Customer, error)
 	CustomerConversations(ctx context.Context, v helpdesk.Viewer, customerID int64) ([]helpdesk.ConversationSummary, error)
 	Tags(ctx context.Context, v helpdesk.Viewer) ([]string, error)

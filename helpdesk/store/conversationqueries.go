@@ -27,6 +27,7 @@ type conversationQueries struct {
 	MarkRead                *sqlx.Stmt `query:"mark-read"`
 	MarkReadNow             *sqlx.Stmt `query:"mark-read-now"`
 	MarkUnread              *sqlx.Stmt `query:"mark-unread"`
+	Unread                  *sqlx.Stmt `query:"unread"`
 
 	ReplyContext           *sqlx.Stmt `query:"reply-context"`
 	Author                 *sqlx.Stmt `query:"author"`

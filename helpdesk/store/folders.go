@@ -165,3 +165,12 @@ func (s *Store) SetRead(ctx context.Context, v helpdesk.Viewer, convID int64, re
 	}
 	return nil
 }
+
+// Unread tells whether the conversation is unread for the viewer.
+func (s *Store) Unread(ctx context.Context, v helpdesk.Viewer, convID int64) (bool, error) {
+	var unread int
+	if err := s.convQ.Unread.GetContext(ctx, &unread, v.UserID, convID); err != nil {
+		return false, fmt.Errorf("read state of conversation %d: %w", convID, err)
+	}
+	return unread == 1, nil
+}

@@ -35,6 +35,13 @@ WHERE excluded.read_v > conversation_reads.read_v
 -- A user (user id) wants a conversation unread again: as if never read.
 DELETE FROM conversation_reads WHERE user_id = ? AND conversation_id = ?
 
+-- name: unread
+-- Whether a conversation is unread for a user (user id, conversation id):
+-- a customer message newer than what they read; 1 or 0.
+SELECT CASE WHEN c.customer_v > COALESCE((SELECT r.read_v FROM conversation_reads r
+	WHERE r.user_id = ? AND r.conversation_id = c.id), 0) THEN 1 ELSE 0 END
+FROM conversations c WHERE c.id = ?
+
 -- name: conversation
 -- One conversation by id, if the viewer (admin, user id) may see it;
 -- also a merged one, whose reader is sent on to merged_into.
