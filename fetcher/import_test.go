@@ -2,10 +2,12 @@ package fetcher_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/helpdesk/helpdesk/fetcher"
 	"github.com/helpdesk/helpdesk/helpdesk"
+	"github.com/helpdesk/helpdesk/helpdesk/store"
 	"github.com/helpdesk/helpdesk/internal/testserver"
 	"github.com/helpdesk/helpdesk/internal/teststore"
 )
@@ -14,7 +16,15 @@ import (
 // wants new-conversation mail, and n messages already in its INBOX.
 func quietImportSetup(t *testing.T, dialect string, n int) (*env, []string) {
 	t.Helper()
-	e := setup(t, dialect, func(in *helpdesk.MailboxInput) { in.AutoAck = true })
+	return withOldMail(t, setup(t, dialect, autoAck), n)
+}
+
+func autoAck(in *helpdesk.MailboxInput) { in.AutoAck = true }
+
+// withOldMail adds to e an admin who wants new-conversation mail and n
+// messages in its INBOX.
+func withOldMail(t *testing.T, e *env, n int) (*env, []string) {
+	t.Helper()
 	if _, err := e.store.CreateUser(context.Background(), helpdesk.UserInput{
 		Email: "agent@example.test", Name: "Agent", Role: "admin", Password: "long-enough-password",
 	}); err != nil {
@@ -103,4 +113,47 @@ func TestFirstImportCutShortStaysQuiet(t *testing.T) {
 		teststore.RequireExactlyOnce(t, e.store, e.mailbox, ids)
 		e.requireOutbox(0, 0)
 	})
+}
+
+// A message of the first import that was quarantined and is retried later
+// is still old mail; one that arrived after the import notifies on retry.
+func TestRetriedImportMailStaysQuiet(t *testing.T) {
+	t.Parallel()
+	testserver.SkipShort(t, "Dovecot")
+	url := teststore.URL(t, "sqlite")
+	e, _ := withOldMail(t, setupWith(t, testserver.StartDovecot(t), teststore.OpenURL(t, url, store.Options{}), autoAck), 0)
+	db := teststore.RawDB(t, url)
+	if _, err := db.Exec(`CREATE TRIGGER poison BEFORE INSERT ON threads WHEN NEW.subject LIKE 'poison%'
+		BEGIN SELECT RAISE(ABORT, 'poisoned message refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	poisoned := func(prefix string) []byte {
+		raw, _ := teststore.Mail(prefix, 0, 500)
+		return []byte(strings.Replace(string(raw), "Subject: Question 0", "Subject: poison 0", 1))
+	}
+	e.dovecot.Append(t, e.user, "INBOX", poisoned("old"))
+	if got := e.fetch(); got.Quarantined != 1 {
+		t.Fatalf("first import: %+v, want 1 quarantined", got)
+	}
+	e.dovecot.Append(t, e.user, "INBOX", poisoned("new"))
+	if got := e.fetch(); got.Quarantined != 1 {
+		t.Fatalf("run after the import: %+v, want 1 quarantined", got)
+	}
+
+	if _, err := db.Exec(`DROP TRIGGER poison`); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := e.store.Quarantined(context.Background(), e.mailbox)
+	if err != nil || len(qs) != 2 {
+		t.Fatalf("quarantine %+v (%v): want 2", qs, err)
+	}
+	for _, q := range qs {
+		if err := e.store.RetryQuarantined(context.Background(), q.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.fetch(); got.New != 2 {
+		t.Fatalf("retry run: %+v, want both stored", got)
+	}
+	e.requireOutbox(1, 1)
 }
