@@ -7,13 +7,11 @@ import (
 
 // FetchState is where fetching of one folder of a mailbox stands.
 type FetchState struct {
-	MailboxID   int64  `db:"mailbox_id" json:"mailbox_id"`
-	Folder      string `db:"folder" json:"folder"`
-	UIDValidity uint32 `db:"uidvalidity" json:"uidvalidity"`
-	LastUID     uint32 `db:"last_uid" json:"last_uid"`
-	// ImportUID is the highest UID the folder held when it was first
-	// selected under this UIDVALIDITY: mail up to it is its first import.
-	ImportUID     uint32     `db:"import_uid" json:"import_uid"`
+	MailboxID     int64      `db:"mailbox_id" json:"mailbox_id"`
+	Folder        string     `db:"folder" json:"folder"`
+	UIDValidity   uint32     `db:"uidvalidity" json:"uidvalidity"`
+	LastUID       uint32     `db:"last_uid" json:"last_uid"`
+	ImportUID     uint32     `db:"import_uid" json:"import_uid"` // the highest UID at the first SELECT under UIDValidity: up to it, the first import
 	Fence         int64      `db:"fence" json:"fence"`
 	LastRunAt     *time.Time `db:"last_run_at" json:"last_run_at"`
 	LastSuccessAt *time.Time `db:"last_success_at" json:"last_success_at"`
