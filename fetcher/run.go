@@ -188,7 +188,7 @@ func (r *run) folder(ctx context.Context, name string) error {
 		last = 0
 	}
 	if st.UIDValidity != folder.UIDValidity {
-		if err := r.h.SaveProgress(ctx, name, folder.UIDValidity, 0); err != nil {
+		if st.ImportUID, err = r.startFolder(ctx, folder); err != nil {
 			return err
 		}
 	}
@@ -208,7 +208,7 @@ func (r *run) folder(ctx context.Context, name string) error {
 	}
 	for start := 0; start < len(uids); start += r.cfg.BatchSize {
 		batch := uids[start:min(start+r.cfg.BatchSize, len(uids))]
-		if err := r.batch(ctx, folder, batch); err != nil {
+		if err := r.batch(ctx, folder, st.ImportUID, batch); err != nil {
 			return err
 		}
 		progress.Done = start + len(batch)
@@ -231,6 +231,26 @@ func (r *run) folder(ctx context.Context, name string) error {
 		return r.h.SaveProgress(ctx, name, folder.UIDValidity, folder.UIDNext-1)
 	}
 	return nil
+}
+
+// startFolder records a folder selected for the first time (or under a new
+// UIDVALIDITY) and returns the highest UID it holds: mail up to it is the
+// first import, stored without notifications or auto-acks. It is saved
+// before anything is stored, so a run that dies part-way through the
+// import leaves the rest of it import for the next run.
+func (r *run) startFolder(ctx context.Context, folder Folder) (uint32, error) {
+	var importUID uint32
+	if folder.UIDNext > 0 {
+		importUID = folder.UIDNext - 1
+	}
+	if err := r.h.StartFolder(ctx, folder.Name, folder.UIDValidity, importUID); err != nil {
+		return 0, err
+	}
+	if importUID > 0 {
+		r.log.Info("first import of folder: mail already there is stored without notifications or auto-acks",
+			"mailbox", r.m.ID, "folder", folder.Name, "up_to_uid", importUID)
+	}
+	return importUID, nil
 }
 
 // saveProgress stores how far the run has got through a folder that takes
@@ -260,8 +280,8 @@ func arrivedSince(ctx context.Context, h *store.FetchHandle, folder Folder) (boo
 // batch handles one batch of UIDs: the header-only phase decides what to
 // download, the bodies go through the download-parse-store pipeline
 // (store.go), and only once they are committed is anything done to them on
-// the server.
-func (r *run) batch(ctx context.Context, folder Folder, uids []uint32) error {
+// the server. UIDs up to importUID are the folder's first import.
+func (r *run) batch(ctx context.Context, folder Folder, importUID uint32, uids []uint32) error {
 	envs, err := r.s.Envelopes(uids)
 	if err != nil {
 		return err
@@ -282,7 +302,7 @@ func (r *run) batch(ctx context.Context, folder Folder, uids []uint32) error {
 		r.sum.Quarantined++
 		r.cfg.Metrics.countMessages(helpdesk.OutcomeQuarantined, 1)
 	}
-	committed, err := r.download(ctx, folder, plan.download)
+	committed, err := r.download(ctx, folder, importUID, plan.download)
 	if err != nil {
 		return err
 	}
@@ -294,7 +314,7 @@ func (r *run) batch(ctx context.Context, folder Folder, uids []uint32) error {
 
 // download ingests the bodies of a batch's new messages, chunk by chunk,
 // each once the limiter lets it start, and returns the UIDs committed.
-func (r *run) download(ctx context.Context, folder Folder, envs []Envelope) ([]uint32, error) {
+func (r *run) download(ctx context.Context, folder Folder, importUID uint32, envs []Envelope) ([]uint32, error) {
 	var committed []uint32
 	for _, chunk := range r.job.limits.chunks(envs) {
 		if len(chunk) == 0 {
@@ -308,7 +328,7 @@ func (r *run) download(ctx context.Context, folder Folder, envs []Envelope) ([]u
 		for i, e := range chunk {
 			uids[i] = e.UID
 		}
-		stored, err := r.ingestBodies(ctx, folder, uids)
+		stored, err := r.ingestBodies(ctx, folder, importUID, uids)
 		release()
 		committed = append(committed, stored...)
 		if err != nil {
@@ -380,56 +400,6 @@ func (r *run) afterFetch(uids []uint32) error {
 		return r.s.Move(uids, r.m.MoveToFolder)
 	}
 	return nil
-}
-
-// retryQuarantined tries again the quarantined messages an admin asked to
-// retry: from the stored bytes, or downloaded whole when only the header
-// was kept.
-func (r *run) retryQuarantined(ctx context.Context) error {
-	qs, err := r.h.QuarantinedForRetry(ctx)
-	if err != nil {
-		return err
-	}
-	for _, q := range qs {
-		src := r.h.Source(q.Folder, q.UIDValidity, q.UID)
-		src.QuarantineID = q.ID
-		raw, err := r.quarantinedBytes(ctx, q)
-		if err != nil {
-			if qerr := r.h.Quarantine(ctx, src, nil, q.Size, false, "retry failed: "+err.Error()); qerr != nil {
-				return qerr
-			}
-			continue
-		}
-		fm := fetchedMessage{src: src, raw: raw, size: q.Size}
-		fm.parse()
-		outcome, err := r.storeAlone(ctx, fm)
-		if err != nil {
-			return err
-		}
-		if outcome == helpdesk.OutcomeNew {
-			r.sum.New++
-		}
-	}
-	return nil
-}
-
-func (r *run) quarantinedBytes(ctx context.Context, q helpdesk.QuarantinedMessage) ([]byte, error) {
-	if q.RawComplete {
-		return r.store.RawMessage(ctx, q.RawID)
-	}
-	folder, err := r.s.Select(q.Folder)
-	if err != nil {
-		return nil, err
-	}
-	if folder.UIDValidity != q.UIDValidity {
-		return nil, fmt.Errorf("folder %q was recreated (UIDVALIDITY %d, was %d): the message is fetched again under its new UID", q.Folder, folder.UIDValidity, q.UIDValidity)
-	}
-	var raw []byte
-	err = r.s.Bodies([]uint32{q.UID}, func(_ uint32, b []byte) error { raw = b; return nil })
-	if err == nil && raw == nil {
-		err = fmt.Errorf("uid %d is no longer in folder %q", q.UID, q.Folder)
-	}
-	return raw, err
 }
 
 func (s *Summary) add(o helpdesk.Outcome) {

@@ -42,10 +42,11 @@ func (fm *fetchedMessage) parse() {
 	}
 }
 
-// ingestBodies downloads, parses and stores the bodies of uids. It returns
-// the UIDs whose messages are committed as new or duplicate (the
-// after-fetch action applies to them), also when it fails part-way.
-func (r *run) ingestBodies(ctx context.Context, folder Folder, uids []uint32) ([]uint32, error) {
+// ingestBodies downloads, parses and stores the bodies of uids (those up
+// to importUID as first import). It returns the UIDs whose messages are
+// committed as new or duplicate (the after-fetch action applies to them),
+// also when it fails part-way.
+func (r *run) ingestBodies(ctx context.Context, folder Folder, importUID uint32, uids []uint32) ([]uint32, error) {
 	downloaded := make(chan fetchedMessage, maxGroup)
 	ready := make(chan fetchedMessage, maxGroup)
 	ahead := semaphore.NewWeighted(maxAheadBytes)
@@ -59,6 +60,7 @@ func (r *run) ingestBodies(ctx context.Context, folder Folder, uids []uint32) ([
 				return errStopped // the store side has ended
 			}
 			src := r.h.Source(folder.Name, folder.UIDValidity, uid)
+			src.Import = uid <= importUID
 			downloaded <- fetchedMessage{src: src, raw: raw, size: int64(len(raw))} // drained until closed
 			return nil
 		})

@@ -11,6 +11,7 @@ type FetchState struct {
 	Folder        string     `db:"folder" json:"folder"`
 	UIDValidity   uint32     `db:"uidvalidity" json:"uidvalidity"`
 	LastUID       uint32     `db:"last_uid" json:"last_uid"`
+	ImportUID     uint32     `db:"import_uid" json:"import_uid"` // the highest UID at the first SELECT under UIDValidity: up to it, the first import
 	Fence         int64      `db:"fence" json:"fence"`
 	LastRunAt     *time.Time `db:"last_run_at" json:"last_run_at"`
 	LastSuccessAt *time.Time `db:"last_success_at" json:"last_success_at"`
@@ -57,6 +58,10 @@ type MessageSource struct {
 	Fence       int64
 	// QuarantineID is set when a quarantined message is retried.
 	QuarantineID int64
+	// Import marks mail that was in the folder before the helpdesk first
+	// looked at it: stored as any other, but nobody is notified and no
+	// auto-acknowledgement goes out.
+	Import bool
 }
 
 // Outcome is what became of one fetched message.

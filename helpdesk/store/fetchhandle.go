@@ -114,6 +114,19 @@ func (h *FetchHandle) SaveProgress(ctx context.Context, folder string, uidvalidi
 	})
 }
 
+// StartFolder records a folder selected for the first time under
+// uidvalidity: nothing of it fetched yet, and UIDs up to importUID (what
+// it held then) are its first import.
+func (h *FetchHandle) StartFolder(ctx context.Context, folder string, uidvalidity, importUID uint32) error {
+	return h.in(ctx, func(t *tx) error {
+		_, err := t.exec(ctx, t.q().StartFetchFolder, h.mailboxID, folder, uidvalidity, importUID, h.fence)
+		if err != nil {
+			return fmt.Errorf("start fetching folder: %w", err)
+		}
+		return nil
+	})
+}
+
 // RecordResult notes the end of a run over a folder: success resets the
 // failure count, an error increments it.
 func (h *FetchHandle) RecordResult(ctx context.Context, folder string, runErr error) error {

@@ -13,6 +13,7 @@ type fetchQueries struct {
 
 	AllFetchStates     *sqlx.Stmt `query:"all-fetch-states"`
 	SaveFetchProgress  *sqlx.Stmt `query:"save-fetch-progress"`
+	StartFetchFolder   *sqlx.Stmt `query:"start-fetch-folder"`
 	RecordFetchSuccess *sqlx.Stmt `query:"record-fetch-success"`
 	RecordFetchFailure *sqlx.Stmt `query:"record-fetch-failure"`
 	MailboxFailures    *sqlx.Stmt `query:"mailbox-failures"`

@@ -113,16 +113,19 @@ func ingestRetriedUnreadable(ctx context.Context, t *tx, src helpdesk.MessageSou
 }
 
 // storedAsNew finishes a message stored in thread threadID of conv: its
-// participants, the ledger, the notifications, and the quarantine row it
-// was retried from, if any.
+// participants, the ledger, the notifications (none for a folder's first
+// import: that mail is old news), and the quarantine row it was retried
+// from, if any.
 func storedAsNew(ctx context.Context, t *tx, src helpdesk.MessageSource, msg *helpdesk.IncomingMessage, conv threadedConversation, threadID int64) (helpdesk.IngestResult, error) {
 	if err := addParticipants(ctx, t, conv.ID, msg); err != nil {
 		return helpdesk.IngestResult{}, err
 	}
 	writeLedger(t, src, msg.DedupKey, helpdesk.OutcomeNew, threadID)
 	addIngestEvents(t, src.MailboxID, conv, threadID)
-	if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
-		return helpdesk.IngestResult{}, err
+	if !src.Import {
+		if err := enqueueCustomerMailNotifications(ctx, t, conv, threadID, msg); err != nil {
+			return helpdesk.IngestResult{}, err
+		}
 	}
 	if src.QuarantineID != 0 {
 		if err := resolveQuarantine(ctx, t, src.QuarantineID, threadID); err != nil {

@@ -14,15 +14,15 @@ SELECT m.id, m.name, m.email, m.auto_ack, f.fence FROM mailboxes m
 JOIN mailbox_fences f ON f.mailbox_id = m.id WHERE m.id = ?
 
 -- name: fetch-state
-SELECT mailbox_id, folder, uidvalidity, last_uid, fence, last_run_at, last_success_at, last_error, failures
+SELECT mailbox_id, folder, uidvalidity, last_uid, import_uid, fence, last_run_at, last_success_at, last_error, failures
 FROM fetch_state WHERE mailbox_id = ? AND folder = ?
 
 -- name: fetch-states
-SELECT mailbox_id, folder, uidvalidity, last_uid, fence, last_run_at, last_success_at, last_error, failures
+SELECT mailbox_id, folder, uidvalidity, last_uid, import_uid, fence, last_run_at, last_success_at, last_error, failures
 FROM fetch_state WHERE mailbox_id = ? ORDER BY folder
 
 -- name: all-fetch-states
-SELECT mailbox_id, folder, uidvalidity, last_uid, fence, last_run_at, last_success_at, last_error, failures
+SELECT mailbox_id, folder, uidvalidity, last_uid, import_uid, fence, last_run_at, last_success_at, last_error, failures
 FROM fetch_state ORDER BY mailbox_id, folder
 
 -- name: save-fetch-progress
@@ -30,6 +30,12 @@ INSERT INTO fetch_state (mailbox_id, folder, uidvalidity, last_uid, fence)
 VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
 	last_uid = excluded.last_uid, fence = excluded.fence
+
+-- name: start-fetch-folder
+INSERT INTO fetch_state (mailbox_id, folder, uidvalidity, last_uid, import_uid, fence)
+VALUES (?, ?, ?, 0, ?, ?)
+ON CONFLICT (mailbox_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+	last_uid = 0, import_uid = excluded.import_uid, fence = excluded.fence
 
 -- name: record-fetch-success
 INSERT INTO fetch_state (mailbox_id, folder, fence, last_run_at, last_success_at, last_error, failures)
