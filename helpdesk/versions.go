@@ -78,6 +78,7 @@ type NewReply struct {
 type Forward struct {
 	To   string // one plain address
 	Note string // the agent's words above the forwarded messages; may be empty
+	Seen int64  // the conversation version the agent saw; 0: not given
 }
 
 // Delivery states of a reply.

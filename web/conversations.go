@@ -214,7 +214,11 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	imgSrc := "'self' data:"
 	f.describeChanges(d)
 	if f.fresh {
-		f.Cc = strings.Join(helpdesk.ReplyAllCc(d), ", ")
+		own, err := s.cfg.Store.OwnAddresses(ctx)
+		if err != nil {
+			return err
+		}
+		f.Cc = strings.Join(helpdesk.ReplyAllCc(d, own), ", ")
 	}
 	if p.RemoteImages {
 		// The agent asked for this mail's remote images: this page only

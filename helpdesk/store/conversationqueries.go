@@ -27,6 +27,7 @@ type conversationQueries struct {
 	MarkRead                *sqlx.Stmt `query:"mark-read"`
 
 	ReplyContext           *sqlx.Stmt `query:"reply-context"`
+	OwnAddresses           *sqlx.Stmt `query:"own-addresses"`
 	Author                 *sqlx.Stmt `query:"author"`
 	ConversationMessageIDs *sqlx.Stmt `query:"conversation-message-ids"`
 	InsertReply            *sqlx.Stmt `query:"insert-reply"`

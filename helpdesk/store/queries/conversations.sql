@@ -146,6 +146,12 @@ SELECT c.mailbox_id, m.email AS mailbox_email, cu.email AS customer_email, c.sub
 FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id JOIN customers cu ON cu.id = c.customer_id
 WHERE c.id = ?
 
+-- name: own-addresses
+-- Every address this helpdesk fetches mail for: each mailbox's, and its
+-- IMAP account's when that is an address.
+SELECT email FROM mailboxes
+UNION SELECT imap_user FROM mailboxes WHERE imap_user LIKE '%_@_%'
+
 -- name: author
 SELECT name, email FROM users WHERE id = ?
 
