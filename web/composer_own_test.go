@@ -25,7 +25,7 @@ func TestOwnMailboxesNeverCopied(t *testing.T) {
 		}
 		conv := w.ingest(t, w.mb1, &helpdesk.IncomingMessage{
 			From: helpdesk.Address{Email: "alice@customer.example"}, Subject: "Copies",
-			Cc: []helpdesk.Address{{Email: "Support2@example.com"}, {Email: "carol@partner.example"}, {Email: "inbox3@example.net"}, {Email: "support3@example.com"}},
+			Cc:   []helpdesk.Address{{Email: "Support2@example.com"}, {Email: "carol@partner.example"}, {Email: "inbox3@example.net"}, {Email: "support3@example.com"}},
 			Text: "Hello all",
 		}).ConversationID
 		agent := w.session(t, w.agent)
