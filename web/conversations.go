@@ -243,7 +243,8 @@ func (s *Server) conversationNote(c echo.Context) error {
 	})
 }
 
-// conversationReplyRetry queues a failed reply's mail again.
+// conversationReplyRetry queues the failed mail of a reply (or of the
+// forward a note records) again.
 func (s *Server) conversationReplyRetry(c echo.Context) error {
 	threadID, err := parseID(c, "thread")
 	if err != nil {
@@ -252,7 +253,7 @@ func (s *Server) conversationReplyRetry(c echo.Context) error {
 	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
 		if err := s.cfg.Store.RetryReply(ctx, v, id, threadID); err != nil {
 			if errors.Is(err, helpdesk.ErrNotFound) {
-				return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"retry": "this reply is not failed (any more): nothing to retry"}}
+				return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"retry": "this mail is not failed (any more): nothing to retry"}}
 			}
 			return "", err
 		}
