@@ -141,9 +141,8 @@ func ReplyAllCc(d *ConversationDetail, own []string) []string {
 			continue
 		}
 		skip := addressSet(own)
-		for _, a := range []string{d.MailboxEmail, d.CustomerEmail, t.FromEmail} {
-			skip[strings.ToLower(a)] = true
-		}
+		skip[strings.ToLower(d.CustomerEmail)] = true
+		skip[strings.ToLower(t.FromEmail)] = true
 		var cc []string
 		for _, a := range strings.Split(t.To+","+t.Cc, ",") {
 			a = strings.TrimSpace(a)
