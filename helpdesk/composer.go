@@ -131,14 +131,18 @@ func AttachmentType(ct string) string {
 func ByteSize(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // ReplyAllCc is whom "reply all" copies: the others on the newest
-// customer message (its To and Cc), without the mailbox and the customer.
-func ReplyAllCc(d *ConversationDetail) []string {
+// customer message (its To and Cc), without the customer and without any
+// of own, this helpdesk's addresses (OwnAddresses): a copy to another of
+// our mailboxes would come back in as a new conversation.
+func ReplyAllCc(d *ConversationDetail, own []string) []string {
 	for i := len(d.Threads) - 1; i >= 0; i-- {
 		t := d.Threads[i]
 		if t.Kind != "customer" {
 			continue
 		}
-		skip := map[string]bool{strings.ToLower(d.MailboxEmail): true, strings.ToLower(d.CustomerEmail): true, strings.ToLower(t.FromEmail): true}
+		skip := addressSet(own)
+		skip[strings.ToLower(d.CustomerEmail)] = true
+		skip[strings.ToLower(t.FromEmail)] = true
 		var cc []string
 		for _, a := range strings.Split(t.To+","+t.Cc, ",") {
 			a = strings.TrimSpace(a)
@@ -150,4 +154,26 @@ func ReplyAllCc(d *ConversationDetail) []string {
 		return cc
 	}
 	return nil
+}
+
+// RefuseOwnAddresses refuses a copy or a forward (field) to one of own,
+// this helpdesk's addresses: the mail would come back in as a new
+// conversation.
+func RefuseOwnAddresses(field string, addrs, own []string) error {
+	ours := addressSet(own)
+	for _, a := range addrs {
+		if ours[strings.ToLower(strings.TrimSpace(a))] {
+			return &ValidationError{Fields: map[string]string{field: fmt.Sprintf("%s is one of this helpdesk's own mailboxes: mail sent there would come back in as a new conversation", Truncate(a, 100))}}
+		}
+	}
+	return nil
+}
+
+// addressSet is addrs lower-cased, for lookups.
+func addressSet(addrs []string) map[string]bool {
+	set := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		set[strings.ToLower(a)] = true
+	}
+	return set
 }

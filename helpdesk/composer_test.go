@@ -1,6 +1,7 @@
 package helpdesk
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -40,15 +41,32 @@ func TestAttachmentFilenameAndType(t *testing.T) {
 	}
 }
 
+// TestReplyAllCc: reply all copies the others on the newest customer
+// message, never the customer nor any of the helpdesk's own addresses
+// (the conversation's mailbox or another one).
 func TestReplyAllCc(t *testing.T) {
 	d := &ConversationDetail{MailboxEmail: "support@example.com", Threads: []Thread{
 		{Kind: "customer", FromEmail: "ann@x.example", To: "support@example.com", Cc: "old@x.example"},
 		{Kind: "reply", FromEmail: "support@example.com", To: "ann@x.example", Cc: "agent-cc@x.example"},
-		{Kind: "customer", FromEmail: "ann@x.example", To: "Support@example.com, bob@x.example", Cc: "carol@x.example, bob@x.example, ann@x.example"},
+		{Kind: "customer", FromEmail: "ann@x.example", To: "Support@example.com, bob@x.example, Sales@Example.com",
+			Cc: "carol@x.example, bob@x.example, ann@x.example, billing-imap@example.com"},
 	}}
 	d.CustomerEmail = "ann@x.example"
-	if got := strings.Join(ReplyAllCc(d), ", "); got != "bob@x.example, carol@x.example" {
+	own := []string{"support@example.com", "sales@example.com", "billing-imap@example.com"}
+	if got := strings.Join(ReplyAllCc(d, own), ", "); got != "bob@x.example, carol@x.example" {
 		t.Errorf("reply all copies %q", got)
+	}
+}
+
+func TestRefuseOwnAddresses(t *testing.T) {
+	own := []string{"support@example.com", "sales@example.com"}
+	if err := RefuseOwnAddresses("cc", []string{"bob@x.example"}, own); err != nil {
+		t.Errorf("an outside address refused: %v", err)
+	}
+	err := RefuseOwnAddresses("bcc", []string{"bob@x.example", "Sales@Example.com"}, own)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(ve.Fields["bcc"], "Sales@Example.com is one of this helpdesk's own mailboxes") {
+		t.Errorf("our own address in Bcc: %v", err)
 	}
 }
 

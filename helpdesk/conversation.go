@@ -214,7 +214,7 @@ type Thread struct {
 	MailDate    *time.Time       `db:"mail_date" json:"mail_date"`   // a customer mail's Date header; nil when it had none or came before it was kept
 	Unreadable  bool             `db:"unreadable" json:"unreadable"` // shows the raw text of an unparsable message in quarantine
 	Attachments []AttachmentInfo `db:"-" json:"attachments"`
-	Delivery    *Delivery        `db:"-" json:"delivery,omitempty"` // replies only
+	Delivery    *Delivery        `db:"-" json:"delivery,omitempty"` // replies, and notes that record a forward
 }
 
 // HasHTML reports whether the thread has an HTML body.

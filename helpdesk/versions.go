@@ -78,16 +78,17 @@ type NewReply struct {
 type Forward struct {
 	To   string // one plain address
 	Note string // the agent's words above the forwarded messages; may be empty
+	Seen int64  // the conversation version the agent saw; 0: not given
 }
 
-// Delivery states of a reply.
+// Delivery states of a reply's mail (and of a forward's, on its note).
 const (
 	DeliveryQueued = "queued"
 	DeliverySent   = "sent"
 	DeliveryFailed = "failed"
 )
 
-// Delivery is where a reply's mail is: queued in the outbox, sent (with
+// Delivery is where a reply's mail (or a forward's) is: queued in the outbox, sent (with
 // when), or failed (with why; an agent of the mailbox can retry it).
 type Delivery struct {
 	Status string     `json:"status"`

@@ -107,7 +107,7 @@ func readUpload(fh *multipart.FileHeader) ([]byte, error) {
 // the typed note, and records it on the conversation.
 func (s *Server) conversationForward(c echo.Context) error {
 	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
-		w, err := s.cfg.Store.ForwardConversation(ctx, v, id, helpdesk.Forward{To: f.ForwardTo, Note: f.ForwardNote})
+		w, err := s.cfg.Store.ForwardConversation(ctx, v, id, helpdesk.Forward{To: f.ForwardTo, Note: f.ForwardNote, Seen: f.Seen})
 		if err != nil {
 			return "", err
 		}

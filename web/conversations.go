@@ -214,7 +214,11 @@ func (s *Server) showConversation(c echo.Context, id int64, status int, f *conve
 	imgSrc := "'self' data:"
 	f.describeChanges(d)
 	if f.fresh {
-		f.Cc = strings.Join(helpdesk.ReplyAllCc(d), ", ")
+		own, err := s.cfg.Store.OwnAddresses(ctx)
+		if err != nil {
+			return err
+		}
+		f.Cc = strings.Join(helpdesk.ReplyAllCc(d, own), ", ")
 	}
 	if p.RemoteImages {
 		// The agent asked for this mail's remote images: this page only
@@ -239,7 +243,8 @@ func (s *Server) conversationNote(c echo.Context) error {
 	})
 }
 
-// conversationReplyRetry queues a failed reply's mail again.
+// conversationReplyRetry queues the failed mail of a reply (or of the
+// forward a note records) again.
 func (s *Server) conversationReplyRetry(c echo.Context) error {
 	threadID, err := parseID(c, "thread")
 	if err != nil {
@@ -248,7 +253,7 @@ func (s *Server) conversationReplyRetry(c echo.Context) error {
 	return s.conversationAction(c, func(ctx context.Context, v helpdesk.Viewer, id int64, f *conversationForm) (string, error) {
 		if err := s.cfg.Store.RetryReply(ctx, v, id, threadID); err != nil {
 			if errors.Is(err, helpdesk.ErrNotFound) {
-				return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"retry": "this reply is not failed (any more): nothing to retry"}}
+				return "", &fieldError{status: http.StatusUnprocessableEntity, fields: map[string]string{"retry": "this mail is not failed (any more): nothing to retry"}}
 			}
 			return "", err
 		}

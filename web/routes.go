@@ -141,6 +141,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/api/v1/conversations/:id/replies", s.apiReply, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/replies/:thread/retry", s.apiReplyRetry, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/notes", s.apiNote, roleAnyUser, kindAPI},
+		{http.MethodPost, "/api/v1/conversations/:id/forward", s.apiForward, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/tags/:name", s.apiTagAdd, roleAnyUser, kindAPI},
 		{http.MethodDelete, "/api/v1/conversations/:id/tags/:name", s.apiTagRemove, roleAnyUser, kindAPI},
 		{http.MethodPost, "/api/v1/conversations/:id/merge", s.apiMerge, roleAnyUser, kindAPI},

@@ -20,6 +20,7 @@ type Store interface {
 	UpdateConversation(ctx context.Context, v helpdesk.Viewer, id int64, ch helpdesk.ConversationChange) error
 	AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r helpdesk.NewReply) (*helpdesk.Written, error)
 	ForwardConversation(ctx context.Context, v helpdesk.Viewer, convID int64, f helpdesk.Forward) (*helpdesk.Written, error)
+	OwnAddresses(ctx context.Context) ([]string, error)
 	AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, body string, seen int64) (*helpdesk.Written, error)
 	RetryReply(ctx context.Context, v helpdesk.Viewer, convID, threadID int64) error
 	AddTag(ctx context.Context, v helpdesk.Viewer, convID int64, name string, seen int64) error

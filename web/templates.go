@@ -50,7 +50,7 @@ var notices = map[string]string{
 	"reply-queued":     "Reply queued: it shows as sent once the mail server has accepted it.",
 	"forwarded":        "Conversation forwarded: the mail is queued, and a note records it.",
 	"merged":           "Conversations merged: the other one's messages, participants and tags are in this one now.",
-	"reply-retried":    "The reply is queued again; it shows as sent once the mail server has accepted it.",
+	"reply-retried":    "The mail is queued again; it shows as sent once the mail server has accepted it.",
 	"connected":        "Mailbox connected: it signs in with the account below.",
 	"enabled":          "Fetching enabled.",
 	"disabled":         "Fetching disabled.",

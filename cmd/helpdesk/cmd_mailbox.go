@@ -74,6 +74,7 @@ func cmdMailboxAdd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&in.MoveToFolder, "move-to", "", "folder to move fetched mail to (with --after-fetch move)")
 	fs.IntVar(&in.PollIntervalS, "poll-interval", 60, "seconds between scheduled fetches")
 	fs.Int64Var(&in.MaxMessageBytes, "max-message-bytes", 25<<20, "larger messages are quarantined")
+	fs.StringVar(&in.Signature, "signature", "", "appended to every reply from this mailbox; {{agent}} and {{mailbox}} are filled in")
 	fs.StringVar(&importSince, "import-since", "", "first import: only mail received since this date (YYYY-MM-DD)")
 	if err := parseFlags(fs, args); err != nil {
 		return err

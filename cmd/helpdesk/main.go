@@ -48,6 +48,7 @@ commands:
                                exit 4 if the mailbox must be reconnected)
   mailbox add --name N --email E --imap-host H --imap-port P --imap-security none|starttls|tls
               --imap-user U --imap-password-env VAR [--folder NAME]... [--imap-allow-insecure]
+              [--signature TEXT]
               or, instead of the password: --imap-auth oauth2
               --oauth-provider google|microsoft (or --oauth-token-url URL)
               --oauth-client-id ID --oauth-client-secret-env VAR --oauth-refresh-token-env VAR

@@ -30,6 +30,7 @@ type conversationQueries struct {
 	Unread                  *sqlx.Stmt `query:"unread"`
 
 	ReplyContext           *sqlx.Stmt `query:"reply-context"`
+	OwnAddresses           *sqlx.Stmt `query:"own-addresses"`
 	Author                 *sqlx.Stmt `query:"author"`
 	ConversationMessageIDs *sqlx.Stmt `query:"conversation-message-ids"`
 	InsertReply            *sqlx.Stmt `query:"insert-reply"`

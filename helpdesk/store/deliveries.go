@@ -8,8 +8,9 @@ import (
 	"github.com/helpdesk/helpdesk/helpdesk"
 )
 
-// attachDeliveries sets the delivery of every reply of a conversation from
-// its outbox row: queued, sent (with when) or failed (with why).
+// attachDeliveries sets the delivery of every reply of a conversation, and
+// of every note that records a forward, from its mail's outbox row:
+// queued, sent (with when) or failed (with why).
 func (s *Store) attachDeliveries(ctx context.Context, convID int64, byThread map[int64]*helpdesk.Thread) error {
 	var rows []struct {
 		ThreadID  int64      `db:"thread_id"`
@@ -37,10 +38,10 @@ func (s *Store) attachDeliveries(ctx context.Context, convID int64, byThread map
 	return nil
 }
 
-// RetryReply is an agent's retry of a reply whose mail failed: the same
-// outbox row pending again, due now, as an admin's RetryOutbox. The agent
-// must see the conversation; ErrNotFound when the reply is not a failed
-// reply of it.
+// RetryReply is an agent's retry of a reply (or a forward's note) whose
+// mail failed: the same outbox row pending again, due now, as an admin's
+// RetryOutbox. The agent must see the conversation; ErrNotFound when the
+// thread is not a failed reply or forward of it.
 func (s *Store) RetryReply(ctx context.Context, v helpdesk.Viewer, convID, threadID int64) error {
 	return s.inTx(ctx, func(t *tx) error {
 		if _, err := checkAccessTx(ctx, t, v, convID); err != nil {

@@ -32,8 +32,14 @@ func (s *Store) ForwardConversation(ctx context.Context, v helpdesk.Viewer, conv
 		if err != nil {
 			return err
 		}
+		if err := refuseOwnAddressesTx(ctx, t, &s.convQ, map[string][]string{"forward_to": {to}}); err != nil {
+			return err
+		}
 		cv, err := versionsTx(ctx, t, convID)
 		if err != nil {
+			return err
+		}
+		if err := cv.staleness(f.Seen, cv.messagesChange(v.UserID)...); err != nil {
 			return err
 		}
 		var rc replyContext

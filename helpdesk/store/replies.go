@@ -44,6 +44,9 @@ func (s *Store) AddReply(ctx context.Context, v helpdesk.Viewer, convID int64, r
 		if err != nil {
 			return err
 		}
+		if err := refuseOwnAddressesTx(ctx, t, q, map[string][]string{"cc": cc, "bcc": bcc}); err != nil {
+			return err
+		}
 		cv, err := versionsTx(ctx, t, convID)
 		if err != nil {
 			return err

@@ -68,18 +68,20 @@ SELECT id, kind, message_id, in_reply_to, from_email, from_name, to_addrs, cc_ad
 FROM threads WHERE conversation_id = ? ORDER BY id
 
 -- name: reply-deliveries
--- Where each reply's mail is: its outbox row.
+-- Where the mail of each reply, and of each forward (on the note that
+-- records it), is: its outbox row.
 SELECT o.thread_id, o.status, o.sent_at, o.last_error
 FROM outbox o JOIN threads t ON t.id = o.thread_id
-WHERE t.conversation_id = ? AND t.kind = 'reply' AND o.kind = 'reply' ORDER BY o.id
+WHERE t.conversation_id = ? AND (t.kind = 'reply' AND o.kind = 'reply' OR t.kind = 'note' AND o.kind = 'forward')
+ORDER BY o.id
 
 -- name: retry-reply
--- An agent's retry of a failed reply: the same row, pending again, as an
--- admin's retry from the outbox.
+-- An agent's retry of a failed reply or forward (thread id): the same row,
+-- pending again, as an admin's retry from the outbox.
 UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, failed_at = NULL,
 	lease_owner = '', lease_until = NULL
-WHERE thread_id = ? AND kind = 'reply' AND status = 'failed'
-	AND thread_id IN (SELECT id FROM threads WHERE conversation_id = ? AND kind = 'reply')
+WHERE thread_id = ? AND kind IN ('reply', 'forward') AND status = 'failed'
+	AND thread_id IN (SELECT id FROM threads WHERE conversation_id = ? AND kind IN ('reply', 'note'))
 
 -- name: conversation-attachments
 -- Without their data.
@@ -163,6 +165,12 @@ ORDER BY m.name, m.id
 SELECT c.mailbox_id, m.email AS mailbox_email, cu.email AS customer_email, c.subject
 FROM conversations c JOIN mailboxes m ON m.id = c.mailbox_id JOIN customers cu ON cu.id = c.customer_id
 WHERE c.id = ?
+
+-- name: own-addresses
+-- Every address this helpdesk fetches mail for: each mailbox's, and its
+-- IMAP account's when that is an address.
+SELECT email FROM mailboxes
+UNION SELECT imap_user FROM mailboxes WHERE imap_user LIKE '%_@_%'
 
 -- name: author
 SELECT name, email FROM users WHERE id = ?
