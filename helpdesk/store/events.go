@@ -14,7 +14,6 @@ import (
 
 // eventQueries are the queries of queries/events.sql.
 type eventQueries struct {
-	InsertEvent        *sqlx.Stmt `query:"insert-event"`
 	NotifyEvents       *sqlx.Stmt `query:"notify-events,postgres"`
 	EventsAfter        *sqlx.Stmt `query:"events-after"`
 	LastEventID        *sqlx.Stmt `query:"last-event-id"`
@@ -38,10 +37,11 @@ func (t *tx) addEvent(name string, mailboxID, convID, threadID int64) {
 	t.events = append(t.events, ev)
 }
 
-// writeEvents inserts the transaction's events as its last statements
-// (on PostgreSQL with a NOTIFY for other web processes). Ids grow in
-// commit order: SQLite has one writer at a time; PostgreSQL numbers the
-// rows at commit (migration 0012).
+// writeEvents inserts the transaction's events in the order they were
+// added (a fetch transaction collects them for its last flush, one
+// statement on PostgreSQL), with a NOTIFY on PostgreSQL for other web
+// processes. Ids grow in commit order: SQLite has one writer at a time;
+// PostgreSQL numbers the rows at commit, in insert order (migration 0012).
 func (t *tx) writeEvents(ctx context.Context) error {
 	if len(t.events) == 0 {
 		return nil
@@ -49,8 +49,12 @@ func (t *tx) writeEvents(ctx context.Context) error {
 	q := &t.store.eventQ
 	at := now()
 	for _, ev := range t.events {
-		if _, err := t.exec(ctx, q.InsertEvent, ev.Name, ev.MailboxID, ev.ConversationID, ev.ThreadID, at); err != nil {
-			return fmt.Errorf("insert event %s: %w", ev.Name, err)
+		var thread any // NULL: an event of the conversation
+		if ev.ThreadID != nil {
+			thread = *ev.ThreadID
+		}
+		if err := t.insert(ctx, insertEvent, ev.Name, ev.MailboxID, ev.ConversationID, thread, at); err != nil {
+			return err
 		}
 	}
 	if q.NotifyEvents != nil {

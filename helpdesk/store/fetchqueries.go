@@ -91,6 +91,10 @@ type fetchQueries struct {
 	InsertLedgers      *sqlx.Stmt `query:"insert-ledgers,postgres"`
 	InsertOutbox       *sqlx.Stmt `query:"insert-outbox"`
 	InsertOutboxes     *sqlx.Stmt `query:"insert-outboxes,postgres"`
+	InsertSearch       *sqlx.Stmt `query:"insert-search"`
+	InsertSearches     *sqlx.Stmt `query:"insert-searches,postgres"`
+	InsertEvent        *sqlx.Stmt `query:"insert-event"`
+	InsertEvents       *sqlx.Stmt `query:"insert-events,postgres"`
 
 	TakeIDs         *sqlx.Stmt `query:"take-ids,postgres"`
 	MaxThreadID     *sqlx.Stmt `query:"max-thread-id,sqlite"`

@@ -161,3 +161,73 @@ func gunzip(t *testing.T, gz []byte) string {
 	}
 	return string(b)
 }
+
+// TestBatchIndexesAndAnnouncesInOrder: a batch collects the search rows of
+// the conversations it starts and its events, yet a reply in the same
+// batch to a conversation it started adds its words to that
+// conversation's search row, and the events come out in message order,
+// each conversation's before its thread's.
+func TestBatchIndexesAndAnnouncesInOrder(t *testing.T) {
+	for _, dialect := range teststore.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			w := setupWorkspace(t, dialect)
+			ctx := context.Background()
+			before, err := w.s.LastEventID(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := customerMsg("toner@x", "alice@customer.test", "Drucker")
+			first.Text = "Die Tonerkartusche ist leer."
+			other := customerMsg("scanner@x", "bob@customer.test", "Scanner")
+			other.Text = "Das Scannerglas ist zerkratzt."
+			reply := customerMsg("reply@x", "alice@customer.test", "Re: Drucker")
+			reply.Text = "Und die Garantieverlängerung?"
+			reply.InReplyTo = "toner@x"
+			b, err := w.s.FetchHandle(w.mb1, 0).BeginIngest(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res []helpdesk.IngestResult
+			for i, m := range []*helpdesk.IncomingMessage{first, other, reply} {
+				r, err := b.Ingest(ctx, src(w.mb1, uint32(i+1)), m)
+				if err != nil || r.Outcome != helpdesk.OutcomeNew {
+					t.Fatalf("message %d: %+v, %v", i, r, err)
+				}
+				res = append(res, r)
+			}
+			if err := b.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a, o := res[0].ConversationID, res[1].ConversationID
+			if res[2].ConversationID != a {
+				t.Fatalf("the reply went to conversation %d, not %d", res[2].ConversationID, a)
+			}
+			for q, want := range map[string][]int64{"tonerkartusche": {a}, "garantieverlangerung": {a}, "scannerglas": {o}} {
+				if got := ids(searchList(t, w, q)); !eqIDs(got, want) {
+					t.Errorf("%q: got %v, want %v", q, got, want)
+				}
+			}
+			evs, err := w.s.EventsAfter(ctx, before, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range evs {
+				s := fmt.Sprintf("%s@%d", ev.Name, ev.ConversationID)
+				if ev.ThreadID != nil {
+					s += fmt.Sprintf("#%d", *ev.ThreadID)
+				}
+				got = append(got, s)
+			}
+			want := []string{
+				fmt.Sprintf("conversation.created@%d", a), fmt.Sprintf("thread.created@%d#%d", a, res[0].ThreadID),
+				fmt.Sprintf("conversation.created@%d", o), fmt.Sprintf("thread.created@%d#%d", o, res[1].ThreadID),
+				fmt.Sprintf("conversation.updated@%d", a), fmt.Sprintf("thread.created@%d#%d", a, res[2].ThreadID),
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("events %v; want %v", got, want)
+			}
+		})
+	}
+}

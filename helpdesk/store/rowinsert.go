@@ -35,7 +35,8 @@ type rowInsert struct {
 }
 
 // rowInserts in flush order: rows reference rows of the inserts above them.
-var rowInserts = []*rowInsert{insertRaw, insertThread, insertAttachment, insertParticipant, insertQuarantine, insertLedger, insertOutbox}
+var rowInserts = []*rowInsert{insertRaw, insertThread, insertAttachment, insertParticipant, insertQuarantine, insertLedger, insertOutbox,
+	insertSearch, insertEvent}
 
 var (
 	insertRaw = &rowInsert{table: "raw_messages",
@@ -69,6 +70,17 @@ var (
 		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertOutbox },
 		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertOutboxes },
 		findBy: func(row []any) []string { return messageIDLookups(row[9].(string)) }}
+	// A new conversation's search row, which a later message of the group
+	// that threads into it updates (indexThread).
+	insertSearch = &rowInsert{table: "conversation_search",
+		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertSearch },
+		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertSearches },
+		findBy: func(row []any) []string { return []string{searchLookup(row[0].(int64))} }}
+	// Live events, in the order they were added: PostgreSQL numbers them in
+	// insert order at commit (writeEvents).
+	insertEvent = &rowInsert{table: "events",
+		one:    func(q *fetchQueries) *sqlx.Stmt { return q.InsertEvent },
+		arrays: func(q *fetchQueries) *sqlx.Stmt { return q.InsertEvents }}
 )
 
 // What reads of the fetch path look collected rows up by.
@@ -79,6 +91,7 @@ func dedupLookup(key string) string { return pendingKey("dedup", key) }
 func participantLookup(conv int64, email string) string {
 	return pendingKey("participant", conv, email)
 }
+func searchLookup(conv int64) string { return pendingKey("search", conv) }
 func messageIDLookups(ids ...string) []string {
 	var keys []string
 	for _, id := range ids {

@@ -23,7 +23,6 @@ type searchQueries struct {
 	ConversationsToIndex *sqlx.Stmt `query:"conversations-to-index"`
 	ThreadBodies         *sqlx.Stmt `query:"thread-bodies"`
 	DeleteSearch         *sqlx.Stmt `query:"delete-search"`
-	InsertSearch         *sqlx.Stmt `query:"insert-search"`
 	AddSearchBody        *sqlx.Stmt `query:"add-search-body"`
 	ReindexProgress      *sqlx.Stmt `query:"reindex-progress"`
 	SaveReindexProgress  *sqlx.Stmt `query:"save-reindex-progress"`
@@ -34,23 +33,26 @@ type searchQueries struct {
 const maxIndexedMessage = 20_000
 
 // indexMessage adds a customer message to the index of its conversation,
-// which a new conversation's row starts.
+// which a new conversation's row starts (collected in a fetch
+// transaction, rowinsert.go).
 func indexMessage(ctx context.Context, t *tx, conv threadedConversation, msg *helpdesk.IncomingMessage) error {
 	if !conv.created {
 		return indexThread(ctx, t, conv.ID, msg.Text)
 	}
 	sender := msg.Sender()
-	_, err := t.exec(ctx, t.store.searchQ.InsertSearch, conv.ID, helpdesk.SearchText(conv.Subject),
+	return t.insert(ctx, insertSearch, conv.ID, helpdesk.SearchText(conv.Subject),
 		helpdesk.SearchText(sender.Name+" "+sender.Email), searchBody(msg.Text))
-	if err != nil {
-		return fmt.Errorf("index conversation %d for search: %w", conv.ID, err)
-	}
-	return nil
 }
 
 // indexThread adds a message of an existing conversation (a customer's,
-// or an agent's reply or note) to its index.
+// or an agent's reply or note) to its index, whose row a fetch
+// transaction may still hold collected.
 func indexThread(ctx context.Context, t *tx, convID int64, text string) error {
+	if t.fetch != nil {
+		if err := t.flushFor(ctx, searchLookup(convID)); err != nil {
+			return err
+		}
+	}
 	if _, err := t.exec(ctx, t.store.searchQ.AddSearchBody, searchBody(text), convID); err != nil {
 		return fmt.Errorf("index conversation %d for search: %w", convID, err)
 	}
@@ -196,9 +198,9 @@ func replaceSearchRows(ctx context.Context, t *tx, convs []conversationToIndex) 
 		if w := text[c.ID]; w != nil {
 			body = w.String()
 		}
-		if _, err := t.exec(ctx, q.InsertSearch, c.ID, helpdesk.SearchText(c.Subject),
-			helpdesk.SearchText(c.CustomerName+" "+c.CustomerEmail), body); err != nil {
-			return fmt.Errorf("index conversation %d for search: %w", c.ID, err)
+		if err := t.insertNow(ctx, insertSearch, []any{c.ID, helpdesk.SearchText(c.Subject),
+			helpdesk.SearchText(c.CustomerName + " " + c.CustomerEmail), body}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -43,13 +43,13 @@ func (s *Store) begin(ctx context.Context) (*tx, error) {
 	return &tx{sql: sqlTx, store: s}, nil
 }
 
-// commit writes the rows a fetch transaction collected and the live
-// events, then commits.
+// commit writes the live events and the rows a fetch transaction
+// collected (its events among them), then commits.
 func (t *tx) commit(ctx context.Context) error {
-	if err := t.flush(ctx); err != nil {
+	if err := t.writeEvents(ctx); err != nil {
 		return err
 	}
-	if err := t.writeEvents(ctx); err != nil {
+	if err := t.flush(ctx); err != nil {
 		return err
 	}
 	if err := t.sql.Commit(); err != nil {

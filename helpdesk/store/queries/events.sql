@@ -1,9 +1,6 @@
 -- Live events (migration 0014): written by the transaction of the change,
 -- read by each web process after the last id it has seen.
 
--- name: insert-event
-INSERT INTO events (name, mailbox_id, conversation_id, thread_id, created_at) VALUES (?, ?, ?, ?, ?)
-
 -- name: events-after
 SELECT id, name, mailbox_id, conversation_id, thread_id, created_at FROM events WHERE id > ? ORDER BY id LIMIT ?
 

@@ -325,3 +325,12 @@ INSERT INTO outbox (dedup_key, kind, mailbox_id, thread_id, from_addr, to_addrs,
 	message_id, status, attempts, next_attempt_at, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (dedup_key) DO NOTHING
+
+-- name: insert-search
+-- A conversation's full-text index row (searchindex.go); the key column is
+-- the FTS5 rowid: id, subject, people, body.
+INSERT INTO conversation_search (rowid, subject, people, body) VALUES (?, ?, ?, ?)
+
+-- name: insert-event
+-- A live event (events.go).
+INSERT INTO events (name, mailbox_id, conversation_id, thread_id, created_at) VALUES (?, ?, ?, ?, ?)

@@ -20,10 +20,6 @@ ORDER BY conversation_id, id
 -- The rows of conversations first to last id, before they are rebuilt.
 DELETE FROM conversation_search WHERE rowid BETWEEN ? AND ?
 
--- name: insert-search
--- id, subject, people, body.
-INSERT INTO conversation_search (rowid, subject, people, body) VALUES (?, ?, ?, ?)
-
 -- name: add-search-body
 -- A new message's words, up to about 100,000 characters of body per
 -- conversation (a tsvector holds at most 1 MB): words, id.

@@ -60,6 +60,22 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::tex
 	$8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[])
 ON CONFLICT (dedup_key) DO NOTHING
 
+-- name: insert-search
+INSERT INTO conversation_search (conversation_id, subject, people, body) VALUES (?, ?, ?, ?)
+
+-- name: insert-searches
+INSERT INTO conversation_search (conversation_id, subject, people, body)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+
+-- name: insert-events
+-- In array order: each row's placeholder id, and so its id at commit
+-- (migration 0012), follows the order of the rows.
+INSERT INTO events (name, mailbox_id, conversation_id, thread_id, created_at)
+SELECT name, mailbox_id, conversation_id, thread_id, created_at
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+	WITH ORDINALITY AS e(name, mailbox_id, conversation_id, thread_id, created_at, n)
+ORDER BY n
+
 -- name: take-ids
 -- The next ids of a table (a constant name), from its sequence.
 SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)

@@ -3,9 +3,6 @@
 -- name: delete-search
 DELETE FROM conversation_search WHERE conversation_id BETWEEN ? AND ?
 
--- name: insert-search
-INSERT INTO conversation_search (conversation_id, subject, people, body) VALUES (?, ?, ?, ?)
-
 -- name: add-search-body
 UPDATE conversation_search SET body = CASE WHEN length(body) < 100000 THEN body || ' ' || ? ELSE body END
 WHERE conversation_id = ?
