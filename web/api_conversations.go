@@ -172,18 +172,28 @@ func (s *Server) apiWrite(c echo.Context, add func(ctx context.Context, v helpde
 	if err != nil {
 		return s.apiRefusal(c, id, err)
 	}
-	d, err := s.cfg.Store.Conversation(ctx, v, id)
+	t, err := s.writtenThread(c, id, w.ThreadID)
 	if err != nil {
 		return err
 	}
+	return c.JSON(http.StatusCreated, t)
+}
+
+// writtenThread is a thread just written, as the API shows it; the
+// answer gets the conversation's new version (ETag) and its Location.
+func (s *Server) writtenThread(c echo.Context, id, threadID int64) (apiThread, error) {
+	d, err := s.cfg.Store.Conversation(c.Request().Context(), viewer(c), id)
+	if err != nil {
+		return apiThread{}, err
+	}
 	for _, t := range d.Threads {
-		if t.ID == w.ThreadID {
+		if t.ID == threadID {
 			setETag(c, d)
 			c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/conversations/%d", id))
-			return c.JSON(http.StatusCreated, toAPIThread(t))
+			return toAPIThread(t), nil
 		}
 	}
-	return fmt.Errorf("thread %d not found after writing it", w.ThreadID)
+	return apiThread{}, fmt.Errorf("thread %d not found after writing it", threadID)
 }
 
 // apiReplyRetry is POST /api/v1/conversations/:id/replies/:thread/retry:

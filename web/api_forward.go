@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -34,24 +33,15 @@ func (s *Server) apiForward(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	v := viewer(c)
-	w, err := s.cfg.Store.ForwardConversation(ctx, v, id, helpdesk.Forward{To: *in.To, Note: in.Note, Seen: seen})
+	w, err := s.cfg.Store.ForwardConversation(c.Request().Context(), viewer(c), id, helpdesk.Forward{To: *in.To, Note: in.Note, Seen: seen})
 	if err != nil {
 		return s.apiRefusal(c, id, apiForwardFields(err))
 	}
-	d, err := s.cfg.Store.Conversation(ctx, v, id)
+	t, err := s.writtenThread(c, id, w.ThreadID)
 	if err != nil {
 		return err
 	}
-	for _, t := range d.Threads {
-		if t.ID == w.ThreadID {
-			setETag(c, d)
-			c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/conversations/%d", id))
-			return c.JSON(http.StatusCreated, map[string]any{"message_id": w.MessageID, "thread": toAPIThread(t)})
-		}
-	}
-	return fmt.Errorf("thread %d not found after forwarding", w.ThreadID)
+	return c.JSON(http.StatusCreated, map[string]any{"message_id": w.MessageID, "thread": t})
 }
 
 // apiForwardFields names a refused forward's fields as the API's input

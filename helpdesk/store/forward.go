@@ -50,16 +50,12 @@ func (s *Store) ForwardConversation(ctx context.Context, v helpdesk.Viewer, conv
 		if err := t.sel(ctx, &threads, s.convQ.ConversationThreads, convID); err != nil {
 			return fmt.Errorf("read threads of conversation %d: %w", convID, err)
 		}
-		author, err := authorTx(ctx, t, v.UserID)
-		if err != nil {
-			return err
-		}
 		record := "Forwarded this conversation to " + to + "."
 		if strings.TrimSpace(note) != "" {
 			record += "\n\n" + note
 		}
-		if err := t.get(ctx, &w.ThreadID, s.convQ.InsertNote, convID, author.Email, author.Name, record, v.UserID, now()); err != nil {
-			return fmt.Errorf("insert forward note: %w", err)
+		if w.ThreadID, err = s.writeNoteTx(ctx, t, v, mailboxID, convID, cv, record); err != nil {
+			return err
 		}
 		w.MessageID, err = enqueueComposedTx(ctx, t, helpdesk.OutboundMail{
 			DedupKey:  "forward:" + strconv.FormatInt(w.ThreadID, 10),
@@ -71,14 +67,7 @@ func (s *Store) ForwardConversation(ctx context.Context, v helpdesk.Viewer, conv
 			Subject:   helpdesk.Truncate("Fwd: "+helpdesk.OneLine(rc.Subject, 900), 900),
 			BodyText:  forwardText(note, rc, threads),
 		}, outboxFiles{conversationID: convID})
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
-			return fmt.Errorf("update conversation %d: %w", convID, err)
-		}
-		agentThreadEvents(t, mailboxID, convID, w.ThreadID)
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("forward conversation %d: %w", convID, err)

@@ -190,27 +190,36 @@ func (s *Store) AddNote(ctx context.Context, v helpdesk.Viewer, convID int64, bo
 		if err := cv.staleness(seen, cv.messagesChange(v.UserID)...); err != nil {
 			return err
 		}
-		author, err := authorTx(ctx, t, v.UserID)
-		if err != nil {
-			return err
-		}
-		if err := t.get(ctx, &w.ThreadID, s.convQ.InsertNote,
-			convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
-			return fmt.Errorf("insert note: %w", err)
-		}
-		if err := indexThread(ctx, t, convID, body); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
-			return fmt.Errorf("update conversation %d: %w", convID, err)
-		}
-		agentThreadEvents(t, mailboxID, convID, w.ThreadID)
-		return nil
+		w.ThreadID, err = s.writeNoteTx(ctx, t, v, mailboxID, convID, cv, body)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("note on conversation %d: %w", convID, err)
 	}
 	return w, nil
+}
+
+// writeNoteTx adds the viewer's note to a conversation: the thread, its
+// words in the search index, the conversation's new version and the
+// events. It returns the note's thread id.
+func (s *Store) writeNoteTx(ctx context.Context, t *tx, v helpdesk.Viewer, mailboxID, convID int64, cv *conversationVersions, body string) (int64, error) {
+	author, err := authorTx(ctx, t, v.UserID)
+	if err != nil {
+		return 0, err
+	}
+	var threadID int64
+	if err := t.get(ctx, &threadID, s.convQ.InsertNote,
+		convID, author.Email, author.Name, body, v.UserID, now()); err != nil {
+		return 0, fmt.Errorf("insert note: %w", err)
+	}
+	if err := indexThread(ctx, t, convID, body); err != nil {
+		return 0, err
+	}
+	if _, err := t.exec(ctx, s.convQ.RecordNote, cv.next(), now(), convID); err != nil {
+		return 0, fmt.Errorf("update conversation %d: %w", convID, err)
+	}
+	agentThreadEvents(t, mailboxID, convID, threadID)
+	return threadID, nil
 }
 
 type author struct {
